@@ -1,0 +1,49 @@
+# learnctr — build, run, test.
+#   make run     build, then start the course (asks for sudo when not root)
+#   make test    unit tests and root integration tests (asks for sudo when not root)
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo "sudo -E env PATH=$$PATH")
+BIN := target/release/learnctr
+
+.PHONY: all build run test unit deps lint fmt bench install rootfs clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+run: build deps
+	$(SUDO) ./$(BIN)
+
+# What the tests need beyond Rust: a static busybox for the test root filesystem.
+deps:
+	@if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then \
+		echo "installing busybox-static (for the test root filesystem)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq busybox-static; \
+	fi
+
+# Build as the current user, run as root: the integration tests make namespaces,
+# mounts and cgroups. With CI=true a root test that cannot run fails instead of skipping.
+test: deps
+	$(CARGO) test --workspace --no-run -q
+	$(SUDO) $(CARGO) test --workspace
+
+unit:
+	$(CARGO) test --workspace --bins --lib
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+install: build
+	$(SUDO) install -m 0755 $(BIN) /usr/local/bin/learnctr
+
+rootfs: build
+	$(SUDO) ./$(BIN) rootfs fetch
+
+clean:
+	$(CARGO) clean

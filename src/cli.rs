@@ -1,0 +1,260 @@
+//! The command line: argument parsing and dispatch only.
+
+use crate::course::i18n::{self, t, tf, Lang};
+use crate::course::runner::{self, Options};
+use crate::course::{progress, Failure};
+use crate::host::{cleanup, doctor, journal};
+use crate::lessons;
+use crate::primitives::{process, signals};
+use clap::{CommandFactory, Parser, Subcommand};
+use colored::Colorize;
+use std::io::IsTerminal;
+use std::path::Path;
+
+#[derive(Parser)]
+#[command(
+    name = "learnctr",
+    version,
+    about = "Learn how containers work by building one, step by step, on your own Linux kernel."
+)]
+pub struct Cli {
+    /// Language of the course: en, it or pt (default: from LC_ALL, LC_MESSAGES or LANG).
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<String>,
+    /// Run without pauses or questions (also automatic when stdin is not a terminal).
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// No colours (also with the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The course map, with your progress.
+    Lessons,
+    /// Run one lesson (as root).
+    Lesson {
+        /// The lesson number, 1 to 9.
+        number: String,
+        /// Run only this step of the lesson (1, 2, ...).
+        #[arg(long, value_name = "K")]
+        step: Option<String>,
+    },
+    /// Run the first lesson you have not finished.
+    Next,
+    /// Forget your progress in one lesson, or in all with --all.
+    Reset {
+        number: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Check that this machine can run the course, and say how to fix what is missing.
+    Doctor,
+    /// Remove everything learnctr left on this machine (after a crash or kill).
+    Cleanup,
+    /// Print a shell completion script: bash, zsh or fish.
+    Completions { shell: clap_complete::Shell },
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    match Lang::detect(cli.lang.as_deref(), env) {
+        Ok(lang) => i18n::set(lang),
+        Err(bad) => {
+            i18n::set(Lang::detect(None, env).unwrap_or(Lang::En));
+            return report(Failure::usage(tf("error.bad_lang", &[("lang", &bad)])));
+        }
+    }
+    if cli.no_color || std::env::var_os("NO_COLOR").is_some() {
+        colored::control::set_override(false);
+    }
+    signals::install();
+    let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    match dispatch(cli.command, interactive) {
+        Ok(()) => 0,
+        Err(f) => report(f),
+    }
+}
+
+/// Help and version go to stdout with exit 0; a usage mistake is one line and exit 2.
+fn clap_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return 0;
+    }
+    i18n::set(Lang::detect(None, |k| std::env::var(k).ok()).unwrap_or(Lang::En));
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+    report(Failure::usage(tf("error.usage", &[("detail", &first)])))
+}
+
+fn report(f: Failure) -> i32 {
+    eprintln!("{} {}", "learnctr:".red().bold(), f.message);
+    f.exit_code
+}
+
+fn dispatch(command: Option<Command>, interactive: bool) -> Result<(), Failure> {
+    match command {
+        None => menu(interactive),
+        Some(Command::Lessons) => {
+            course_map();
+            Ok(())
+        }
+        Some(Command::Lesson { number, step }) => {
+            let number = lesson_number(&number)?;
+            let step = step
+                .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
+                .transpose()?;
+            run_lesson(number, step, interactive)
+        }
+        Some(Command::Next) => {
+            let done = progress::load().done;
+            match (1..=lessons::PLANNED).find(|n| !done.contains(n) && lessons::get(*n).is_some()) {
+                Some(n) => run_lesson(n, None, interactive),
+                None => {
+                    println!("{}", t("course.all_done"));
+                    Ok(())
+                }
+            }
+        }
+        Some(Command::Reset { number, all }) => {
+            let which = match (number, all) {
+                (_, true) => None,
+                (Some(n), false) => Some(lesson_number(&n)?),
+                (None, false) => return Err(Failure::usage(t("error.reset_what"))),
+            };
+            progress::reset(which)?;
+            println!("{}", t("course.reset_done"));
+            Ok(())
+        }
+        Some(Command::Doctor) => run_doctor(),
+        Some(Command::Cleanup) => run_cleanup(),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// A lesson number from the command line, with one clear sentence when it is wrong.
+fn lesson_number(text: &str) -> Result<u32, Failure> {
+    let max = lessons::PLANNED;
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(Failure::usage(tf("error.no_such_lesson", &[("n", &n), ("max", &max)]))),
+        Err(_) => Err(Failure::usage(tf("error.not_a_number", &[("text", &text), ("max", &max)]))),
+    }
+}
+
+fn require_root(what: &str) -> Result<(), Failure> {
+    if process::is_root() {
+        Ok(())
+    } else {
+        Err(Failure::new(tf("error.need_root", &[("what", &what)])))
+    }
+}
+
+fn run_lesson(number: u32, step: Option<usize>, interactive: bool) -> Result<(), Failure> {
+    let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
+    require_root(&format!("learnctr lesson {number}"))?;
+    recover_quietly();
+    runner::run(&lesson, &Options { interactive, only_step: step }).map(drop)
+}
+
+/// At every start as root: remove what an earlier, killed learnctr left behind.
+fn recover_quietly() {
+    let report = cleanup::recover(&Path::new(journal::RUN_DIR).join("journal"));
+    if !report.removed.is_empty() {
+        eprintln!("{}", tf("cleanup.recovered", &[("list", &report.removed.join(", "))]).yellow());
+    }
+}
+
+fn course_map() {
+    let done = progress::load().done;
+    println!("{}", t("course.map").bold());
+    for n in 1..=lessons::PLANNED {
+        let mark = if done.contains(&n) { "✓".green().to_string() } else { " ".to_string() };
+        let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
+        println!("  {mark} {n}  {}{}", t(&format!("course.lesson.{n}")), state.dimmed());
+    }
+    println!();
+    println!("{}", t("course.how"));
+}
+
+fn menu(interactive: bool) -> Result<(), Failure> {
+    if !interactive {
+        course_map();
+        return Ok(());
+    }
+    let done = progress::load().done;
+    let items: Vec<String> = (1..=lessons::PLANNED)
+        .map(|n| {
+            let mark = if done.contains(&n) { "✓" } else { " " };
+            let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
+            format!("{mark} {n}  {}{state}", t(&format!("course.lesson.{n}")))
+        })
+        .collect();
+    let first_open = (1..=lessons::PLANNED).position(|n| !done.contains(&n)).unwrap_or(0);
+    let picked =
+        dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
+    match picked {
+        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive),
+        Ok(None) => Ok(()),
+        Err(_) => Err(Failure::interrupted()),
+    }
+}
+
+fn run_doctor() -> Result<(), Failure> {
+    let findings = doctor::examine();
+    let mut problems = 0;
+    for f in &findings {
+        let mark = match f.status {
+            doctor::Status::Ok => "✓".green(),
+            doctor::Status::Note => "!".yellow(),
+            doctor::Status::Problem => "✗".red(),
+            doctor::Status::Unknown => "?".dimmed(),
+        };
+        println!("{mark} {}: {}", f.label.bold(), f.detail);
+        if let Some(fix) = &f.fix {
+            println!("    → {fix}");
+        }
+        problems += usize::from(f.status == doctor::Status::Problem);
+    }
+    println!();
+    if problems == 0 {
+        println!("{}", t("doctor.ready").green());
+        Ok(())
+    } else {
+        Err(Failure::new(tf("doctor.problems", &[("n", &problems)])))
+    }
+}
+
+fn run_cleanup() -> Result<(), Failure> {
+    require_root("learnctr cleanup")?;
+    let report = cleanup::cleanup(&Path::new(journal::RUN_DIR).join("journal"));
+    for item in &report.removed {
+        println!("{} {item}", t("cleanup.removed"));
+    }
+    for item in &report.in_use {
+        println!("{} {item}", t("cleanup.in_use"));
+    }
+    if report.removed.is_empty() && report.failed.is_empty() {
+        println!("{}", t("cleanup.nothing"));
+    }
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(tf("cleanup.failed", &[("list", &report.failed.join("; "))])))
+    }
+}

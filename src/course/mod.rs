@@ -1,0 +1,14 @@
+//! The lesson engine: lessons are lists of steps; the runner shows each step's text,
+//! performs it through the primitives, shows the trace, the observations and the
+//! checks, and (on a terminal) lets the learner look around inside.
+
+pub mod failure;
+pub mod i18n;
+pub mod progress;
+pub mod render;
+pub mod runner;
+pub mod step;
+pub mod texts;
+
+pub use failure::Failure;
+pub use step::{Ctx, Lesson, Step};

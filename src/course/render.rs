@@ -1,0 +1,136 @@
+//! Printing to the terminal: lesson prose, shell equivalents, the trace,
+//! observations and checks. Colour comes from `colored` and is off with `NO_COLOR`
+//! or `--no-color` (decided once in `main`).
+
+use super::i18n::{t, tf};
+use super::step::{Check, Observation};
+use crate::primitives::trace::Event;
+use colored::Colorize;
+
+pub fn lesson_title(number: u32, title: &str) {
+    println!();
+    println!("{}", format!("━━ {} ━━", tf("lesson.title", &[("n", &number), ("title", &title)])).bold().blue());
+}
+
+pub fn step_title(index: usize, count: usize, id: &str, title: &str) {
+    println!();
+    println!("{}", format!("── {} · {id} — {title}", tf("step.counter", &[("i", &index), ("n", &count)])).bold());
+}
+
+/// Light Markdown: fenced code blocks indented and coloured, `code` in cyan, **bold**.
+pub fn prose(text: &str) {
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            println!("    {}", line.green());
+        } else {
+            println!("{}", inline(line));
+        }
+    }
+}
+
+fn inline(line: &str) -> String {
+    let mut out = String::new();
+    let mut code = false;
+    for (i, part) in line.split('`').enumerate() {
+        if i > 0 {
+            code = !code;
+        }
+        if code {
+            out.push_str(&part.cyan().to_string());
+        } else {
+            let mut bold = false;
+            for (j, piece) in part.split("**").enumerate() {
+                if j > 0 {
+                    bold = !bold;
+                }
+                out.push_str(&if bold { piece.bold().to_string() } else { piece.to_string() });
+            }
+        }
+    }
+    out
+}
+
+pub fn shell_equivalent(lines: &[&str]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!();
+    println!("{}", t("label.shell").dimmed());
+    for line in lines {
+        println!("    {} {}", "#".dimmed(), line.green());
+    }
+}
+
+pub fn trace(events: &[Event]) {
+    if events.is_empty() {
+        return;
+    }
+    println!();
+    println!("{}", t("label.trace").dimmed());
+    for e in events {
+        let line = e.to_string();
+        let failed = e.result.starts_with("-1");
+        println!("    {}", if failed { line.yellow() } else { line.dimmed() });
+    }
+}
+
+pub fn observations(list: &[Observation]) {
+    if list.is_empty() {
+        return;
+    }
+    println!();
+    let host = t("label.host");
+    let inside = t("label.inside");
+    let label_w = list.iter().map(|o| width(&o.label)).max().unwrap_or(0).max(8);
+    let single = |s: &str| !s.contains('\n') && width(s) <= 44;
+    let host_w = list.iter().filter(|o| single(&o.host)).map(|o| width(&o.host)).max().unwrap_or(0).max(width(&host));
+    println!("    {:label_w$}  {}  {}", "", pad(&host, host_w).bold(), inside.bold());
+    for o in list {
+        if single(&o.host) && single(&o.inside) {
+            println!("    {}  {}  {}", pad(&o.label, label_w), pad(&o.host, host_w), o.inside.cyan());
+        } else {
+            println!("    {}", o.label);
+            block(&host, &o.host, false);
+            block(&inside, &o.inside, true);
+        }
+    }
+}
+
+fn block(title: &str, text: &str, inside: bool) {
+    println!("      {title}:");
+    for line in text.lines().take(40) {
+        let line = format!("        {line}");
+        println!("{}", if inside { line.cyan() } else { line.normal() });
+    }
+    if text.lines().count() > 40 {
+        println!("        [...]");
+    }
+}
+
+pub fn checks(list: &[Check]) {
+    if list.is_empty() {
+        return;
+    }
+    println!();
+    for c in list {
+        if c.passed {
+            println!("  {} {}", "✓".green().bold(), c.claim);
+        } else {
+            println!("  {} {}", "✗".red().bold(), c.claim.red());
+            println!("      {} {}", t("label.measured").dimmed(), c.measured);
+        }
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}

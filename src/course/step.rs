@@ -1,0 +1,123 @@
+//! A lesson, its steps, and what a step gets while it runs ([`Ctx`]).
+
+use super::failure::Failure;
+use super::texts::LessonText;
+use crate::host::journal::{Entry, Journal, Object};
+use crate::primitives::isolate::{Isolated, Plan};
+use crate::primitives::{process, Kernel};
+use std::fmt::Display;
+
+pub struct Lesson {
+    pub number: u32,
+    /// Whether the lesson runs on a root filesystem (all but lesson 1).
+    pub needs_rootfs: bool,
+    pub steps: Vec<Step>,
+}
+
+pub struct Step {
+    /// The `## id` of the step's section in the lesson text.
+    pub id: &'static str,
+    /// What a learner would type to do the same by hand.
+    pub shell: &'static [&'static str],
+    pub run: fn(&mut Ctx) -> Result<(), Failure>,
+}
+
+/// A labelled fact: how the host sees it and how the inside sees it.
+pub struct Observation {
+    pub label: String,
+    pub host: String,
+    pub inside: String,
+}
+
+/// A claim about kernel state, and whether the measurement proved it.
+pub struct Check {
+    pub claim: String,
+    pub passed: bool,
+    /// The values that were compared, shown when the claim fails.
+    pub measured: String,
+}
+
+/// Where the learner can open a shell, and what to try there.
+pub struct Inspect {
+    pub process: Contained,
+    pub program: String,
+    pub inside: Vec<String>,
+    pub outside: Vec<String>,
+}
+
+/// An isolated process with its journal entries: dropping it kills the process, then
+/// removes the entries (fields drop in order).
+pub struct Contained {
+    process: Isolated,
+    _entries: Vec<Entry>,
+}
+
+impl std::ops::Deref for Contained {
+    type Target = Isolated;
+    fn deref(&self) -> &Isolated {
+        &self.process
+    }
+}
+
+pub struct Ctx<'a> {
+    pub k: &'a dyn Kernel,
+    pub lesson: u32,
+    pub step: &'static str,
+    text: &'a LessonText,
+    journal: &'a Journal,
+    pub observations: Vec<Observation>,
+    pub checks: Vec<Check>,
+    pub inspect: Option<Inspect>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        k: &'a dyn Kernel,
+        lesson: u32,
+        step: &'static str,
+        text: &'a LessonText,
+        journal: &'a Journal,
+    ) -> Ctx<'a> {
+        Ctx { k, lesson, step, text, journal, observations: Vec::new(), checks: Vec::new(), inspect: None }
+    }
+
+    /// A text of this lesson's `## strings` section (labels and claims).
+    pub fn s(&self, key: &str) -> String {
+        self.text.strings.get(key).cloned().unwrap_or_else(|| format!("⟦{key}⟧"))
+    }
+
+    /// Start an isolated process and write it in the journal.
+    pub fn start(&self, plan: Plan) -> Result<Contained, Failure> {
+        let process = Isolated::start(self.k, plan)?;
+        let mut entries = Vec::new();
+        for pid in [process.pid()] {
+            if let Some(start) = process::start_time(pid) {
+                entries.push(self.journal.record(Object::Process { pid, start })?);
+            }
+        }
+        Ok(Contained { process, _entries: entries })
+    }
+
+    pub fn observe(&mut self, label_key: &str, host: impl Display, inside: impl Display) {
+        self.observations.push(Observation {
+            label: self.s(label_key),
+            host: host.to_string(),
+            inside: inside.to_string(),
+        });
+    }
+
+    /// Record a check. `measured` says what was compared, in plain values.
+    pub fn check(&mut self, claim_key: &str, passed: bool, measured: impl Display) {
+        self.checks.push(Check { claim: self.s(claim_key), passed, measured: measured.to_string() });
+    }
+
+    /// Offer a shell in `process` at the pause after this step.
+    pub fn inspect(&mut self, process: Contained, inside: &[&str], outside: Vec<String>) {
+        self.inspect = Some(Inspect {
+            process,
+            program: "/bin/sh".to_string(),
+            inside: inside.iter().map(|s| s.to_string()).collect(),
+            outside,
+        });
+    }
+}

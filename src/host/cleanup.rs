@@ -1,0 +1,109 @@
+//! Removing what learnctr left on the host.
+//!
+//! Two passes. First the journal: every entry whose owner is no longer running names
+//! an object to remove. Then, for `learnctr cleanup` only, a sweep by name: anything
+//! with the `learnctr` prefix that no running learnctr claims (this also catches an
+//! object made in the instant between its journal entry and a crash, or by an older
+//! version). Both passes are idempotent: running them twice removes nothing the second
+//! time and fails on nothing.
+
+use super::journal::{self, Object, Record};
+use crate::primitives::cgroupfs;
+use crate::primitives::process;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub removed: Vec<String>,
+    pub failed: Vec<String>,
+    /// Objects of a learnctr that is still running: left alone.
+    pub in_use: Vec<String>,
+}
+
+/// The journal pass: remove the objects of owners that died.
+pub fn recover(journal_dir: &Path) -> Report {
+    let mut report = Report::default();
+    for (path, record) in journal::entries(journal_dir) {
+        if record.owner_alive() {
+            report.in_use.push(describe(&record.object));
+            continue;
+        }
+        match remove(&record.object) {
+            Ok(()) => {
+                report.removed.push(describe(&record.object));
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(why) => report.failed.push(format!("{}: {why}", describe(&record.object))),
+        }
+    }
+    journal::remove_if_empty(journal_dir);
+    report
+}
+
+/// `learnctr cleanup`: the journal pass, then the sweep by name.
+pub fn cleanup(journal_dir: &Path) -> Report {
+    let mut report = recover(journal_dir);
+    let claimed: Vec<Object> =
+        journal::entries(journal_dir).into_iter().map(|(_, r): (PathBuf, Record)| r.object).collect();
+    for object in named_objects() {
+        if claimed.contains(&object) {
+            continue;
+        }
+        match remove(&object) {
+            Ok(()) => report.removed.push(describe(&object)),
+            Err(why) => report.failed.push(format!("{}: {why}", describe(&object))),
+        }
+    }
+    journal::remove_if_empty(journal_dir);
+    report
+}
+
+fn describe(object: &Object) -> String {
+    match object {
+        Object::Process { pid, .. } => format!("process {pid}"),
+        Object::Cgroup { path } => format!("cgroup {}", path.display()),
+        Object::Link { name } => format!("interface {name}"),
+        Object::Netns { name } => format!("netns {name}"),
+        Object::Dir { path } => format!("directory {}", path.display()),
+    }
+}
+
+fn remove(object: &Object) -> Result<(), String> {
+    match object {
+        Object::Process { pid, start } => {
+            if process::still_running(*pid, *start) {
+                process::kill_stranded(*pid);
+            }
+            Ok(())
+        }
+        Object::Cgroup { path } => cgroupfs::remove_tree(path).map_err(|e| e.to_string()),
+        Object::Netns { name } => crate::primitives::netns::remove_named(name).map_err(|e| e.to_string()),
+        Object::Link { name } => crate::primitives::netns::delete_link(name).map_err(|e| e.to_string()),
+        Object::Dir { path } => {
+            // Only ever inside learnctr's own folders.
+            let ours = ["/run/learnctr/", "/var/lib/learnctr/", "/tmp/learnctr"].iter().any(|p| path.starts_with(p));
+            if !ours {
+                return Err("not a learnctr folder".into());
+            }
+            match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Objects on this machine whose name starts with `learnctr`.
+fn named_objects() -> Vec<Object> {
+    let mut found = Vec::new();
+    for path in cgroupfs::learnctr_cgroups() {
+        found.push(Object::Cgroup { path });
+    }
+    for name in crate::primitives::netns::learnctr_netns() {
+        found.push(Object::Netns { name });
+    }
+    for name in crate::primitives::netns::learnctr_links() {
+        found.push(Object::Link { name });
+    }
+    found
+}

@@ -1,0 +1,229 @@
+//! `learnctr doctor`: can this machine run the course? Each problem with its fix.
+//!
+//! It only reads (files under /proc and /sys, `statfs`); it changes nothing, and it
+//! works without root, saying what it could not check.
+
+use crate::course::i18n::{t, tf};
+use crate::primitives::cgroupfs::{self, Mode};
+use crate::primitives::namespaces::Namespace;
+use crate::primitives::{probe, process};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Works, but the learner should know (or a lesson will be limited).
+    Note,
+    Problem,
+    /// Could not be checked (usually: not root).
+    Unknown,
+}
+
+pub struct Finding {
+    pub status: Status,
+    pub label: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn finding(status: Status, label_key: &str, detail: String, fix: Option<String>) -> Finding {
+    Finding { status, label: t(label_key), detail, fix }
+}
+
+pub fn examine() -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.push(if process::is_root() {
+        finding(Status::Ok, "doctor.root", t("doctor.root.yes"), None)
+    } else {
+        finding(Status::Note, "doctor.root", t("doctor.root.no"), Some(t("doctor.root.fix")))
+    });
+    out.push(kernel());
+    out.push(namespaces());
+    out.extend(user_namespaces());
+    out.push(cgroups());
+    out.push(overlay());
+    out.push(net_module("veth", "doctor.veth"));
+    out.push(net_module("bridge", "doctor.bridge"));
+    out.push(root_propagation());
+    out.push(environment());
+    out.push(rootfs_cache());
+    out
+}
+
+fn kernel() -> Finding {
+    let release = probe::kernel_release();
+    let (major, minor) = parse_version(&release);
+    if (major, minor) >= (5, 4) {
+        finding(Status::Ok, "doctor.kernel", release, None)
+    } else {
+        finding(Status::Problem, "doctor.kernel", release, Some(t("doctor.kernel.fix")))
+    }
+}
+
+pub fn parse_version(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
+}
+
+fn namespaces() -> Finding {
+    let missing: Vec<&str> = Namespace::ALL.iter().filter(|ns| !ns.supported()).map(|ns| ns.proc_name()).collect();
+    let all: Vec<&str> = Namespace::ALL.iter().map(|ns| ns.proc_name()).collect();
+    if missing.is_empty() {
+        finding(Status::Ok, "doctor.namespaces", all.join(" "), None)
+    } else {
+        finding(
+            Status::Problem,
+            "doctor.namespaces",
+            tf("doctor.namespaces.missing", &[("list", &missing.join(" "))]),
+            Some(t("doctor.namespaces.fix")),
+        )
+    }
+}
+
+fn read_sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+fn user_namespaces() -> Vec<Finding> {
+    let mut out = Vec::new();
+    match read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() {
+        Some("0") => out.push(finding(
+            Status::Problem,
+            "doctor.userns",
+            "user.max_user_namespaces = 0".into(),
+            Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
+        )),
+        Some(n) => out.push(finding(Status::Ok, "doctor.userns", format!("user.max_user_namespaces = {n}"), None)),
+        None => out.push(finding(Status::Unknown, "doctor.userns", t("doctor.unreadable"), None)),
+    }
+    if let Some(v) = read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") {
+        let status = if v == "0" { Status::Note } else { Status::Ok };
+        let fix = (v == "0").then(|| "sudo sysctl -w kernel.unprivileged_userns_clone=1".to_string());
+        out.push(Finding {
+            status,
+            label: "kernel.unprivileged_userns_clone".into(),
+            detail: format!("{v} — {}", t("doctor.userns.unprivileged")),
+            fix,
+        });
+    }
+    if let Some(v) = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") {
+        let status = if v == "1" { Status::Note } else { Status::Ok };
+        let fix = (v == "1").then(|| "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0".to_string());
+        out.push(Finding {
+            status,
+            label: "kernel.apparmor_restrict_unprivileged_userns".into(),
+            detail: format!("{v} — {}", t("doctor.userns.unprivileged")),
+            fix,
+        });
+    }
+    out
+}
+
+fn cgroups() -> Finding {
+    let mode = cgroupfs::detect_mode();
+    let controllers = cgroupfs::usable_controllers(mode);
+    let list = controllers.join(" ");
+    let needed = ["memory", "cpu", "pids"];
+    let missing: Vec<&str> = needed.iter().copied().filter(|c| !controllers.iter().any(|have| have == c)).collect();
+    let (mode_key, mut status) = match mode {
+        Mode::Unified => ("doctor.cgroup.v2", Status::Ok),
+        Mode::Hybrid => ("doctor.cgroup.hybrid", Status::Ok),
+        Mode::Legacy => ("doctor.cgroup.v1", Status::Ok),
+        Mode::Missing => ("doctor.cgroup.missing", Status::Problem),
+    };
+    let mut fix = None;
+    if mode == Mode::Missing {
+        fix = Some(t("doctor.cgroup.missing.fix"));
+    } else if !missing.is_empty() {
+        status = Status::Problem;
+        let key =
+            if mode == Mode::Unified { "doctor.cgroup.controller.fix.v2" } else { "doctor.cgroup.controller.fix.v1" };
+        fix = Some(tf(key, &[("list", &missing.join(" "))]));
+    }
+    finding(status, "doctor.cgroup", format!("{} — {}: {list}", t(mode_key), t("doctor.cgroup.controllers")), fix)
+}
+
+fn overlay() -> Finding {
+    let listed =
+        std::fs::read_to_string("/proc/filesystems").unwrap_or_default().lines().any(|l| l.ends_with("overlay"));
+    let module = module_available("overlay");
+    if listed || module {
+        finding(Status::Ok, "doctor.overlay", t(if listed { "doctor.loaded" } else { "doctor.module" }), None)
+    } else {
+        finding(Status::Note, "doctor.overlay", t("doctor.absent"), Some("sudo modprobe overlay".into()))
+    }
+}
+
+fn net_module(name: &str, key: &str) -> Finding {
+    if Path::new("/sys/module").join(name).exists() {
+        finding(Status::Ok, key, t("doctor.loaded"), None)
+    } else if module_available(name) {
+        finding(Status::Ok, key, t("doctor.module"), None)
+    } else {
+        let release = probe::kernel_release();
+        finding(
+            Status::Problem,
+            key,
+            t("doctor.absent"),
+            Some(tf("doctor.netmodule.fix", &[("module", &name), ("release", &release)])),
+        )
+    }
+}
+
+/// Built into the kernel or present as a loadable module for the running kernel.
+fn module_available(name: &str) -> bool {
+    let dir = Path::new("/lib/modules").join(probe::kernel_release());
+    let needle = format!("/{name}.ko");
+    ["modules.builtin", "modules.dep"].iter().any(|f| {
+        std::fs::read_to_string(dir.join(f)).unwrap_or_default().lines().any(|l| {
+            let file = l.split(':').next().unwrap_or("");
+            file.contains(&needle)
+        })
+    })
+}
+
+fn root_propagation() -> Finding {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let root = mountinfo.lines().find(|l| l.split_whitespace().nth(4) == Some("/"));
+    let shared = root.is_some_and(|l| l.split(" - ").next().unwrap_or("").contains("shared:"));
+    let key = if shared { "doctor.propagation.shared" } else { "doctor.propagation.private" };
+    finding(Status::Ok, "doctor.propagation", t(key), None)
+}
+
+fn environment() -> Finding {
+    let osrelease = read_sysctl("/proc/sys/kernel/osrelease").unwrap_or_default().to_lowercase();
+    if osrelease.contains("microsoft") || osrelease.contains("wsl") {
+        return finding(Status::Note, "doctor.environment", t("doctor.environment.wsl"), None);
+    }
+    let marker = Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists();
+    let environ = std::fs::read("/proc/1/environ");
+    let container_var = environ.as_ref().is_ok_and(|e| e.split(|b| *b == 0).any(|v| v.starts_with(b"container=")));
+    if marker || container_var {
+        finding(Status::Note, "doctor.environment", t("doctor.environment.container"), None)
+    } else if environ.is_err() {
+        finding(Status::Unknown, "doctor.environment", t("doctor.unreadable"), None)
+    } else {
+        finding(Status::Ok, "doctor.environment", t("doctor.environment.host"), None)
+    }
+}
+
+fn rootfs_cache() -> Finding {
+    let names = crate::rootfs::installed_names();
+    if names.is_empty() {
+        finding(Status::Note, "doctor.rootfs", t("doctor.rootfs.none"), Some("sudo learnctr rootfs fetch".into()))
+    } else {
+        finding(Status::Ok, "doctor.rootfs", names.join(", "), None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_are_parsed() {
+        assert_eq!(super::parse_version("6.18.44-fc-v657"), (6, 18));
+        assert_eq!(super::parse_version("5.4.0-150-generic"), (5, 4));
+        assert_eq!(super::parse_version("garbage"), (0, 0));
+    }
+}

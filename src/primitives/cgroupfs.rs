@@ -1,0 +1,120 @@
+//! Finding and removing learnctr's cgroups (lesson 5 builds on this).
+//!
+//! A cgroup is a directory in a cgroup filesystem. It can only be removed with
+//! `rmdir` once no process is in it and it has no child cgroups, so removal kills the
+//! processes listed in `cgroup.procs`, waits for them to be gone, and removes the
+//! tree from the leaves up.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const ROOT: &str = "/sys/fs/cgroup";
+
+/// Every cgroup named `learnctr*` directly below a hierarchy root: on v2
+/// `/sys/fs/cgroup/learnctr`, on v1 or hybrid `/sys/fs/cgroup/<controller>/learnctr`.
+pub fn learnctr_cgroups() -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from(ROOT)];
+    if let Ok(read) = std::fs::read_dir(ROOT) {
+        roots.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !is_learnctr(p)));
+    }
+    let mut found = Vec::new();
+    for root in roots {
+        if let Ok(read) = std::fs::read_dir(&root) {
+            found.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && is_learnctr(p)));
+        }
+    }
+    found
+}
+
+fn is_learnctr(p: &Path) -> bool {
+    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("learnctr"))
+}
+
+/// Remove a cgroup and its children, killing what runs in them first.
+pub fn remove_tree(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    for child in std::fs::read_dir(path)?.flatten() {
+        if child.file_type()?.is_dir() {
+            remove_tree(&child.path())?;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
+        let pids: Vec<i32> = pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        for pid in &pids {
+            super::process::kill_stranded(*pid);
+        }
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // EBUSY while the killed processes are still exiting.
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Which cgroup layout this machine has, found the way runc finds it: `statfs` on
+/// `/sys/fs/cgroup` and look at the filesystem type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// cgroup2 mounted at /sys/fs/cgroup: one tree, all controllers (v2).
+    Unified,
+    /// A tmpfs with one v1 hierarchy per controller, plus an (often empty) cgroup2 at
+    /// /sys/fs/cgroup/unified (systemd's "hybrid").
+    Hybrid,
+    /// A tmpfs with v1 hierarchies only.
+    Legacy,
+    /// Nothing usable mounted at /sys/fs/cgroup.
+    Missing,
+}
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+fn fs_type(path: &str) -> Option<i64> {
+    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
+}
+
+pub fn detect_mode() -> Mode {
+    match fs_type(ROOT) {
+        Some(CGROUP2_SUPER_MAGIC) => Mode::Unified,
+        Some(TMPFS_MAGIC) => {
+            if fs_type(&format!("{ROOT}/unified")) == Some(CGROUP2_SUPER_MAGIC) {
+                Mode::Hybrid
+            } else {
+                Mode::Legacy
+            }
+        }
+        _ => Mode::Missing,
+    }
+}
+
+/// The controllers a new cgroup can use here: on v2 the root's `cgroup.controllers`;
+/// on v1 and hybrid the hierarchies mounted under /sys/fs/cgroup that the kernel has
+/// enabled (`/proc/cgroups`).
+pub fn usable_controllers(mode: Mode) -> Vec<String> {
+    match mode {
+        Mode::Unified => std::fs::read_to_string(format!("{ROOT}/cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        Mode::Hybrid | Mode::Legacy => std::fs::read_to_string("/proc/cgroups")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 4 && f[3] == "1" && Path::new(ROOT).join(f[0]).is_dir()).then(|| f[0].to_string())
+            })
+            .collect(),
+        Mode::Missing => Vec::new(),
+    }
+}

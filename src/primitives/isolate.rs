@@ -1,0 +1,285 @@
+//! A process in its own namespaces, that answers questions from inside.
+//!
+//! This is `unshare --fork` (or `nsenter`) done by hand:
+//!
+//! ```text
+//! learnctr (host)            child                         grandchild (only with a new pid ns)
+//!  fork() ────────────────▶  prctl(PR_SET_PDEATHSIG)
+//!                            unshare(CLONE_NEW...)  or  setns(fd, CLONE_NEW...)
+//!  write uid_map/gid_map ◀── "need id map" (user ns only)
+//!                            fork() ─────────────────────▶  PID 1 inside
+//!                            waits, then exits with it      setup (hostname, mounts...)
+//!  ◀──────────────────────────────────────────────────────  "ready", then answers questions
+//! ```
+//!
+//! Why the second fork: `unshare(CLONE_NEWPID)` does not move the caller (its pid
+//! cannot change); only its *next* child is created in the new pid namespace, as PID 1.
+//! That is why `unshare --pid` needs `--fork`, and why runc's init forks too (see the
+//! strace in the course notes).
+//!
+//! Both children ask the kernel to kill them if their parent dies
+//! (`PR_SET_PDEATHSIG`), so a learnctr killed with SIGKILL leaves no process behind,
+//! and with the processes the namespaces vanish too.
+
+use super::channel::{self, ToChild, ToHost};
+use super::error::{Error, Result};
+use super::idmap::{self, IdMap};
+use super::kernel::Kernel;
+use super::namespaces::{flags_of, Namespace};
+use super::probe::{self, Answer, Probe};
+use super::{process, signals, trace};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+
+/// How the process gets its namespaces.
+pub enum Entry {
+    /// New namespaces of these kinds (`unshare`).
+    New(Vec<Namespace>),
+    /// The namespaces of another process (`setns`, what `nsenter -t PID` does).
+    Join { pid: i32, namespaces: Vec<Namespace> },
+}
+
+/// What runs inside, after entering the namespaces and before answering questions.
+pub type Setup = Box<dyn FnOnce(&dyn Kernel) -> Result<()>>;
+
+pub struct Plan {
+    pub entry: Entry,
+    /// With a new user namespace: the map the host writes for it.
+    pub id_map: Option<IdMap>,
+    pub setup: Option<Setup>,
+}
+
+impl Plan {
+    pub fn new(namespaces: &[Namespace]) -> Plan {
+        Plan { entry: Entry::New(namespaces.to_vec()), id_map: None, setup: None }
+    }
+
+    pub fn join(pid: i32, namespaces: &[Namespace]) -> Plan {
+        Plan { entry: Entry::Join { pid, namespaces: namespaces.to_vec() }, id_map: None, setup: None }
+    }
+
+    pub fn with_setup(mut self, setup: impl FnOnce(&dyn Kernel) -> Result<()> + 'static) -> Plan {
+        self.setup = Some(Box::new(setup));
+        self
+    }
+
+    pub fn with_id_map(mut self, map: IdMap) -> Plan {
+        self.id_map = Some(map);
+        self
+    }
+
+    fn enters_pid_namespace(&self) -> bool {
+        match &self.entry {
+            Entry::New(ns) | Entry::Join { namespaces: ns, .. } => ns.contains(&Namespace::Pid),
+        }
+    }
+}
+
+/// The isolated process, seen from the host. Dropping it kills it.
+pub struct Isolated {
+    sock: OwnedFd,
+    /// Our direct child.
+    outer: i32,
+    /// The process that answers (the grandchild with a new pid ns, else `outer`).
+    init: i32,
+}
+
+impl Isolated {
+    /// Start the process and wait until it is ready inside its namespaces.
+    pub fn start(k: &dyn Kernel, plan: Plan) -> Result<Isolated> {
+        let parent = nix::unistd::getpid().as_raw();
+        let (host_end, child_end) = channel::pair()?;
+        match k.fork()? {
+            None => {
+                drop(host_end);
+                child_main(k, plan, child_end, parent)
+            }
+            Some(outer) => {
+                drop(child_end);
+                let me = Isolated { sock: host_end, outer, init: outer };
+                me.wait_until_ready(k, plan.id_map)
+            }
+        }
+    }
+
+    fn wait_until_ready(mut self, k: &dyn Kernel, id_map: Option<IdMap>) -> Result<Isolated> {
+        loop {
+            match channel::receive::<ToHost>(&self.sock)? {
+                Some(ToHost::Trace(event)) => trace::absorb(event),
+                Some(ToHost::NeedIdMap) => {
+                    let map = id_map.ok_or_else(|| Error::Child("a user namespace needs an id map".into()))?;
+                    idmap::write_maps(k, self.outer, map)?;
+                    channel::send_to(&self.sock, &ToChild::IdMapWritten)?;
+                }
+                Some(ToHost::InitPid(pid)) => self.init = pid,
+                Some(ToHost::Ready) => return Ok(self),
+                Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
+                Some(ToHost::Answer(_)) => return Err(Error::Child("unexpected answer before ready".into())),
+                None => return Err(Error::Child("the isolated process exited before it was ready".into())),
+            }
+        }
+    }
+
+    /// The host pid of the process inside (use it with `nsenter -t PID`).
+    pub fn pid(&self) -> i32 {
+        self.init
+    }
+
+    /// Ask a question; the answer is measured from inside.
+    pub fn ask(&self, question: Probe) -> Result<Answer> {
+        channel::send_to(&self.sock, &ToChild::Ask(question))?;
+        self.wait_answer()
+    }
+
+    /// Open an interactive shell inside; returns its exit code when the learner leaves.
+    pub fn shell(&self, program: &str, prompt: &str) -> Result<i32> {
+        let _ours = signals::IgnoreWhileShellRuns::new();
+        channel::send_to(&self.sock, &ToChild::Shell { prompt: prompt.to_string(), program: program.to_string() })?;
+        match self.wait_answer()? {
+            Answer::Number(code) => Ok(code as i32),
+            other => Err(Error::Child(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    fn wait_answer(&self) -> Result<Answer> {
+        loop {
+            match channel::receive::<ToHost>(&self.sock)? {
+                Some(ToHost::Trace(event)) => trace::absorb(event),
+                Some(ToHost::Answer(answer)) => return answer.map_err(Error::Child),
+                Some(_) => return Err(Error::Child("unexpected message".into())),
+                None => return Err(Error::Child("the isolated process exited".into())),
+            }
+        }
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        // The inner one first: with a new pid ns, killing PID 1 kills all inside.
+        if self.init != self.outer {
+            process::kill_stranded(self.init);
+        }
+        process::kill_and_reap(self.outer);
+    }
+}
+
+/// The child's whole life. It never returns: it exits.
+fn child_main(k: &dyn Kernel, plan: Plan, sock: OwnedFd, parent: i32) -> ! {
+    trace::forward_to(sock.as_raw_fd());
+    signals::reset_to_default();
+    let outcome = child_steps(k, plan, &sock, parent);
+    if let Err(e) = outcome {
+        let _ = channel::send_to(&sock, &ToHost::Failed(e.to_string()));
+    }
+    std::process::exit(1)
+}
+
+fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Result<()> {
+    use nix::unistd::{getpid, getppid};
+    k.set_parent_death_signal(libc::SIGKILL)?;
+    if getppid().as_raw() != parent {
+        // The parent died before prctl took effect: nobody will ever ask us anything.
+        std::process::exit(1);
+    }
+    let pid_namespace = plan.enters_pid_namespace();
+    match &plan.entry {
+        Entry::New(namespaces) => {
+            k.unshare(flags_of(namespaces))?;
+            if namespaces.contains(&Namespace::User) {
+                channel::send_to(sock, &ToHost::NeedIdMap)?;
+                match channel::receive::<ToChild>(sock)? {
+                    Some(ToChild::IdMapWritten) => {}
+                    _ => return Err(Error::Child("no id map was written".into())),
+                }
+                // The map does not change who we are: we are still the host's root,
+                // which has no number inside (so we show as 65534). Becoming the
+                // mapped id makes us root inside and the unprivileged id outside.
+                if let Some(map) = plan.id_map {
+                    k.become_user(map.inside, map.inside)?;
+                }
+            }
+        }
+        Entry::Join { pid, namespaces } => join(k, *pid, namespaces)?,
+    }
+    if pid_namespace {
+        match k.fork()? {
+            Some(init) => {
+                channel::send_to(sock, &ToHost::InitPid(init))?;
+                let code = process::wait_exit_code(init).unwrap_or(1);
+                std::process::exit(code);
+            }
+            None => {
+                // Our parent is outside our pid namespace, so getppid() says 0 here and
+                // cannot tell whether it is alive. Nothing lingers either way: when the
+                // host side goes away, the socket closes and `serve` exits.
+                k.set_parent_death_signal(libc::SIGKILL)?;
+            }
+        }
+    } else {
+        channel::send_to(sock, &ToHost::InitPid(getpid().as_raw()))?;
+    }
+    if let Some(setup) = plan.setup {
+        setup(k)?;
+    }
+    channel::send_to(sock, &ToHost::Ready)?;
+    serve(sock)
+}
+
+/// `nsenter`: open every namespace file first (after joining the mount namespace,
+/// `/proc/PID` might no longer be the same), then `setns` into each. The user
+/// namespace goes first, because it decides what we may do in the others.
+fn join(k: &dyn Kernel, pid: i32, namespaces: &[Namespace]) -> Result<()> {
+    const ORDER: [Namespace; 7] = [
+        Namespace::User,
+        Namespace::Ipc,
+        Namespace::Uts,
+        Namespace::Net,
+        Namespace::Pid,
+        Namespace::Cgroup,
+        Namespace::Mount,
+    ];
+    let mut fds = Vec::new();
+    for ns in ORDER.iter().filter(|ns| namespaces.contains(ns)) {
+        fds.push((*ns, k.open(&ns.proc_path(Some(pid)).to_string_lossy())?));
+    }
+    for (ns, fd) in fds {
+        k.setns(fd, ns.flag())?;
+        k.close(fd)?;
+    }
+    Ok(())
+}
+
+/// Answer questions until the host says stop or goes away.
+fn serve(sock: &OwnedFd) -> Result<()> {
+    loop {
+        match channel::receive::<ToChild>(sock)? {
+            Some(ToChild::Ask(question)) => channel::send_to(sock, &ToHost::Answer(probe::answer(&question)))?,
+            Some(ToChild::Shell { prompt, program }) => {
+                let code = run_shell(&program, &prompt);
+                channel::send_to(sock, &ToHost::Answer(code.map(|c| Answer::Number(i64::from(c)))))?;
+            }
+            Some(ToChild::Exit) | None => std::process::exit(0),
+            Some(ToChild::IdMapWritten) => {}
+        }
+    }
+}
+
+fn run_shell(program: &str, prompt: &str) -> std::result::Result<i32, String> {
+    let _ours = signals::IgnoreWhileShellRuns::new();
+    let mut cmd = std::process::Command::new(program);
+    cmd.env_clear()
+        .env("PS1", prompt)
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", "/root")
+        .env("TERM", std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
+    // SAFETY: only async-signal-safe sigaction calls run between fork and exec. The
+    // shell must not inherit our "ignore Ctrl-C", or Ctrl-C would not stop a command.
+    unsafe {
+        cmd.pre_exec(|| {
+            signals::reset_to_default();
+            Ok(())
+        });
+    }
+    let status = cmd.status().map_err(|e| format!("{program}: {e}"))?;
+    Ok(status.code().unwrap_or(128))
+}

@@ -1,0 +1,440 @@
+//! Every system call learnctr makes, in one place.
+//!
+//! [`Call`] names each call with its arguments. `describe` writes it in C notation
+//! (what the learner sees in the trace, like `strace`), `perform` makes the call.
+//! The [`Kernel`] trait has two implementations:
+//! - [`Linux`] performs the call and records it in the trace;
+//! - [`Fake`] only records it, so unit tests can check the order of calls without root.
+//!
+//! A primitive takes `&dyn Kernel` and never knows which one it got.
+
+use super::error::{errno_name, Error, Result};
+use super::trace::{self, c_argv, c_flags, c_opt_str, c_str};
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+/// One system call and its arguments.
+#[derive(Clone, Debug)]
+pub enum Call {
+    /// Move the caller into new namespaces (`unshare(2)`).
+    Unshare {
+        flags: CloneFlags,
+    },
+    /// Open a file read-only, e.g. `/proc/PID/ns/uts` to join that namespace.
+    Open {
+        path: String,
+    },
+    Close {
+        fd: RawFd,
+    },
+    /// Join the namespace that `fd` refers to (`setns(2)`, what `nsenter` does).
+    Setns {
+        fd: RawFd,
+        nstype: CloneFlags,
+    },
+    Sethostname {
+        name: String,
+    },
+    Mount {
+        source: Option<String>,
+        target: String,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    Umount2 {
+        target: String,
+        flags: MntFlags,
+    },
+    Chdir {
+        path: String,
+    },
+    /// A new process: returns the child's pid in the parent, 0 in the child.
+    Fork,
+    /// Ask the kernel to send `signal` to us when our parent dies (`PR_SET_PDEATHSIG`).
+    SetParentDeathSignal {
+        signal: i32,
+    },
+    /// `openat` + `write` + `close` of a whole small file, such as `/proc/PID/uid_map`.
+    WriteFile {
+        path: String,
+        data: String,
+    },
+    /// Set the supplementary groups (an empty list drops them all).
+    Setgroups {
+        groups: Vec<u32>,
+    },
+    /// Set real, effective and saved group ids.
+    Setresgid {
+        gid: u32,
+    },
+    /// Set real, effective and saved user ids.
+    Setresuid {
+        uid: u32,
+    },
+    /// Create a System V shared memory segment (`shmget(2)`).
+    Shmget {
+        key: i32,
+        size: usize,
+        flags: i32,
+    },
+    /// Replace this process with a program (`execve(2)`); returns only on failure.
+    Execve {
+        path: String,
+        argv: Vec<String>,
+        env: Vec<String>,
+    },
+}
+
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+    (libc::CLONE_NEWTIME as u64, "CLONE_NEWTIME"),
+];
+
+const MOUNT_FLAGS: &[(u64, &str)] = &[
+    (libc::MS_RDONLY, "MS_RDONLY"),
+    (libc::MS_NOSUID, "MS_NOSUID"),
+    (libc::MS_NODEV, "MS_NODEV"),
+    (libc::MS_NOEXEC, "MS_NOEXEC"),
+    (libc::MS_REMOUNT, "MS_REMOUNT"),
+    (libc::MS_NOATIME, "MS_NOATIME"),
+    (libc::MS_BIND, "MS_BIND"),
+    (libc::MS_MOVE, "MS_MOVE"),
+    (libc::MS_REC, "MS_REC"),
+    (libc::MS_UNBINDABLE, "MS_UNBINDABLE"),
+    (libc::MS_PRIVATE, "MS_PRIVATE"),
+    (libc::MS_SLAVE, "MS_SLAVE"),
+    (libc::MS_SHARED, "MS_SHARED"),
+    (libc::MS_RELATIME, "MS_RELATIME"),
+    (libc::MS_STRICTATIME, "MS_STRICTATIME"),
+];
+
+const UMOUNT_FLAGS: &[(u64, &str)] = &[(libc::MNT_FORCE as u64, "MNT_FORCE"), (libc::MNT_DETACH as u64, "MNT_DETACH")];
+
+impl Call {
+    /// The call in C notation, as the trace shows it.
+    pub fn describe(&self) -> String {
+        match self {
+            Call::Unshare { flags } => format!("unshare({})", clone_flags(*flags)),
+            Call::Open { path } => format!("openat(AT_FDCWD, {}, O_RDONLY|O_CLOEXEC)", c_str(path)),
+            Call::Close { fd } => format!("close({fd})"),
+            Call::Setns { fd, nstype } => format!("setns({fd}, {})", clone_flags(*nstype)),
+            Call::Sethostname { name } => format!("sethostname({}, {})", c_str(name), name.len()),
+            Call::Mount { source, target, fstype, flags, data } => format!(
+                "mount({}, {}, {}, {}, {})",
+                c_opt_str(source.as_deref()),
+                c_str(target),
+                c_opt_str(fstype.as_deref()),
+                c_flags(flags.bits(), MOUNT_FLAGS),
+                c_opt_str(data.as_deref())
+            ),
+            Call::Umount2 { target, flags } => {
+                format!("umount2({}, {})", c_str(target), c_flags(flags.bits() as u64, UMOUNT_FLAGS))
+            }
+            Call::Chdir { path } => format!("chdir({})", c_str(path)),
+            Call::Fork => "fork()".to_string(),
+            Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
+            Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
+            Call::Setgroups { groups } => format!(
+                "setgroups({}, [{}])",
+                groups.len(),
+                groups.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Call::Setresgid { gid } => format!("setresgid({gid}, {gid}, {gid})"),
+            Call::Setresuid { uid } => format!("setresuid({uid}, {uid}, {uid})"),
+            Call::Shmget { key, size, flags } => format!("shmget({key:#x}, {size}, IPC_CREAT|0{:o})", flags & 0o777),
+            Call::Execve { path, argv, env } => {
+                format!("execve({}, {}, [/* {} vars */])", c_str(path), c_argv(argv), env.len())
+            }
+        }
+    }
+
+    /// Make the call. Returns the kernel's answer (a count, a pid, an fd, or 0).
+    fn perform(&self) -> std::result::Result<i64, Errno> {
+        use nix::unistd;
+        match self {
+            Call::Unshare { flags } => nix::sched::unshare(*flags).map(|_| 0),
+            Call::Open { path } => {
+                let c = cstring(path)?;
+                // SAFETY: a plain open(2) with a valid NUL-terminated path.
+                let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                Errno::result(fd).map(i64::from)
+            }
+            // SAFETY: closing an fd this process owns; callers pass fds from `Open`.
+            Call::Close { fd } => Errno::result(unsafe { libc::close(*fd) }).map(|_| 0),
+            // SAFETY: setns(2) on an fd; the kernel checks that it is a namespace file.
+            Call::Setns { fd, nstype } => Errno::result(unsafe { libc::setns(*fd, nstype.bits()) }).map(|_| 0),
+            Call::Sethostname { name } => unistd::sethostname(name).map(|_| 0),
+            Call::Mount { source, target, fstype, flags, data } => {
+                nix::mount::mount(source.as_deref(), target.as_str(), fstype.as_deref(), *flags, data.as_deref())
+                    .map(|_| 0)
+            }
+            Call::Umount2 { target, flags } => nix::mount::umount2(target.as_str(), *flags).map(|_| 0),
+            Call::Chdir { path } => unistd::chdir(path.as_str()).map(|_| 0),
+            // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
+            Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
+            Call::SetParentDeathSignal { signal } => {
+                // SAFETY: prctl(2) with integer arguments only.
+                Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, *signal as libc::c_ulong) }).map(|_| 0)
+            }
+            Call::WriteFile { path, data } => write_file(path, data),
+            Call::Setgroups { groups } => {
+                let gids: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+                unistd::setgroups(&gids).map(|_| 0)
+            }
+            Call::Setresgid { gid } => {
+                let g = nix::unistd::Gid::from_raw(*gid);
+                unistd::setresgid(g, g, g).map(|_| 0)
+            }
+            Call::Setresuid { uid } => {
+                let u = nix::unistd::Uid::from_raw(*uid);
+                unistd::setresuid(u, u, u).map(|_| 0)
+            }
+            Call::Shmget { key, size, flags } => {
+                // SAFETY: shmget(2) with integer arguments only.
+                Errno::result(unsafe { libc::shmget(*key, *size, libc::IPC_CREAT | flags) }).map(i64::from)
+            }
+            Call::Execve { path, argv, env } => {
+                let path = cstring(path)?;
+                let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                let env: Vec<CString> = env.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                match unistd::execve(&path, &argv, &env) {
+                    Err(e) => Err(e),
+                    Ok(never) => match never {},
+                }
+            }
+        }
+    }
+}
+
+/// The kernel interface every primitive uses.
+pub trait Kernel {
+    /// Make (or, in a fake, pretend to make) one call and record it in the trace.
+    fn invoke(&self, call: Call) -> Result<i64>;
+}
+
+/// The real kernel: performs each call, then records it with its result.
+pub struct Linux;
+
+impl Kernel for Linux {
+    fn invoke(&self, call: Call) -> Result<i64> {
+        let text = call.describe();
+        // execve replaces this process when it succeeds, so it is recorded before,
+        // as strace does, and again only if it comes back with an error.
+        if matches!(call, Call::Execve { .. }) {
+            trace::record(text.clone(), "<unfinished ...>".to_string());
+        }
+        let answer = call.perform();
+        if matches!(call, Call::Fork) && answer == Ok(0) {
+            // In the new child: the parent records this fork, not the child.
+            return Ok(0);
+        }
+        match answer {
+            Ok(value) => {
+                trace::record(text, value.to_string());
+                Ok(value)
+            }
+            Err(errno) => {
+                trace::record(text.clone(), format!("-1 {} ({})", errno_name(errno), errno.desc()));
+                Err(Error::Sys { call: text, errno })
+            }
+        }
+    }
+}
+
+/// A kernel that makes no call: it keeps the C notation of each call in order, for
+/// unit tests that check what a primitive would do (the model is youki's `Syscall`).
+#[derive(Default)]
+pub struct Fake {
+    calls: RefCell<Vec<String>>,
+    /// Calls whose name starts with this prefix fail with this errno.
+    failing: RefCell<Vec<(String, Errno)>>,
+}
+
+impl Fake {
+    pub fn new() -> Fake {
+        Fake::default()
+    }
+
+    /// Make every call whose C notation starts with `prefix` fail with `errno`.
+    pub fn fail(&self, prefix: &str, errno: Errno) {
+        self.failing.borrow_mut().push((prefix.to_string(), errno));
+    }
+
+    /// The calls made so far, in C notation.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+}
+
+impl Kernel for Fake {
+    fn invoke(&self, call: Call) -> Result<i64> {
+        let text = call.describe();
+        self.calls.borrow_mut().push(text.clone());
+        for (prefix, errno) in self.failing.borrow().iter() {
+            if text.starts_with(prefix.as_str()) {
+                return Err(Error::Sys { call: text, errno: *errno });
+            }
+        }
+        // Pretend fds and pids are 3 and 4242; fork pretends we are the parent.
+        Ok(match call {
+            Call::Open { .. } => 3,
+            Call::Fork => 4242,
+            _ => 0,
+        })
+    }
+}
+
+/// Convenience wrappers, so primitives read like the C they perform.
+impl dyn Kernel + '_ {
+    pub fn unshare(&self, flags: CloneFlags) -> Result<()> {
+        self.invoke(Call::Unshare { flags }).map(drop)
+    }
+    pub fn open(&self, path: &str) -> Result<RawFd> {
+        self.invoke(Call::Open { path: path.to_string() }).map(|fd| fd as RawFd)
+    }
+    pub fn close(&self, fd: RawFd) -> Result<()> {
+        self.invoke(Call::Close { fd }).map(drop)
+    }
+    pub fn setns(&self, fd: RawFd, nstype: CloneFlags) -> Result<()> {
+        self.invoke(Call::Setns { fd, nstype }).map(drop)
+    }
+    pub fn sethostname(&self, name: &str) -> Result<()> {
+        self.invoke(Call::Sethostname { name: name.to_string() }).map(drop)
+    }
+    pub fn mount(
+        &self,
+        source: Option<&str>,
+        target: &str,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<()> {
+        self.invoke(Call::Mount {
+            source: source.map(str::to_string),
+            target: target.to_string(),
+            fstype: fstype.map(str::to_string),
+            flags,
+            data: data.map(str::to_string),
+        })
+        .map(drop)
+    }
+    pub fn umount2(&self, target: &str, flags: MntFlags) -> Result<()> {
+        self.invoke(Call::Umount2 { target: target.to_string(), flags }).map(drop)
+    }
+    pub fn chdir(&self, path: &str) -> Result<()> {
+        self.invoke(Call::Chdir { path: path.to_string() }).map(drop)
+    }
+    /// `Some(pid)` in the parent, `None` in the child.
+    pub fn fork(&self) -> Result<Option<i32>> {
+        self.invoke(Call::Fork).map(|pid| if pid == 0 { None } else { Some(pid as i32) })
+    }
+    pub fn set_parent_death_signal(&self, signal: i32) -> Result<()> {
+        self.invoke(Call::SetParentDeathSignal { signal }).map(drop)
+    }
+    pub fn write_file(&self, path: &str, data: &str) -> Result<()> {
+        self.invoke(Call::WriteFile { path: path.to_string(), data: data.to_string() }).map(drop)
+    }
+    /// Become user `uid` and group `gid` with no supplementary groups, groups first
+    /// (after setresuid to a non-root uid we could no longer change groups).
+    pub fn become_user(&self, uid: u32, gid: u32) -> Result<()> {
+        self.invoke(Call::Setgroups { groups: Vec::new() })?;
+        self.invoke(Call::Setresgid { gid })?;
+        self.invoke(Call::Setresuid { uid }).map(drop)
+    }
+    pub fn shmget(&self, key: i32, size: usize, mode: i32) -> Result<i32> {
+        self.invoke(Call::Shmget { key, size, flags: mode }).map(|id| id as i32)
+    }
+    pub fn execve(&self, path: &str, argv: &[String], env: &[String]) -> Error {
+        match self.invoke(Call::Execve { path: path.to_string(), argv: argv.to_vec(), env: env.to_vec() }) {
+            Err(e) => e,
+            Ok(_) => Error::Child("execve returned without an error".into()),
+        }
+    }
+}
+
+fn clone_flags(flags: CloneFlags) -> String {
+    c_flags(flags.bits() as u32 as u64, CLONE_FLAGS)
+}
+
+/// A signal's name: `SIGKILL`.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| signal.to_string())
+}
+
+fn cstring(s: &str) -> std::result::Result<CString, Errno> {
+    CString::new(s).map_err(|_| Errno::EINVAL)
+}
+
+/// open + write + close, as one traced step (the kernel files under /proc/PID want
+/// their content in a single write).
+fn write_file(path: &str, data: &str) -> std::result::Result<i64, Errno> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(io_errno)?;
+    file.write_all(data.as_bytes()).map_err(io_errno)?;
+    Ok(data.len() as i64)
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_written_in_c_notation() {
+        let fake = Fake::new();
+        let k: &dyn Kernel = &fake;
+        k.unshare(CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID).unwrap();
+        k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).unwrap();
+        k.umount2(".", MntFlags::MNT_DETACH).unwrap();
+        k.sethostname("learnctr").unwrap();
+        k.set_parent_death_signal(libc::SIGKILL).unwrap();
+        k.shmget(0x1ea4, 4096, 0o600).unwrap();
+        assert_eq!(
+            fake.calls(),
+            vec![
+                "unshare(CLONE_NEWUTS|CLONE_NEWPID)",
+                "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)",
+                "umount2(\".\", MNT_DETACH)",
+                "sethostname(\"learnctr\", 8)",
+                "prctl(PR_SET_PDEATHSIG, SIGKILL)",
+                "shmget(0x1ea4, 4096, IPC_CREAT|0600)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fake_fails_when_told() {
+        let fake = Fake::new();
+        fake.fail("sethostname", Errno::EPERM);
+        let k: &dyn Kernel = &fake;
+        let err = k.sethostname("x").unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::EPERM));
+        assert!(err.to_string().contains("EPERM"));
+    }
+
+    #[test]
+    fn the_real_kernel_records_errors_with_errno() {
+        trace::take();
+        let k: &dyn Kernel = &Linux;
+        let err = k.chdir("/nonexistent/learnctr-test").unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::ENOENT));
+        let events = trace::take();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].call, "chdir(\"/nonexistent/learnctr-test\")");
+        assert_eq!(events[0].result, "-1 ENOENT (No such file or directory)");
+    }
+}

@@ -1,0 +1,31 @@
+//! The isolation primitives: the only code in learnctr that talks to the kernel.
+//!
+//! Read these files in this order:
+//! - `kernel.rs`: every system call learnctr makes, one enum variant each, with the
+//!   C notation that the trace prints (the same notation `strace` uses);
+//! - `trace.rs`: how each call is recorded as it is made, also in child processes;
+//! - `namespaces.rs`: the seven namespace kinds and how to look them up in `/proc`;
+//! - `isolate.rs`: a child process that enters new (or existing) namespaces and then
+//!   answers questions about what it sees from inside;
+//! - `mounts.rs`, `ipc.rs`, `idmap.rs`: the small actions the lessons perform inside.
+//!
+//! Lessons never call `libc` or `nix` themselves: they call these functions, so that
+//! every call they make is recorded and shown to the learner.
+
+pub mod cgroupfs;
+pub mod channel;
+pub mod error;
+pub mod idmap;
+pub mod ipc;
+pub mod isolate;
+pub mod kernel;
+pub mod mounts;
+pub mod namespaces;
+pub mod netns;
+pub mod probe;
+pub mod process;
+pub mod signals;
+pub mod trace;
+
+pub use error::{Error, Result};
+pub use kernel::{Fake, Kernel, Linux};

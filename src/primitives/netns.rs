@@ -1,0 +1,49 @@
+//! Named network namespaces (`ip netns`) and host interfaces, as far as cleanup needs
+//! them. Lesson 7 adds the rest.
+
+use super::kernel::{Kernel, Linux};
+use nix::mount::MntFlags;
+
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Named network namespaces whose name starts with `learnctr`.
+pub fn learnctr_netns() -> Vec<String> {
+    names_in(NETNS_DIR)
+}
+
+/// Host interfaces whose name starts with `learnctr`.
+pub fn learnctr_links() -> Vec<String> {
+    names_in("/sys/class/net")
+}
+
+fn names_in(dir: &str) -> Vec<String> {
+    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> =
+        read.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.starts_with("learnctr")).collect();
+    names.sort();
+    names
+}
+
+/// `ip netns delete NAME`: a named netns is a bind mount of `/proc/PID/ns/net` on a
+/// file in /run/netns; unmount it, then remove the file.
+pub fn remove_named(name: &str) -> super::Result<()> {
+    let path = format!("{NETNS_DIR}/{name}");
+    let k: &dyn Kernel = &Linux;
+    match k.umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) => {}
+        Err(e) if matches!(e.errno(), Some(nix::errno::Errno::EINVAL) | Some(nix::errno::Errno::ENOENT)) => {}
+        Err(e) => return Err(e),
+    }
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(super::Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Delete a host interface. Lesson 7 brings the netlink code; until then learnctr
+/// makes no interface, and this says so instead of pretending.
+pub fn delete_link(name: &str) -> super::Result<()> {
+    Err(super::Error::Child(format!(
+        "removing interface {name} is not supported by this version: run `ip link delete {name}`"
+    )))
+}

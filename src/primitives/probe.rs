@@ -1,0 +1,137 @@
+//! Looking around: questions that the host can ask a process inside namespaces.
+//!
+//! The same functions answer for the host (called directly) and for the inside (the
+//! isolated process calls them and sends the answer back), so "host view" and
+//! "container view" are always measured the same way. These are readings, not
+//! actions: they are not recorded in the trace.
+
+use super::namespaces::Namespace;
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Probe {
+    Hostname,
+    /// `getpid()`: what the process believes its pid is.
+    Pid,
+    /// `getuid()` and `getgid()`.
+    Ids,
+    /// `/proc/self/ns/KIND` as the process sees it.
+    NsLink(Namespace),
+    ReadFile(String),
+    /// The network interfaces and whether each is up.
+    Interfaces,
+    /// The owner uid and gid of a path, as `stat` reports them inside.
+    Owner(String),
+    /// Run a command and capture its output (e.g. `ps`).
+    Run(Vec<String>),
+    /// The process ids listed in `/proc` (what `ps` would show).
+    ProcPids,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    Text(String),
+    Number(i64),
+    Pair(u32, u32),
+    Interfaces(Vec<Interface>),
+    Output { status: i32, output: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub up: bool,
+}
+
+/// Answer a question from where this process stands.
+pub fn answer(probe: &Probe) -> Result<Answer, String> {
+    match probe {
+        Probe::Hostname => hostname().map(Answer::Text),
+        Probe::Pid => Ok(Answer::Number(i64::from(nix::unistd::getpid().as_raw()))),
+        Probe::Ids => Ok(Answer::Pair(nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())),
+        Probe::NsLink(ns) => ns.link(None).map(Answer::Text).map_err(|e| e.to_string()),
+        Probe::ReadFile(path) => std::fs::read_to_string(path).map(Answer::Text).map_err(|e| format!("{path}: {e}")),
+        Probe::Interfaces => interfaces().map(Answer::Interfaces),
+        Probe::Owner(path) => {
+            std::fs::metadata(path).map(|m| Answer::Pair(m.uid(), m.gid())).map_err(|e| format!("{path}: {e}"))
+        }
+        Probe::Run(argv) => run(argv),
+        Probe::ProcPids => {
+            proc_pids().map(|p| Answer::Text(p.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
+        }
+    }
+}
+
+pub fn hostname() -> Result<String, String> {
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).map_err(|e| e.desc().to_string())
+}
+
+/// The interfaces of the network namespace we are in (getifaddrs asks the kernel over
+/// netlink, in our own namespace), sorted by name, each once.
+pub fn interfaces() -> Result<Vec<Interface>, String> {
+    let mut list: Vec<Interface> = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs().map_err(|e| e.desc().to_string())? {
+        if list.iter().any(|i| i.name == ifa.interface_name) {
+            continue;
+        }
+        let up = ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+        list.push(Interface { name: ifa.interface_name, up });
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
+}
+
+/// The numeric entries of `/proc`: the processes of the pid namespace that mounted
+/// that proc (not necessarily our own — lesson 4 is about exactly that).
+pub fn proc_pids() -> Result<Vec<u32>, String> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// Output longer than this is cut, so that an answer always fits in one message.
+const MAX_OUTPUT: usize = 256 * 1024;
+
+fn run(argv: &[String]) -> Result<Answer, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    let out = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e}"))?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    if output.len() > MAX_OUTPUT {
+        let mut cut = MAX_OUTPUT;
+        while !output.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        output.truncate(cut);
+        output.push_str("\n[...]\n");
+    }
+    Ok(Answer::Output { status: out.status.code().unwrap_or(128), output })
+}
+
+impl Answer {
+    /// The answer as text, for the observation table.
+    pub fn text(&self) -> String {
+        match self {
+            Answer::Text(t) => t.trim_end().to_string(),
+            Answer::Number(n) => n.to_string(),
+            Answer::Pair(a, b) => format!("{a}:{b}"),
+            Answer::Interfaces(list) => list
+                .iter()
+                .map(|i| format!("{} ({})", i.name, if i.up { "UP" } else { "DOWN" }))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Answer::Output { output, .. } => output.trim_end().to_string(),
+        }
+    }
+}
+
+/// The running kernel's release, as `uname -r` prints it.
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+}

@@ -1,0 +1,81 @@
+//! Ctrl-C, SIGTERM and SIGHUP: never die in the middle of a step.
+//!
+//! The handler only raises a flag. Because it is installed without `SA_RESTART`, a
+//! blocking wait (on a child's socket, on `waitpid`) returns `EINTR`; the waiting code
+//! sees the flag and returns `Error::Interrupted`. That error travels up like any other,
+//! and on the way the guards of every object the step made remove them (the isolated
+//! processes are killed, the journal is emptied). Then learnctr exits with 130.
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn raise_flag(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+const STOPPING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Install the handler in the learnctr process.
+pub fn install() {
+    let action = SigAction::new(SigHandler::Handler(raise_flag), SaFlags::empty(), SigSet::empty());
+    for sig in STOPPING {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+/// Whether a stopping signal has arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// In a new child: the default actions again, so the child dies of Ctrl-C like any
+/// process (its parent cleans up after it).
+pub fn reset_to_default() {
+    set_all(SigHandler::SigDfl);
+}
+
+/// While the learner is in a shell inside, Ctrl-C belongs to that shell: the processes
+/// waiting for it ignore the stopping signals until the guard is dropped.
+pub struct IgnoreWhileShellRuns {
+    previous: Vec<(Signal, SigAction)>,
+}
+
+impl IgnoreWhileShellRuns {
+    pub fn new() -> IgnoreWhileShellRuns {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        let mut previous = Vec::new();
+        for sig in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTSTP] {
+            // SAFETY: SIG_IGN installs no code.
+            if let Ok(old) = unsafe { sigaction(sig, &ignore) } {
+                previous.push((sig, old));
+            }
+        }
+        IgnoreWhileShellRuns { previous }
+    }
+}
+
+impl Default for IgnoreWhileShellRuns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for IgnoreWhileShellRuns {
+    fn drop(&mut self) {
+        for (sig, old) in self.previous.drain(..) {
+            // SAFETY: restoring the action that was installed before.
+            let _ = unsafe { sigaction(sig, &old) };
+        }
+    }
+}
+
+fn set_all(handler: SigHandler) {
+    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
+    for sig in STOPPING.iter().chain([Signal::SIGQUIT, Signal::SIGTSTP].iter()) {
+        // SAFETY: SIG_DFL / SIG_IGN install no code.
+        let _ = unsafe { sigaction(*sig, &action) };
+    }
+}

@@ -1,0 +1,153 @@
+//! The syscall trace, recorded by construction.
+//!
+//! Every call in `kernel.rs` ends in [`record`]: the call in C notation and what the
+//! kernel answered. In the learnctr process the events are kept in memory until the
+//! lesson engine shows them under the step. In a child process (after `fork`), they
+//! are sent to the parent over the child's socket as they happen, so that even a child
+//! that dies half-way has told what it did. Nothing here is ever typed by hand: if a
+//! line is in the trace, the call was made.
+
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+
+/// One recorded system call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The pid of the caller, as the caller sees itself (`getpid()`): inside a new pid
+    /// namespace the first process sees itself as 1.
+    pub pid: i32,
+    /// The call in C notation: `unshare(CLONE_NEWUTS)`.
+    pub call: String,
+    /// What the kernel answered: `0`, `4242`, `-1 EPERM (Operation not permitted)`,
+    /// or `<unfinished ...>` for an `execve` that replaces the process.
+    pub result: String,
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.result.starts_with('<') {
+            write!(f, "[pid {:>6}] {} {}", self.pid, self.call, self.result)
+        } else {
+            write!(f, "[pid {:>6}] {} = {}", self.pid, self.call, self.result)
+        }
+    }
+}
+
+thread_local! {
+    static EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+    /// In a child: the socket to the parent. `None` in the learnctr process itself.
+    static FORWARD: Cell<Option<RawFd>> = const { Cell::new(None) };
+}
+
+/// Record one call and its result.
+pub fn record(call: String, result: String) {
+    let event = Event { pid: nix::unistd::getpid().as_raw(), call, result };
+    match FORWARD.with(|f| f.get()) {
+        // A failed send means the parent is gone; the child is about to die anyway.
+        Some(fd) => {
+            let _ = super::channel::send_raw(fd, &super::channel::ToHost::Trace(event));
+        }
+        None => EVENTS.with(|e| e.borrow_mut().push(event)),
+    }
+}
+
+/// Called in a child right after `fork`: from now on, send events to the parent.
+/// The events the parent had recorded before the fork were copied into the child's
+/// memory; they are dropped here so they are not shown twice.
+pub fn forward_to(fd: RawFd) {
+    EVENTS.with(|e| e.borrow_mut().clear());
+    FORWARD.with(|f| f.set(Some(fd)));
+}
+
+/// The parent received an event from a child.
+pub fn absorb(event: Event) {
+    EVENTS.with(|e| e.borrow_mut().push(event));
+}
+
+/// Take every event recorded so far (the engine does this after each step).
+pub fn take() -> Vec<Event> {
+    EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+/// A string argument as strace prints it: quoted, escaped, cut after 64 bytes.
+pub fn c_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for (i, ch) in s.chars().enumerate() {
+        if i == 64 {
+            out.push_str("\"...");
+            return out;
+        }
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\{:o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An optional string argument: `NULL` when absent.
+pub fn c_opt_str(s: Option<&str>) -> String {
+    s.map(c_str).unwrap_or_else(|| "NULL".to_string())
+}
+
+/// A bit mask as the names of its flags joined by `|`: `MS_REC|MS_PRIVATE`.
+/// Bits without a name are printed in hex so that nothing is hidden.
+pub fn c_flags(bits: u64, names: &[(u64, &str)]) -> String {
+    let mut parts = Vec::new();
+    let mut rest = bits;
+    for &(bit, name) in names {
+        if bit != 0 && bits & bit == bit {
+            parts.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// An argument vector: `["sh", "-c", "ps"]`.
+pub fn c_argv(args: &[String]) -> String {
+    let inner: Vec<String> = args.iter().map(|a| c_str(a)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_quoted_and_escaped() {
+        assert_eq!(c_str("a\"b\n"), "\"a\\\"b\\n\"");
+        assert_eq!(c_opt_str(None), "NULL");
+        let long = "x".repeat(70);
+        assert!(c_str(&long).ends_with("\"..."));
+    }
+
+    #[test]
+    fn flags_are_named_and_unknown_bits_shown() {
+        let names = [(1, "A"), (2, "B"), (8, "D")];
+        assert_eq!(c_flags(0, &names), "0");
+        assert_eq!(c_flags(3, &names), "A|B");
+        assert_eq!(c_flags(8 | 16, &names), "D|0x10");
+    }
+
+    #[test]
+    fn events_render_like_strace() {
+        let e = Event { pid: 7, call: "unshare(CLONE_NEWUTS)".into(), result: "0".into() };
+        assert_eq!(e.to_string(), "[pid      7] unshare(CLONE_NEWUTS) = 0");
+        let x = Event { pid: 1, call: "execve(\"/bin/sh\")".into(), result: "<unfinished ...>".into() };
+        assert_eq!(x.to_string(), "[pid      1] execve(\"/bin/sh\") <unfinished ...>");
+    }
+}
