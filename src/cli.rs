@@ -9,7 +9,6 @@ use crate::primitives::{process, signals};
 use clap::{CommandFactory, Parser, Subcommand};
 use colored::Colorize;
 use std::io::IsTerminal;
-use std::path::Path;
 
 #[derive(Parser)]
 #[command(
@@ -174,7 +173,7 @@ fn run_lesson(number: u32, step: Option<usize>, interactive: bool) -> Result<(),
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.
 fn recover_quietly() {
-    let report = cleanup::recover(&Path::new(journal::RUN_DIR).join("journal"));
+    let report = cleanup::recover(journal::Journal::system().dir());
     if !report.removed.is_empty() {
         eprintln!("{}", tf("cleanup.recovered", &[("list", &report.removed.join(", "))]).yellow());
     }
@@ -242,7 +241,7 @@ fn run_doctor() -> Result<(), Failure> {
 
 fn run_cleanup() -> Result<(), Failure> {
     require_root("learnctr cleanup")?;
-    let report = cleanup::cleanup(&Path::new(journal::RUN_DIR).join("journal"));
+    let report = cleanup::cleanup(journal::Journal::system().dir());
     for item in &report.removed {
         println!("{} {item}", t("cleanup.removed"));
     }

@@ -9,8 +9,6 @@ use std::fmt::Display;
 
 pub struct Lesson {
     pub number: u32,
-    /// Whether the lesson runs on a root filesystem (all but lesson 1).
-    pub needs_rootfs: bool,
     pub steps: Vec<Step>,
 }
 

@@ -86,14 +86,6 @@ pub struct Entry {
     path: Option<PathBuf>,
 }
 
-impl Entry {
-    /// Keep the entry: the object deliberately outlives this process (a created OCI
-    /// container waits for `start`).
-    pub fn keep(mut self) {
-        self.path = None;
-    }
-}
-
 impl Drop for Entry {
     fn drop(&mut self) {
         if let Some(path) = self.path.take() {

@@ -15,7 +15,6 @@ use crate::primitives::{ipc, mounts};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 1,
-        needs_rootfs: false,
         steps: vec![
             Step { id: "uts", shell: &["unshare --uts sh -c 'hostname learnctr-uts; hostname'"], run: uts },
             Step { id: "pid", shell: &["unshare --pid --fork sh -c 'echo $$'"], run: pid },
@@ -134,7 +133,7 @@ fn mount_target() -> &'static str {
 }
 
 fn mountinfo_line_at(mountinfo: &str, target: &str) -> Option<String> {
-    mountinfo.lines().filter(|l| l.split_whitespace().nth(4) == Some(target)).last().map(str::to_string)
+    mountinfo.lines().rfind(|l| l.split_whitespace().nth(4) == Some(target)).map(str::to_string)
 }
 
 fn mount(ctx: &mut Ctx) -> Result<(), Failure> {

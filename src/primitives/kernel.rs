@@ -9,11 +9,10 @@
 //! A primitive takes `&dyn Kernel` and never knows which one it got.
 
 use super::error::{errno_name, Error, Result};
-use super::trace::{self, c_argv, c_flags, c_opt_str, c_str};
+use super::trace::{self, c_flags, c_opt_str, c_str};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
-use std::cell::RefCell;
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
@@ -50,9 +49,6 @@ pub enum Call {
         target: String,
         flags: MntFlags,
     },
-    Chdir {
-        path: String,
-    },
     /// A new process: returns the child's pid in the parent, 0 in the child.
     Fork,
     /// Ask the kernel to send `signal` to us when our parent dies (`PR_SET_PDEATHSIG`).
@@ -81,12 +77,6 @@ pub enum Call {
         key: i32,
         size: usize,
         flags: i32,
-    },
-    /// Replace this process with a program (`execve(2)`); returns only on failure.
-    Execve {
-        path: String,
-        argv: Vec<String>,
-        env: Vec<String>,
     },
 }
 
@@ -141,7 +131,6 @@ impl Call {
             Call::Umount2 { target, flags } => {
                 format!("umount2({}, {})", c_str(target), c_flags(flags.bits() as u64, UMOUNT_FLAGS))
             }
-            Call::Chdir { path } => format!("chdir({})", c_str(path)),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -153,9 +142,6 @@ impl Call {
             Call::Setresgid { gid } => format!("setresgid({gid}, {gid}, {gid})"),
             Call::Setresuid { uid } => format!("setresuid({uid}, {uid}, {uid})"),
             Call::Shmget { key, size, flags } => format!("shmget({key:#x}, {size}, IPC_CREAT|0{:o})", flags & 0o777),
-            Call::Execve { path, argv, env } => {
-                format!("execve({}, {}, [/* {} vars */])", c_str(path), c_argv(argv), env.len())
-            }
         }
     }
 
@@ -180,7 +166,6 @@ impl Call {
                     .map(|_| 0)
             }
             Call::Umount2 { target, flags } => nix::mount::umount2(target.as_str(), *flags).map(|_| 0),
-            Call::Chdir { path } => unistd::chdir(path.as_str()).map(|_| 0),
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
             Call::SetParentDeathSignal { signal } => {
@@ -204,15 +189,6 @@ impl Call {
                 // SAFETY: shmget(2) with integer arguments only.
                 Errno::result(unsafe { libc::shmget(*key, *size, libc::IPC_CREAT | flags) }).map(i64::from)
             }
-            Call::Execve { path, argv, env } => {
-                let path = cstring(path)?;
-                let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
-                let env: Vec<CString> = env.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
-                match unistd::execve(&path, &argv, &env) {
-                    Err(e) => Err(e),
-                    Ok(never) => match never {},
-                }
-            }
         }
     }
 }
@@ -229,11 +205,6 @@ pub struct Linux;
 impl Kernel for Linux {
     fn invoke(&self, call: Call) -> Result<i64> {
         let text = call.describe();
-        // execve replaces this process when it succeeds, so it is recorded before,
-        // as strace does, and again only if it comes back with an error.
-        if matches!(call, Call::Execve { .. }) {
-            trace::record(text.clone(), "<unfinished ...>".to_string());
-        }
         let answer = call.perform();
         if matches!(call, Call::Fork) && answer == Ok(0) {
             // In the new child: the parent records this fork, not the child.
@@ -254,13 +225,15 @@ impl Kernel for Linux {
 
 /// A kernel that makes no call: it keeps the C notation of each call in order, for
 /// unit tests that check what a primitive would do (the model is youki's `Syscall`).
+#[cfg(test)]
 #[derive(Default)]
 pub struct Fake {
-    calls: RefCell<Vec<String>>,
+    calls: std::cell::RefCell<Vec<String>>,
     /// Calls whose name starts with this prefix fail with this errno.
-    failing: RefCell<Vec<(String, Errno)>>,
+    failing: std::cell::RefCell<Vec<(String, Errno)>>,
 }
 
+#[cfg(test)]
 impl Fake {
     pub fn new() -> Fake {
         Fake::default()
@@ -277,6 +250,7 @@ impl Fake {
     }
 }
 
+#[cfg(test)]
 impl Kernel for Fake {
     fn invoke(&self, call: Call) -> Result<i64> {
         let text = call.describe();
@@ -332,9 +306,6 @@ impl dyn Kernel + '_ {
     pub fn umount2(&self, target: &str, flags: MntFlags) -> Result<()> {
         self.invoke(Call::Umount2 { target: target.to_string(), flags }).map(drop)
     }
-    pub fn chdir(&self, path: &str) -> Result<()> {
-        self.invoke(Call::Chdir { path: path.to_string() }).map(drop)
-    }
     /// `Some(pid)` in the parent, `None` in the child.
     pub fn fork(&self) -> Result<Option<i32>> {
         self.invoke(Call::Fork).map(|pid| if pid == 0 { None } else { Some(pid as i32) })
@@ -354,12 +325,6 @@ impl dyn Kernel + '_ {
     }
     pub fn shmget(&self, key: i32, size: usize, mode: i32) -> Result<i32> {
         self.invoke(Call::Shmget { key, size, flags: mode }).map(|id| id as i32)
-    }
-    pub fn execve(&self, path: &str, argv: &[String], env: &[String]) -> Error {
-        match self.invoke(Call::Execve { path: path.to_string(), argv: argv.to_vec(), env: env.to_vec() }) {
-            Err(e) => e,
-            Ok(_) => Error::Child("execve returned without an error".into()),
-        }
     }
 }
 
@@ -430,11 +395,11 @@ mod tests {
     fn the_real_kernel_records_errors_with_errno() {
         trace::take();
         let k: &dyn Kernel = &Linux;
-        let err = k.chdir("/nonexistent/learnctr-test").unwrap_err();
+        let err = k.open("/nonexistent/learnctr-test").unwrap_err();
         assert_eq!(err.errno(), Some(Errno::ENOENT));
         let events = trace::take();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].call, "chdir(\"/nonexistent/learnctr-test\")");
+        assert_eq!(events[0].call, "openat(AT_FDCWD, \"/nonexistent/learnctr-test\", O_RDONLY|O_CLOEXEC)");
         assert_eq!(events[0].result, "-1 ENOENT (No such file or directory)");
     }
 }

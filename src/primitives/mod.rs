@@ -28,4 +28,6 @@ pub mod signals;
 pub mod trace;
 
 pub use error::{Error, Result};
-pub use kernel::{Fake, Kernel, Linux};
+#[cfg(test)]
+pub use kernel::Fake;
+pub use kernel::{Kernel, Linux};

@@ -57,19 +57,6 @@ impl Namespace {
         }
     }
 
-    /// The option of `unshare(1)` and `nsenter(1)`.
-    pub fn cli_option(self) -> &'static str {
-        match self {
-            Namespace::Uts => "--uts",
-            Namespace::Pid => "--pid",
-            Namespace::Mount => "--mount",
-            Namespace::Ipc => "--ipc",
-            Namespace::Net => "--net",
-            Namespace::User => "--user",
-            Namespace::Cgroup => "--cgroup",
-        }
-    }
-
     /// The path of a process's link for this namespace. `None` means ourselves.
     pub fn proc_path(self, pid: Option<i32>) -> PathBuf {
         match pid {

@@ -117,12 +117,6 @@ pub fn c_flags(bits: u64, names: &[(u64, &str)]) -> String {
     }
 }
 
-/// An argument vector: `["sh", "-c", "ps"]`.
-pub fn c_argv(args: &[String]) -> String {
-    let inner: Vec<String> = args.iter().map(|a| c_str(a)).collect();
-    format!("[{}]", inner.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,161 @@
+//! Shared helpers of the integration tests: run the real binary, require root, and
+//! photograph the host before and after.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// The root tests change host-wide state (journal, namespaces, cgroups); they run one
+/// at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// True when the test may go on as root. In CI (`CI=true`) a missing root is a
+/// failure, never a silent skip.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but the tests are not running as root; root tests must run in CI");
+    }
+    eprintln!("SKIPPED {test}: needs root (run `make test`, which uses sudo)");
+    false
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_learnctr"))
+}
+
+/// A learnctr command with no colours, English unless told, and a progress file in a
+/// temporary place (the tests never touch a real user's progress).
+pub fn learnctr(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LEARNCTR_TEST_HOLD")
+        .env("LEARNCTR_PROGRESS_FILE", progress_file());
+    cmd
+}
+
+pub fn progress_file() -> PathBuf {
+    std::env::temp_dir().join(format!("learnctr-test-progress-{}.json", std::process::id()))
+}
+
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// What the host holds that learnctr could have made or changed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub mountinfo: String,
+    pub links: Vec<String>,
+    pub netns: Vec<String>,
+    pub cgroups: Vec<String>,
+    pub run_dir: Vec<String>,
+    pub learnctr_processes: Vec<String>,
+    pub routes: String,
+}
+
+fn sorted_dir(path: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(path)
+        .map(|r| r.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn learnctr_cgroups() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    while let Some(dir) = stack.pop() {
+        if dir.components().count() > 7 {
+            continue;
+        }
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if p.to_string_lossy().contains("learnctr") {
+                    found.push(p.display().to_string());
+                }
+                stack.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Processes running the learnctr binary, other than the ones the test itself runs.
+fn learnctr_processes() -> Vec<String> {
+    let me = bin().canonicalize().unwrap_or_default();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().into_string().unwrap_or_default();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
+            if exe == me {
+                found.push(name);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+pub fn host_state() -> HostState {
+    let routes =
+        Command::new("ip").args(["route", "show", "table", "all"]).output().map(|o| text(&o).0).unwrap_or_default();
+    HostState {
+        mountinfo: std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+        links: sorted_dir("/sys/class/net"),
+        netns: sorted_dir("/run/netns"),
+        cgroups: learnctr_cgroups(),
+        run_dir: sorted_dir("/run/learnctr"),
+        learnctr_processes: learnctr_processes(),
+        routes,
+    }
+}
+
+/// Assert that nothing changed, naming what did.
+pub fn assert_same_host(before: &HostState, after: &HostState, when: &str) {
+    assert_eq!(before.mountinfo, after.mountinfo, "{when}: the host's mount table changed");
+    assert_eq!(before.links, after.links, "{when}: host interfaces changed");
+    assert_eq!(before.netns, after.netns, "{when}: named network namespaces changed");
+    assert_eq!(before.cgroups, after.cgroups, "{when}: learnctr cgroups remain");
+    assert_eq!(before.run_dir, after.run_dir, "{when}: /run/learnctr changed");
+    assert_eq!(before.learnctr_processes, after.learnctr_processes, "{when}: learnctr processes remain");
+    assert_eq!(before.routes, after.routes, "{when}: host routes changed");
+}
+
+/// Wait until `stderr` of a spawned child prints `marker`, reading it line by line.
+pub fn wait_for_line(reader: &mut impl std::io::BufRead, marker: &str) -> String {
+    let mut seen = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => panic!("the process ended before printing {marker:?}; it printed:\n{seen}"),
+            Ok(_) => {
+                seen.push_str(&line);
+                if line.contains(marker) {
+                    return seen;
+                }
+            }
+        }
+    }
+}
