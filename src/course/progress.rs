@@ -21,18 +21,31 @@ pub struct Place {
 }
 
 pub fn place() -> Option<Place> {
-    if let Ok(path) = std::env::var("LEARNCTR_PROGRESS_FILE") {
+    let account = |name: &str| {
+        let user = nix::unistd::User::from_name(name).ok().flatten()?;
+        Some((user.dir, user.uid.as_raw(), user.gid.as_raw()))
+    };
+    place_for(|k| std::env::var(k).ok(), nix::unistd::geteuid().is_root(), account)
+}
+
+/// The decision of [`place`], with the environment, "am I root" and the user
+/// database passed in (so it can be tested without sudo).
+pub fn place_for(
+    env: impl Fn(&str) -> Option<String>,
+    root: bool,
+    account: impl Fn(&str) -> Option<(PathBuf, u32, u32)>,
+) -> Option<Place> {
+    if let Some(path) = env("LEARNCTR_PROGRESS_FILE") {
         return Some(Place { file: PathBuf::from(path), owner: None });
     }
-    let sudo_user = std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty() && u != "root");
-    if let (Some(user), true) = (sudo_user, nix::unistd::geteuid().is_root()) {
-        let account = nix::unistd::User::from_name(&user).ok().flatten()?;
-        let file = account.dir.join(".local/share/learnctr/progress.json");
-        return Some(Place { file, owner: Some((account.uid.as_raw(), account.gid.as_raw())) });
+    let sudo_user = env("SUDO_USER").filter(|u| !u.is_empty() && u != "root");
+    if let (Some(user), true) = (sudo_user, root) {
+        let (home, uid, gid) = account(&user)?;
+        return Some(Place { file: home.join(".local/share/learnctr/progress.json"), owner: Some((uid, gid)) });
     }
-    let base = std::env::var_os("XDG_DATA_HOME")
+    let base = env("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
     Some(Place { file: base.join("learnctr/progress.json"), owner: None })
 }
 
@@ -42,7 +55,13 @@ pub fn load() -> Progress {
 
 /// Save atomically (temporary file, then rename), owned by the learner.
 pub fn save(progress: &Progress) -> std::io::Result<()> {
-    let Some(place) = place() else { return Ok(()) };
+    match place() {
+        Some(place) => save_at(&place, progress),
+        None => Ok(()),
+    }
+}
+
+fn save_at(place: &Place, progress: &Progress) -> std::io::Result<()> {
     let dir = place.file.parent().unwrap_or(std::path::Path::new("."));
     let mut created = Vec::new();
     let mut d = Some(dir);
@@ -79,4 +98,47 @@ pub fn reset(lesson: Option<u32>) -> std::io::Result<()> {
         None => p.done.clear(),
     }
     save(&p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    fn alice(name: &str) -> Option<(PathBuf, u32, u32)> {
+        (name == "alice").then(|| (PathBuf::from("/home/alice"), 1000, 1000))
+    }
+
+    #[test]
+    fn under_sudo_progress_belongs_to_the_invoking_user() {
+        let p = place_for(env(&[("SUDO_USER", "alice"), ("HOME", "/root")]), true, alice).unwrap();
+        assert_eq!(p.file, PathBuf::from("/home/alice/.local/share/learnctr/progress.json"));
+        assert_eq!(p.owner, Some((1000, 1000)));
+    }
+
+    #[test]
+    fn without_sudo_progress_is_in_our_own_home() {
+        let p = place_for(env(&[("HOME", "/home/bob")]), false, alice).unwrap();
+        assert_eq!(p.file, PathBuf::from("/home/bob/.local/share/learnctr/progress.json"));
+        assert_eq!(p.owner, None);
+        let p = place_for(env(&[("SUDO_USER", "root"), ("HOME", "/root")]), true, alice).unwrap();
+        assert_eq!(p.file, PathBuf::from("/root/.local/share/learnctr/progress.json"));
+        let p = place_for(env(&[("XDG_DATA_HOME", "/d"), ("HOME", "/h")]), false, alice).unwrap();
+        assert_eq!(p.file, PathBuf::from("/d/learnctr/progress.json"));
+    }
+
+    #[test]
+    fn saving_is_atomic_and_loadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a/b/progress.json");
+        let mut p = Progress::default();
+        p.done.insert(3);
+        save_at(&Place { file: file.clone(), owner: None }, &p).unwrap();
+        let back: Progress = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(back.done.into_iter().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(std::fs::read_dir(file.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
+    }
 }

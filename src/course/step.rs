@@ -85,10 +85,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Start an isolated process and write it in the journal.
+    ///
+    /// A process is the one object that cannot be journaled before it exists (its pid
+    /// is known only after `fork`). The gap is covered by `PR_SET_PDEATHSIG`: if
+    /// learnctr dies in it, the kernel kills the children anyway.
     pub fn start(&self, plan: Plan) -> Result<Contained, Failure> {
         let process = Isolated::start(self.k, plan)?;
         let mut entries = Vec::new();
-        for pid in [process.pid()] {
+        for pid in process.pids() {
             if let Some(start) = process::start_time(pid) {
                 entries.push(self.journal.record(Object::Process { pid, start })?);
             }

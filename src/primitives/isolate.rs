@@ -125,6 +125,15 @@ impl Isolated {
         self.init
     }
 
+    /// Every process this made: our child, and PID 1 inside when they differ.
+    pub fn pids(&self) -> Vec<i32> {
+        if self.init == self.outer {
+            vec![self.outer]
+        } else {
+            vec![self.outer, self.init]
+        }
+    }
+
     /// Ask a question; the answer is measured from inside.
     pub fn ask(&self, question: Probe) -> Result<Answer> {
         channel::send_to(&self.sock, &ToChild::Ask(question))?;
