@@ -26,6 +26,10 @@ pub struct Cli {
     /// No colours (also with the NO_COLOR environment variable).
     #[arg(long, global = true)]
     no_color: bool,
+    /// The root filesystem for lessons 2 to 9: alpine, busybox, a name from
+    /// `learnctr rootfs list`, or a directory.
+    #[arg(long, global = true, value_name = "ROOTFS")]
+    rootfs: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,7 +80,8 @@ pub fn main() -> i32 {
     }
     signals::install();
     let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    match dispatch(cli.command, interactive) {
+    let rootfs = cli.rootfs.clone();
+    match dispatch(cli.command, interactive, rootfs.as_deref()) {
         Ok(()) => 0,
         Err(f) => report(f),
     }
@@ -103,9 +108,9 @@ fn report(f: Failure) -> i32 {
     f.exit_code
 }
 
-fn dispatch(command: Option<Command>, interactive: bool) -> Result<(), Failure> {
+fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
     match command {
-        None => menu(interactive),
+        None => menu(interactive, rootfs),
         Some(Command::Lessons) => {
             course_map();
             Ok(())
@@ -115,12 +120,12 @@ fn dispatch(command: Option<Command>, interactive: bool) -> Result<(), Failure> 
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
                 .transpose()?;
-            run_lesson(number, step, interactive)
+            run_lesson(number, step, interactive, rootfs)
         }
         Some(Command::Next) => {
             let done = progress::load().done;
             match (1..=lessons::PLANNED).find(|n| !done.contains(n) && lessons::get(*n).is_some()) {
-                Some(n) => run_lesson(n, None, interactive),
+                Some(n) => run_lesson(n, None, interactive, rootfs),
                 None => {
                     println!("{}", t("course.all_done"));
                     Ok(())
@@ -164,11 +169,18 @@ fn require_root(what: &str) -> Result<(), Failure> {
     }
 }
 
-fn run_lesson(number: u32, step: Option<usize>, interactive: bool) -> Result<(), Failure> {
+fn run_lesson(number: u32, step: Option<usize>, interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
     let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
     require_root(&format!("learnctr lesson {number}"))?;
     recover_quietly();
-    runner::run(&lesson, &Options { interactive, only_step: step }).map(drop)
+    let rootfs = if lesson.needs_rootfs {
+        let path = crate::rootfs::for_lesson(rootfs)?;
+        println!("{}", tf("rootfs.using", &[("path", &path.display())]).dimmed());
+        Some(path.display().to_string())
+    } else {
+        None
+    };
+    runner::run(&lesson, &Options { interactive, only_step: step, rootfs }).map(drop)
 }
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.
@@ -191,7 +203,7 @@ fn course_map() {
     println!("{}", t("course.how"));
 }
 
-fn menu(interactive: bool) -> Result<(), Failure> {
+fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
     if !interactive {
         course_map();
         return Ok(());
@@ -208,7 +220,7 @@ fn menu(interactive: bool) -> Result<(), Failure> {
     let picked =
         dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
     match picked {
-        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive),
+        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
     }

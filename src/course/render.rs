@@ -55,7 +55,7 @@ fn inline(line: &str) -> String {
     out
 }
 
-pub fn shell_equivalent(lines: &[&str]) {
+pub fn shell_equivalent(lines: &[String]) {
     if lines.is_empty() {
         return;
     }

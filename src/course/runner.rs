@@ -14,6 +14,8 @@ pub struct Options {
     pub interactive: bool,
     /// Run only this step (1-based).
     pub only_step: Option<usize>,
+    /// The root filesystem, for lessons that need one.
+    pub rootfs: Option<String>,
 }
 
 /// What the learner chose at the pause after a step.
@@ -54,9 +56,11 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             }
             render::step_title(i + 1, count, step.id, &section.title);
             render::prose(&section.body);
-            render::shell_equivalent(step.shell);
+            let shell: Vec<String> =
+                step.shell.iter().map(|l| l.replace("ROOTFS", opts.rootfs.as_deref().unwrap_or("ROOTFS"))).collect();
+            render::shell_equivalent(&shell);
             trace::take();
-            let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal);
+            let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
             let outcome = (step.run)(&mut ctx);
             render::trace(&trace::take());
             render::observations(&ctx.observations);

@@ -9,6 +9,8 @@ use std::fmt::Display;
 
 pub struct Lesson {
     pub number: u32,
+    /// Whether the lesson runs on a root filesystem (all but lesson 1).
+    pub needs_rootfs: bool,
     pub steps: Vec<Step>,
 }
 
@@ -63,6 +65,7 @@ pub struct Ctx<'a> {
     pub step: &'static str,
     text: &'a LessonText,
     journal: &'a Journal,
+    rootfs: Option<&'a str>,
     pub observations: Vec<Observation>,
     pub checks: Vec<Check>,
     pub inspect: Option<Inspect>,
@@ -75,8 +78,14 @@ impl<'a> Ctx<'a> {
         step: &'static str,
         text: &'a LessonText,
         journal: &'a Journal,
+        rootfs: Option<&'a str>,
     ) -> Ctx<'a> {
-        Ctx { k, lesson, step, text, journal, observations: Vec::new(), checks: Vec::new(), inspect: None }
+        Ctx { k, lesson, step, text, journal, rootfs, observations: Vec::new(), checks: Vec::new(), inspect: None }
+    }
+
+    /// The root filesystem's path on the host (lessons 2 and later).
+    pub fn rootfs(&self) -> Result<String, Failure> {
+        self.rootfs.map(str::to_string).ok_or_else(|| Failure::new(super::i18n::t("error.no_rootfs")))
     }
 
     /// A text of this lesson's `## strings` section (labels and claims).
@@ -103,6 +112,15 @@ impl<'a> Ctx<'a> {
     pub fn observe(&mut self, label_key: &str, host: impl Display, inside: impl Display) {
         self.observations.push(Observation {
             label: self.s(label_key),
+            host: host.to_string(),
+            inside: inside.to_string(),
+        });
+    }
+
+    /// An observation whose label is not a text (a path, a file name).
+    pub fn observe_raw(&mut self, label: &str, host: impl Display, inside: impl Display) {
+        self.observations.push(Observation {
+            label: label.to_string(),
             host: host.to_string(),
             inside: inside.to_string(),
         });

@@ -25,7 +25,12 @@ pub struct Section {
 pub fn sources(lang: Lang) -> &'static [(u32, &'static str)] {
     macro_rules! lessons {
         ($lang:literal) => {
-            &[(1, include_str!(concat!("../../lessons/", $lang, "/01-namespaces.md")))]
+            &[
+                (1, include_str!(concat!("../../lessons/", $lang, "/01-namespaces.md"))),
+                (2, include_str!(concat!("../../lessons/", $lang, "/02-chroot.md"))),
+                (3, include_str!(concat!("../../lessons/", $lang, "/03-pivot_root.md"))),
+                (4, include_str!(concat!("../../lessons/", $lang, "/04-proc_dev_sys.md"))),
+            ]
         };
     }
     match lang {

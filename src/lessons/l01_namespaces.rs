@@ -15,6 +15,7 @@ use crate::primitives::{ipc, mounts};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 1,
+        needs_rootfs: false,
         steps: vec![
             Step { id: "uts", shell: &["unshare --uts sh -c 'hostname learnctr-uts; hostname'"], run: uts },
             Step { id: "pid", shell: &["unshare --pid --fork sh -c 'echo $$'"], run: pid },

@@ -1,7 +1,11 @@
 //! The lessons, one file each. A lesson reads like its text: a list of steps, each
 //! calling named primitives, then observing and checking what the kernel now says.
 
+mod common;
 pub mod l01_namespaces;
+pub mod l02_chroot;
+pub mod l03_pivot_root;
+pub mod l04_proc_dev_sys;
 
 use crate::course::Lesson;
 
@@ -12,6 +16,9 @@ pub const PLANNED: u32 = 9;
 pub fn get(number: u32) -> Option<Lesson> {
     match number {
         1 => Some(l01_namespaces::lesson()),
+        2 => Some(l02_chroot::lesson()),
+        3 => Some(l03_pivot_root::lesson()),
+        4 => Some(l04_proc_dev_sys::lesson()),
         _ => None,
     }
 }

@@ -192,6 +192,8 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
     }
     let pid_namespace = plan.enters_pid_namespace();
     match &plan.entry {
+        // No namespace at all: a plain child (lesson 2's chroot needs no other).
+        Entry::New(namespaces) if namespaces.is_empty() => {}
         Entry::New(namespaces) => {
             k.unshare(flags_of(namespaces))?;
             if namespaces.contains(&Namespace::User) {

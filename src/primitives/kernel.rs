@@ -72,6 +72,36 @@ pub enum Call {
     Setresuid {
         uid: u32,
     },
+    /// Change the root directory of this process (`chroot(2)`): only path lookup changes.
+    Chroot {
+        path: String,
+    },
+    Chdir {
+        path: String,
+    },
+    /// Change the working directory to an open directory.
+    Fchdir {
+        fd: RawFd,
+    },
+    /// Make `new_root` the root mount of this mount namespace and put the old root
+    /// at `put_old` (`pivot_root(2)`).
+    PivotRoot {
+        new_root: String,
+        put_old: String,
+    },
+    Mkdir {
+        path: String,
+        mode: u32,
+    },
+    /// Open (creating if needed) an empty file, e.g. a mount point for a device.
+    OpenCreate {
+        path: String,
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+        linkpath: String,
+    },
     /// Create a System V shared memory segment (`shmget(2)`).
     Shmget {
         key: i32,
@@ -131,6 +161,15 @@ impl Call {
             Call::Umount2 { target, flags } => {
                 format!("umount2({}, {})", c_str(target), c_flags(flags.bits() as u64, UMOUNT_FLAGS))
             }
+            Call::Chroot { path } => format!("chroot({})", c_str(path)),
+            Call::Chdir { path } => format!("chdir({})", c_str(path)),
+            Call::Fchdir { fd } => format!("fchdir({fd})"),
+            Call::PivotRoot { new_root, put_old } => format!("pivot_root({}, {})", c_str(new_root), c_str(put_old)),
+            Call::Mkdir { path, mode } => format!("mkdir({}, 0{mode:o})", c_str(path)),
+            Call::OpenCreate { path, mode } => {
+                format!("openat(AT_FDCWD, {}, O_WRONLY|O_CREAT|O_CLOEXEC, 0{mode:o})", c_str(path))
+            }
+            Call::Symlink { target, linkpath } => format!("symlink({}, {})", c_str(target), c_str(linkpath)),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -166,6 +205,23 @@ impl Call {
                     .map(|_| 0)
             }
             Call::Umount2 { target, flags } => nix::mount::umount2(target.as_str(), *flags).map(|_| 0),
+            Call::Chroot { path } => unistd::chroot(path.as_str()).map(|_| 0),
+            Call::Chdir { path } => unistd::chdir(path.as_str()).map(|_| 0),
+            // SAFETY: fchdir(2) on an fd; the kernel checks that it is a directory.
+            Call::Fchdir { fd } => Errno::result(unsafe { libc::fchdir(*fd) }).map(|_| 0),
+            Call::PivotRoot { new_root, put_old } => unistd::pivot_root(new_root.as_str(), put_old.as_str()).map(|_| 0),
+            Call::Mkdir { path, mode } => {
+                unistd::mkdir(path.as_str(), nix::sys::stat::Mode::from_bits_truncate(*mode)).map(|_| 0)
+            }
+            Call::OpenCreate { path, mode } => {
+                let c = cstring(path)?;
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC;
+                // SAFETY: open(2) with a valid NUL-terminated path and a mode.
+                Errno::result(unsafe { libc::open(c.as_ptr(), flags, *mode) }).map(i64::from)
+            }
+            Call::Symlink { target, linkpath } => {
+                unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, linkpath.as_str()).map(|_| 0)
+            }
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
             Call::SetParentDeathSignal { signal } => {
@@ -305,6 +361,29 @@ impl dyn Kernel + '_ {
     }
     pub fn umount2(&self, target: &str, flags: MntFlags) -> Result<()> {
         self.invoke(Call::Umount2 { target: target.to_string(), flags }).map(drop)
+    }
+    pub fn chroot(&self, path: &str) -> Result<()> {
+        self.invoke(Call::Chroot { path: path.to_string() }).map(drop)
+    }
+    pub fn chdir(&self, path: &str) -> Result<()> {
+        self.invoke(Call::Chdir { path: path.to_string() }).map(drop)
+    }
+    pub fn fchdir(&self, fd: RawFd) -> Result<()> {
+        self.invoke(Call::Fchdir { fd }).map(drop)
+    }
+    pub fn pivot_root(&self, new_root: &str, put_old: &str) -> Result<()> {
+        self.invoke(Call::PivotRoot { new_root: new_root.to_string(), put_old: put_old.to_string() }).map(drop)
+    }
+    pub fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        self.invoke(Call::Mkdir { path: path.to_string(), mode }).map(drop)
+    }
+    /// Create an empty file (to bind-mount something on it) and close it.
+    pub fn create_file(&self, path: &str, mode: u32) -> Result<()> {
+        let fd = self.invoke(Call::OpenCreate { path: path.to_string(), mode })?;
+        self.close(fd as RawFd)
+    }
+    pub fn symlink(&self, target: &str, linkpath: &str) -> Result<()> {
+        self.invoke(Call::Symlink { target: target.to_string(), linkpath: linkpath.to_string() }).map(drop)
     }
     /// `Some(pid)` in the parent, `None` in the child.
     pub fn fork(&self) -> Result<Option<i32>> {

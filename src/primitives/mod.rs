@@ -14,14 +14,18 @@
 
 pub mod cgroupfs;
 pub mod channel;
+pub mod devices;
 pub mod error;
 pub mod idmap;
 pub mod ipc;
 pub mod isolate;
 pub mod kernel;
+pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
 pub mod netns;
+pub mod newroot;
+pub mod paths;
 pub mod probe;
 pub mod process;
 pub mod signals;

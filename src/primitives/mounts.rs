@@ -27,6 +27,18 @@ pub fn mount_proc(k: &dyn Kernel, target: &str) -> Result<()> {
     k.mount(Some("proc"), target, Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None)
 }
 
+/// sysfs, read-only (`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys`).
+pub fn mount_sysfs_read_only(k: &dyn Kernel, target: &str) -> Result<()> {
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    k.mount(Some("sysfs"), target, Some("sysfs"), flags, None)
+}
+
+/// Make every mount shared (`mount --make-rshared /`) — only ever inside a mount
+/// namespace of our own, to show what shared propagation does to `pivot_root`.
+pub fn make_shared(k: &dyn Kernel) -> Result<()> {
+    k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SHARED, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,12 @@ pub enum Probe {
     Run(Vec<String>),
     /// The process ids listed in `/proc` (what `ps` would show).
     ProcPids,
+    /// The names in a directory, sorted (`ls -A`).
+    ListDir(String),
+    /// What `stat` says of a path (without following a last symlink).
+    Stat(String),
+    /// Try to open a file for writing: `writable`, or the errno (`EROFS`...).
+    WriteTest(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +43,19 @@ pub enum Answer {
     Pair(u32, u32),
     Interfaces(Vec<Interface>),
     Output { status: i32, output: String },
+    Stat(FileStat),
+}
+
+/// The parts of `struct stat` the lessons compare.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    /// `dir`, `file`, `symlink`, `char`, `block`, `fifo`, `socket`.
+    pub kind: String,
+    pub dev: u64,
+    pub ino: u64,
+    /// For device nodes: major:minor.
+    pub rdev: (u64, u64),
+    pub size: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +77,9 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
             std::fs::metadata(path).map(|m| Answer::Pair(m.uid(), m.gid())).map_err(|e| format!("{path}: {e}"))
         }
         Probe::Run(argv) => run(argv),
+        Probe::ListDir(path) => list_dir(path).map(|names| Answer::Text(names.join(" "))),
+        Probe::Stat(path) => stat(path).map(Answer::Stat),
+        Probe::WriteTest(path) => Ok(Answer::Text(super::paths::write_error(path))),
         Probe::ProcPids => {
             proc_pids().map(|p| Answer::Text(p.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
         }
@@ -95,6 +117,40 @@ pub fn proc_pids() -> Result<Vec<u32>, String> {
     Ok(pids)
 }
 
+/// The names in a directory, sorted.
+pub fn list_dir(path: &str) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+pub fn stat(path: &str) -> Result<FileStat, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let m = std::fs::symlink_metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    let t = m.file_type();
+    let kind = if t.is_dir() {
+        "dir"
+    } else if t.is_symlink() {
+        "symlink"
+    } else if t.is_char_device() {
+        "char"
+    } else if t.is_block_device() {
+        "block"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "file"
+    };
+    let rdev = (nix::sys::stat::major(m.rdev()), nix::sys::stat::minor(m.rdev()));
+    Ok(FileStat { kind: kind.to_string(), dev: m.dev(), ino: m.ino(), rdev, size: m.size() })
+}
+
 /// Output longer than this is cut, so that an answer always fits in one message.
 const MAX_OUTPUT: usize = 256 * 1024;
 
@@ -127,6 +183,8 @@ impl Answer {
                 .collect::<Vec<_>>()
                 .join(", "),
             Answer::Output { output, .. } => output.trim_end().to_string(),
+            Answer::Stat(s) if s.kind == "char" || s.kind == "block" => format!("{} {}:{}", s.kind, s.rdev.0, s.rdev.1),
+            Answer::Stat(s) => format!("{} {} bytes", s.kind, s.size),
         }
     }
 }

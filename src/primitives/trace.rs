@@ -65,6 +65,12 @@ pub fn absorb(event: Event) {
     EVENTS.with(|e| e.borrow_mut().push(event));
 }
 
+/// The recorded events (without taking them): a step may check what the kernel
+/// answered to a call it expected to fail.
+pub fn recorded() -> Vec<Event> {
+    EVENTS.with(|e| e.borrow().clone())
+}
+
 /// Take every event recorded so far (the engine does this after each step).
 pub fn take() -> Vec<Event> {
     EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))

@@ -1,0 +1,132 @@
+//! Lesson 3: pivot_root, in a mount namespace of its own.
+//!
+//! Why `/` must be private first (a shared root makes pivot_root fail and would leak
+//! mounts to the host), then the pivot the way runc does it, and lesson 2's escape
+//! tried again: now there is nothing to escape to.
+
+use super::common::*;
+use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::primitives::isolate::Plan;
+use crate::primitives::mountinfo;
+use crate::primitives::namespaces::Namespace;
+use crate::primitives::probe::Probe;
+use crate::primitives::{mounts, newroot, trace, Kernel};
+
+pub fn lesson() -> Lesson {
+    Lesson {
+        number: 3,
+        needs_rootfs: true,
+        steps: vec![
+            Step {
+                id: "propagation",
+                shell: &[
+                    "unshare --mount sh",
+                    "findmnt -o TARGET,PROPAGATION /",
+                    "mount --make-rshared /; mount --bind ROOTFS ROOTFS; cd ROOTFS; pivot_root . .   # Invalid argument",
+                    "mount --make-rprivate /; pivot_root . .",
+                ],
+                run: propagation,
+            },
+            Step {
+                id: "pivot",
+                shell: &[
+                    "unshare --mount sh",
+                    "mount --make-rprivate /",
+                    "mount --bind ROOTFS ROOTFS",
+                    "mount -t proc proc ROOTFS/proc",
+                    "cd ROOTFS && pivot_root . . && umount -l . && cd /",
+                ],
+                run: pivot,
+            },
+            Step { id: "escape", shell: &["(lesson 2's escape, in C, after pivot_root)"], run: escape },
+        ],
+    }
+}
+
+/// A new mount namespace with `root` as its root: private propagation, the rootfs
+/// bound onto itself, a /proc inside (the probes read it), then runc's pivot.
+pub fn pivot_setup(k: &dyn Kernel, root: &str) -> crate::primitives::Result<()> {
+    mounts::make_private(k)?;
+    newroot::bind_onto_itself(k, root)?;
+    mounts::mount_proc(k, &format!("{root}/proc"))?;
+    newroot::pivot_into(k, root)
+}
+
+fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
+    let root = ctx.rootfs()?;
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let r = root.clone();
+    let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| {
+        // Cut every tie with the host's mounts first, then share again inside this
+        // namespace only: a safe copy of what a systemd machine has.
+        mounts::make_private(k)?;
+        mounts::make_shared(k)?;
+        newroot::bind_onto_itself(k, &r)?;
+        if let Err(e) = newroot::pivot_into(k, &r) {
+            if e.errno() != Some(nix::errno::Errno::EINVAL) {
+                return Err(e);
+            }
+            // The fix: private propagation, then the same pivot succeeds.
+            mounts::make_private(k)?;
+            newroot::pivot_into(k, &r)?;
+        }
+        Ok(())
+    }))?;
+    let pivots: Vec<String> =
+        trace::recorded().into_iter().filter(|e| e.call.starts_with("pivot_root(")).map(|e| e.result).collect();
+    ctx.observe("label.pivot_results", "", pivots.join(", "));
+    let refused = pivots.first().is_some_and(|r| r.contains("EINVAL"));
+    ctx.check("check.propagation.shared_refused", refused, pivots.join(", "));
+    ctx.check("check.propagation.private_accepted", pivots.last().is_some_and(|r| r == "0"), pivots.join(", "));
+    let host_root = mountinfo::parse(&host_before);
+    let host_prop = mountinfo::at(&host_root, "/").map(|m| m.propagation_text()).unwrap_or_default();
+    ctx.observe("label.root_propagation", host_prop, "private");
+    let host_during = std::fs::read_to_string("/proc/self/mountinfo")?;
+    ctx.check("check.host_mounts_unchanged", host_before == host_during, "");
+    let pid = inside.pid();
+    ctx.inspect(
+        inside,
+        &["ls /", "cat /proc/self/mountinfo 2>/dev/null || echo 'no /proc here'"],
+        outside_commands(pid, "--mount"),
+    );
+    Ok(())
+}
+
+fn pivot(ctx: &mut Ctx) -> Result<(), Failure> {
+    let root = ctx.rootfs()?;
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let r = root.clone();
+    let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| pivot_setup(k, &r)))?;
+    let seen = text(inside.ask(Probe::ListDir("/".into()))?);
+    ctx.observe("label.listing", listing_on_host("/")?, &seen);
+    ctx.check("check.pivot.sees_rootfs", seen == listing_on_host(&root)?, &seen);
+    let table = text(inside.ask(Probe::ReadFile("/proc/self/mountinfo".into()))?);
+    let mounts = mountinfo::parse(&table);
+    let points: Vec<String> = mounts.iter().map(|m| format!("{} ({})", m.mount_point, m.fstype)).collect();
+    ctx.observe("label.mounts", format!("{} mounts", mountinfo::parse(&host_before).len()), points.join(", "));
+    let only_ours = mounts.iter().all(|m| m.mount_point == "/" || m.mount_point.starts_with("/proc"));
+    ctx.check("check.pivot.only_rootfs_mounts", only_ours && !mounts.is_empty(), points.join(", "));
+    let host_during = std::fs::read_to_string("/proc/self/mountinfo")?;
+    ctx.check("check.host_mounts_unchanged", host_before == host_during, "");
+    let pid = inside.pid();
+    ctx.inspect(inside, &["ls /", "cat /proc/self/mountinfo", "cat /etc/hostname"], outside_commands(pid, "--mount"));
+    Ok(())
+}
+
+fn escape(ctx: &mut Ctx) -> Result<(), Failure> {
+    let root = ctx.rootfs()?;
+    let r = root.clone();
+    let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| {
+        pivot_setup(k, &r)?;
+        newroot::break_out_of_chroot(k, "/tmp")
+    }))?;
+    let inside_root = stat_inside(&inside, "/")?;
+    let rootfs = stat_on_host(&root)?;
+    let host_root = stat_on_host("/")?;
+    ctx.observe("label.root_identity", format!("{root}: {}", identity(&rootfs)), identity(&inside_root));
+    ctx.check("check.escape.still_rootfs", same_file(&inside_root, &rootfs), identity(&inside_root));
+    ctx.check("check.escape.not_host_root", !same_file(&inside_root, &host_root), identity(&host_root));
+    let pid = inside.pid();
+    ctx.inspect(inside, &["ls /", "cd /../../..; ls"], outside_commands(pid, "--mount"));
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! A minimal `/dev`, built the way runc builds it.
+//!
+//! The host's `/dev` holds every disk and device of the machine. A container gets a
+//! small tmpfs instead, with only the harmless character devices bound in from the
+//! host, a private pseudo-terminal instance, and the usual symlinks. No disk, no
+//! `/dev/mem`, no `/dev/kmsg`.
+
+use super::error::Result;
+use super::kernel::Kernel;
+use nix::mount::MsFlags;
+
+/// The devices a container gets (the OCI runtime spec's default devices).
+pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// The symlinks every Linux program expects in /dev.
+pub const LINKS: [(&str, &str); 5] = [
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+];
+
+/// Build `ROOT/dev` (call it before `pivot_root`, while the host's /dev is reachable).
+pub fn populate(k: &dyn Kernel, root: &str) -> Result<()> {
+    let dev = format!("{root}/dev");
+    let nosuid = MsFlags::MS_NOSUID;
+    k.mount(Some("tmpfs"), &dev, Some("tmpfs"), nosuid | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
+    for name in DEVICES {
+        // A bind mount needs a file to land on.
+        let target = format!("{dev}/{name}");
+        k.create_file(&target, 0o666)?;
+        k.mount(Some(&format!("/dev/{name}")), &target, None, MsFlags::MS_BIND, None)?;
+    }
+    // A new devpts instance: the container's terminals are not the host's.
+    k.mkdir(&format!("{dev}/pts"), 0o755)?;
+    k.mount(
+        Some("devpts"),
+        &format!("{dev}/pts"),
+        Some("devpts"),
+        nosuid | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
+    k.mkdir(&format!("{dev}/shm"), 0o1777)?;
+    k.mount(
+        Some("shm"),
+        &format!("{dev}/shm"),
+        Some("tmpfs"),
+        nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        Some("mode=1777,size=65536k"),
+    )?;
+    k.mkdir(&format!("{dev}/mqueue"), 0o755)?;
+    k.mount(
+        Some("mqueue"),
+        &format!("{dev}/mqueue"),
+        Some("mqueue"),
+        nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        None,
+    )?;
+    for (target, name) in LINKS {
+        k.symlink(target, &format!("{dev}/{name}"))?;
+    }
+    Ok(())
+}
+
+/// Every name `populate` puts in /dev, sorted (what `ls /dev` shows inside).
+pub fn expected_names() -> Vec<String> {
+    let mut names: Vec<String> = DEVICES.iter().map(|d| d.to_string()).collect();
+    names.extend(["pts", "shm", "mqueue"].map(String::from));
+    names.extend(LINKS.iter().map(|(_, n)| n.to_string()));
+    names.sort();
+    names
+}

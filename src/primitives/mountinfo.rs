@@ -1,0 +1,103 @@
+//! Reading `/proc/PID/mountinfo`: the kernel's own list of a mount namespace's mounts.
+//!
+//! Each line: `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
+//! — ids, device, root of the mount, mount point, options, optional fields (the
+//! propagation: `shared:N`, `master:N`), then after ` - ` the type, source and
+//! super-block options. See proc(5).
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub mount_point: String,
+    pub options: Vec<String>,
+    /// `shared:1`, `master:2`...; empty for a private mount.
+    pub propagation: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+}
+
+impl Mount {
+    pub fn read_only(&self) -> bool {
+        self.options.iter().any(|o| o == "ro")
+    }
+
+    /// `private`, or the propagation tags joined by spaces.
+    pub fn propagation_text(&self) -> String {
+        if self.propagation.is_empty() {
+            "private".to_string()
+        } else {
+            self.propagation.join(" ")
+        }
+    }
+}
+
+pub fn parse(text: &str) -> Vec<Mount> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<Mount> {
+    let (head, tail) = line.split_once(" - ")?;
+    let fields: Vec<&str> = head.split_whitespace().collect();
+    let rest: Vec<&str> = tail.split_whitespace().collect();
+    Some(Mount {
+        mount_point: unescape(fields.get(4)?),
+        options: fields.get(5)?.split(',').map(str::to_string).collect(),
+        propagation: fields.iter().skip(6).map(|s| s.to_string()).collect(),
+        fstype: rest.first()?.to_string(),
+        source: rest.get(1).map(|s| unescape(s)).unwrap_or_default(),
+    })
+}
+
+/// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(n)) => {
+                out.push(n);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount that is visible at `point` (the last one mounted there).
+pub fn at<'a>(mounts: &'a [Mount], point: &str) -> Option<&'a Mount> {
+    mounts.iter().rev().find(|m| m.mount_point == point)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_parsed() {
+        let m = parse("36 35 98:0 /mnt1 /mnt\\0402 rw,noatime shared:1 master:2 - ext3 /dev/root rw\n");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].mount_point, "/mnt 2");
+        assert_eq!(m[0].propagation, vec!["shared:1", "master:2"]);
+        assert_eq!(m[0].fstype, "ext3");
+        assert_eq!(m[0].source, "/dev/root");
+        assert!(!m[0].read_only());
+        let p = parse("1 0 0:1 / / ro - tmpfs t ro\n");
+        assert!(p[0].read_only());
+        assert_eq!(p[0].propagation_text(), "private");
+        assert_eq!(at(&p, "/").unwrap().fstype, "tmpfs");
+    }
+
+    #[test]
+    fn our_own_table_parses() {
+        let own = parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+        assert!(at(&own, "/").is_some());
+    }
+}
