@@ -48,9 +48,29 @@ fn inline(line: &str) -> String {
                 if j > 0 {
                     bold = !bold;
                 }
-                out.push_str(&if bold { piece.bold().to_string() } else { piece.to_string() });
+                out.push_str(&emphasis(piece, bold));
             }
         }
+    }
+    out
+}
+
+/// `*italic*` inside a piece of prose; with an odd number of `*` (a lone star, as in
+/// `ls *`), the text is left as it is.
+fn emphasis(piece: &str, bold: bool) -> String {
+    let parts: Vec<&str> = piece.split('*').collect();
+    if parts.len() % 2 == 0 {
+        return if bold { piece.bold().to_string() } else { piece.to_string() };
+    }
+    let mut out = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        let styled = match (bold, i % 2 == 1) {
+            (true, true) => p.bold().italic().to_string(),
+            (true, false) => p.bold().to_string(),
+            (false, true) => p.italic().to_string(),
+            (false, false) => p.to_string(),
+        };
+        out.push_str(&styled);
     }
     out
 }

@@ -28,7 +28,7 @@ pub fn lesson() -> Lesson {
             Step { id: "net", shell: &["unshare --net ip link"], run: net },
             Step {
                 id: "user",
-                shell: &["unshare --user sh            # in a second terminal, as root:", "echo '0 100000 1' > /proc/PID/uid_map; echo '0 100000 1' > /proc/PID/gid_map"],
+                shell: &["unshare --user sh", "echo '0 100000 1' > /proc/PID/uid_map; echo '0 100000 1' > /proc/PID/gid_map"],
                 run: user,
             },
             Step { id: "cgroup", shell: &["unshare --cgroup cat /proc/self/cgroup"], run: cgroup },
@@ -73,7 +73,7 @@ fn compare_namespace(ctx: &mut Ctx, inside: &crate::course::step::Contained, ns:
     ctx.check(
         "check.ns.differs",
         differs && from_outside == inside_link,
-        format!("host {host_link}, inside {inside_link}, /proc/{}/ns: {from_outside}", inside.pid()),
+        format!("{host_link} / {inside_link} / /proc/{}/ns: {from_outside}", inside.pid()),
     );
     Ok(inside_link)
 }
@@ -89,8 +89,8 @@ fn uts(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside_name = text(inside.ask(Probe::Hostname)?);
     let after = host_hostname();
     ctx.observe("label.hostname", &after, &inside_name);
-    ctx.check("check.uts.hostname_inside", inside_name == UTS_HOSTNAME, format!("inside: {inside_name}"));
-    ctx.check("check.uts.host_unchanged", before == after, format!("before: {before}, after: {after}"));
+    ctx.check("check.uts.hostname_inside", inside_name == UTS_HOSTNAME, &inside_name);
+    ctx.check("check.uts.host_unchanged", before == after, format!("{before} → {after}"));
     let pid = inside.pid();
     ctx.inspect(
         inside,
@@ -109,7 +109,7 @@ fn pid(ctx: &mut Ctx) -> Result<(), Failure> {
     let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).unwrap_or_default();
     let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap_or("").to_string();
     ctx.observe("label.nspid", &nspid, "");
-    ctx.check("check.pid.one_inside", own == "1", format!("getpid() inside: {own}"));
+    ctx.check("check.pid.one_inside", own == "1", format!("getpid() = {own}"));
     let ids: Vec<&str> = nspid.split_whitespace().skip(1).collect();
     ctx.check(
         "check.pid.two_numbers",
@@ -156,7 +156,7 @@ fn mount(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check(
         "check.mount.host_unchanged",
         host_before == host_during && !host_during.contains(TMPFS_SOURCE),
-        format!("{} lines before, {} lines during", host_before.lines().count(), host_during.lines().count()),
+        format!("{} → {}", host_before.lines().count(), host_during.lines().count()),
     );
     let root_inside = mountinfo_line_at(&inside_info, "/").unwrap_or_default();
     ctx.observe(
@@ -196,8 +196,8 @@ fn ipc(ctx: &mut Ctx) -> Result<(), Failure> {
     let count = |t: &str| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
     ctx.observe("label.shm_segments", count(&host_list), count(&inside_list));
     let key = ipc::LESSON_SHM_KEY;
-    ctx.check("check.ipc.inside", ipc::lists_key(&inside_list, key), format!("key {key} in: {inside_list}"));
-    ctx.check("check.ipc.not_host", !ipc::lists_key(&host_list, key), format!("key {key} on the host"));
+    ctx.check("check.ipc.inside", ipc::lists_key(&inside_list, key), &inside_list);
+    ctx.check("check.ipc.not_host", !ipc::lists_key(&host_list, key), &host_list);
     let pid = inside.pid();
     ctx.inspect(inside, &["cat /proc/sysvipc/shm", "ipcs -m"], outside_commands(pid, "--ipc"));
     Ok(())
@@ -239,9 +239,9 @@ fn user(ctx: &mut Ctx) -> Result<(), Failure> {
     let root_owner = Probe::Owner("/".into());
     let owner = text(inside.ask(root_owner.clone())?);
     ctx.observe("label.root_owner", on_host(&root_owner)?, &owner);
-    ctx.check("check.user.root_inside", ids == "0:0", format!("inside {ids}"));
+    ctx.check("check.user.root_inside", ids == "0:0", &ids);
     ctx.check("check.user.unprivileged_outside", outside_uid == OUTSIDE_ID.to_string(), uid_line);
-    ctx.check("check.user.host_root_unmapped", owner == "65534:65534", format!("stat / inside: {owner}"));
+    ctx.check("check.user.host_root_unmapped", owner == "65534:65534", &owner);
     let pid = inside.pid();
     ctx.inspect(
         inside,
@@ -275,11 +275,11 @@ fn setns(ctx: &mut Ctx) -> Result<(), Failure> {
         let target_link = ns.link(Some(target.pid()))?;
         let joined = text(joiner.ask(Probe::NsLink(ns))?);
         ctx.observe("label.ns_joined", ns.link(None)?, format!("{joined} ({})", ctx.s("value.joiner")));
-        ctx.check("check.setns.same", joined == target_link, format!("target {target_link}, joiner {joined}"));
+        ctx.check("check.setns.same", joined == target_link, format!("{target_link} / {joined}"));
     }
     let name = text(joiner.ask(Probe::Hostname)?);
     ctx.observe("label.hostname", host_hostname(), &name);
-    ctx.check("check.setns.hostname", name == TARGET_HOSTNAME, format!("joiner sees {name}"));
+    ctx.check("check.setns.hostname", name == TARGET_HOSTNAME, &name);
     let pid = target.pid();
     drop(target);
     ctx.inspect(joiner, &["hostname", "ip link"], outside_commands(pid, "--uts --net"));
@@ -304,7 +304,7 @@ fn together(ctx: &mut Ctx) -> Result<(), Failure> {
     let pids = text(inside.ask(Probe::ProcPids)?);
     let host_count = probe::proc_pids().map(|p| p.len()).unwrap_or(0);
     ctx.observe("label.processes", format!("{host_count} ({})", ctx.s("value.count")), &pids);
-    ctx.check("check.together.pid1_alone", pids == "1", format!("/proc inside lists: {pids}"));
+    ctx.check("check.together.pid1_alone", pids == "1", &pids);
     let pid = inside.pid();
     ctx.inspect(
         inside,

@@ -83,7 +83,7 @@ fn stale(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check(
         "check.stale.host_view",
         count > 1 && lists_host_pid,
-        format!("{count} pids, host pid {} listed: {lists_host_pid}", inside.pid()),
+        format!("{count} / {}: {lists_host_pid}", inside.pid()),
     );
     let pid = inside.pid();
     ctx.inspect(inside, &["echo $$", "ps | head", "ls /proc | head"], outside_commands(pid, "--pid --mount"));
