@@ -8,7 +8,7 @@
 //! time and fails on nothing.
 
 use super::journal::{self, Object, Record};
-use crate::primitives::cgroupfs;
+use crate::primitives::cgroups::layout as cgroupfs;
 use crate::primitives::process;
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,7 @@ fn remove(object: &Object) -> Result<(), String> {
             }
             Ok(())
         }
-        Object::Cgroup { path } => cgroupfs::remove_tree(path).map_err(|e| e.to_string()),
+        Object::Cgroup { path } => cgroupfs::remove(path).map_err(|e| e.to_string()),
         Object::Netns { name } => crate::primitives::netns::remove_named(name).map_err(|e| e.to_string()),
         Object::Link { name } => crate::primitives::netns::delete_link(name).map_err(|e| e.to_string()),
         Object::Dir { path } => {

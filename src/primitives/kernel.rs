@@ -93,6 +93,14 @@ pub enum Call {
         path: String,
         mode: u32,
     },
+    Rmdir {
+        path: String,
+    },
+    /// Send a signal to a process.
+    Kill {
+        pid: i32,
+        signal: i32,
+    },
     /// Open (creating if needed) an empty file, e.g. a mount point for a device.
     OpenCreate {
         path: String,
@@ -166,6 +174,8 @@ impl Call {
             Call::Fchdir { fd } => format!("fchdir({fd})"),
             Call::PivotRoot { new_root, put_old } => format!("pivot_root({}, {})", c_str(new_root), c_str(put_old)),
             Call::Mkdir { path, mode } => format!("mkdir({}, 0{mode:o})", c_str(path)),
+            Call::Rmdir { path } => format!("rmdir({})", c_str(path)),
+            Call::Kill { pid, signal } => format!("kill({pid}, {})", signal_name(*signal)),
             Call::OpenCreate { path, mode } => {
                 format!("openat(AT_FDCWD, {}, O_WRONLY|O_CREAT|O_CLOEXEC, 0{mode:o})", c_str(path))
             }
@@ -212,6 +222,11 @@ impl Call {
             Call::PivotRoot { new_root, put_old } => unistd::pivot_root(new_root.as_str(), put_old.as_str()).map(|_| 0),
             Call::Mkdir { path, mode } => {
                 unistd::mkdir(path.as_str(), nix::sys::stat::Mode::from_bits_truncate(*mode)).map(|_| 0)
+            }
+            Call::Rmdir { path } => std::fs::remove_dir(path).map(|_| 0).map_err(io_errno),
+            Call::Kill { pid, signal } => {
+                // SAFETY: kill(2) with integer arguments only.
+                Errno::result(unsafe { libc::kill(*pid, *signal) }).map(|_| 0)
             }
             Call::OpenCreate { path, mode } => {
                 let c = cstring(path)?;
@@ -376,6 +391,12 @@ impl dyn Kernel + '_ {
     }
     pub fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
         self.invoke(Call::Mkdir { path: path.to_string(), mode }).map(drop)
+    }
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        self.invoke(Call::Rmdir { path: path.to_string() }).map(drop)
+    }
+    pub fn kill(&self, pid: i32, signal: i32) -> Result<()> {
+        self.invoke(Call::Kill { pid, signal }).map(drop)
     }
     /// Create an empty file (to bind-mount something on it) and close it.
     pub fn create_file(&self, path: &str, mode: u32) -> Result<()> {

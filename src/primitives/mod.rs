@@ -12,7 +12,7 @@
 //! Lessons never call `libc` or `nix` themselves: they call these functions, so that
 //! every call they make is recorded and shown to the learner.
 
-pub mod cgroupfs;
+pub mod cgroups;
 pub mod channel;
 pub mod devices;
 pub mod error;

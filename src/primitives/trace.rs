@@ -71,6 +71,18 @@ pub fn recorded() -> Vec<Event> {
     EVENTS.with(|e| e.borrow().clone())
 }
 
+/// Drop the last event if it matches (a retried call that only says "not yet", such as
+/// `rmdir` of a cgroup whose processes are still exiting, is shown once, not 50 times).
+/// In a child the event has already been sent; there is nothing to drop.
+pub fn take_last_if(pred: impl Fn(&Event) -> bool) {
+    EVENTS.with(|e| {
+        let mut events = e.borrow_mut();
+        if events.last().is_some_and(pred) {
+            events.pop();
+        }
+    });
+}
+
 /// Take every event recorded so far (the engine does this after each step).
 pub fn take() -> Vec<Event> {
     EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))

@@ -1,4 +1,6 @@
-//! Finding and removing learnctr's cgroups (lesson 5 builds on this).
+//! Where the cgroups are: which layout this machine has (v2, hybrid, v1), the
+//! hierarchy's root (injectable, so unit tests use a temporary directory), and
+//! finding and removing learnctr's cgroups.
 //!
 //! A cgroup is a directory in a cgroup filesystem. It can only be removed with
 //! `rmdir` once no process is in it and it has no child cgroups, so removal kills the
@@ -10,9 +12,26 @@ use std::time::{Duration, Instant};
 
 pub const ROOT: &str = "/sys/fs/cgroup";
 
-/// Every cgroup named `learnctr*` directly below a hierarchy root: on v2
-/// `/sys/fs/cgroup/learnctr`, on v1 or hybrid `/sys/fs/cgroup/<controller>/learnctr`.
+/// Every cgroup learnctr made: the cgroups inside each `learnctr` parent (on v2
+/// `/sys/fs/cgroup/learnctr/*`, on v1 `/sys/fs/cgroup/<controller>/learnctr/*`), then the
+/// parents themselves (last, so that they are empty when their turn comes).
 pub fn learnctr_cgroups() -> Vec<PathBuf> {
+    let parents = learnctr_parents();
+    let mut found: Vec<PathBuf> = parents
+        .iter()
+        .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()))
+        .collect();
+    found.extend(parents);
+    found
+}
+
+/// Whether this is a `learnctr` parent cgroup (shared by every run: removed only
+/// when empty, never with its children).
+pub fn is_parent(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()) == Some(super::PARENT)
+}
+
+fn learnctr_parents() -> Vec<PathBuf> {
     let mut roots = vec![PathBuf::from(ROOT)];
     if let Ok(read) = std::fs::read_dir(ROOT) {
         roots.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !is_learnctr(p)));
@@ -30,6 +49,22 @@ fn is_learnctr(p: &Path) -> bool {
     p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("learnctr"))
 }
 
+/// Remove a cgroup learnctr made: a parent only if it is empty; any other with its
+/// children, killing what runs in them first.
+pub fn remove(path: &Path) -> std::io::Result<()> {
+    if is_parent(path) {
+        return match std::fs::remove_dir(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        };
+    }
+    remove_tree(path)?;
+    if let Some(parent) = path.parent().filter(|p| is_parent(p)) {
+        let _ = std::fs::remove_dir(parent);
+    }
+    Ok(())
+}
+
 /// Remove a cgroup and its children, killing what runs in them first.
 pub fn remove_tree(path: &Path) -> std::io::Result<()> {
     if !path.exists() {
@@ -45,7 +80,7 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
         let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
         let pids: Vec<i32> = pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
         for pid in &pids {
-            super::process::kill_stranded(*pid);
+            crate::primitives::process::kill_stranded(*pid);
         }
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
@@ -117,4 +152,54 @@ pub fn usable_controllers(mode: Mode) -> Vec<String> {
             .collect(),
         Mode::Missing => Vec::new(),
     }
+}
+
+/// One machine's cgroup hierarchy: its layout and its root directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mode: Mode,
+    pub root: PathBuf,
+}
+
+impl Hierarchy {
+    /// This machine's, at /sys/fs/cgroup.
+    pub fn system() -> Hierarchy {
+        Hierarchy { mode: detect_mode(), root: PathBuf::from(ROOT) }
+    }
+
+    /// Another root (unit tests write into a temporary directory).
+    pub fn at(mode: Mode, root: impl Into<PathBuf>) -> Hierarchy {
+        Hierarchy { mode, root: root.into() }
+    }
+
+    /// The directory of cgroup `name` for `controller`: v2 has one tree
+    /// (`ROOT/name`), v1 one tree per controller (`ROOT/controller/name`).
+    pub fn dir(&self, controller: &str, name: &str) -> PathBuf {
+        match self.mode {
+            Mode::Unified => self.root.join(name),
+            _ => self.root.join(controller).join(name),
+        }
+    }
+
+    /// The controllers a cgroup can use here (see [`usable_controllers`]).
+    pub fn usable_controllers(&self) -> Vec<String> {
+        if self.root == Path::new(ROOT) {
+            return usable_controllers(self.mode);
+        }
+        match self.mode {
+            Mode::Unified => read_words(&self.root.join("cgroup.controllers")),
+            _ => std::fs::read_dir(&self.root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+        }
+    }
+}
+
+/// The words of a file such as `cgroup.controllers` ("cpu io memory pids").
+pub fn read_words(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().split_whitespace().map(str::to_string).collect()
 }

@@ -1,0 +1,276 @@
+//! Control groups: limits on what a group of processes may use.
+//!
+//! A cgroup is a directory in a cgroup filesystem; its settings are files in it; a
+//! process joins by writing its pid into `cgroup.procs`. Everything here is plain
+//! `mkdir`, `write` and `rmdir` on those files — what `cgcreate`, `cgset` and
+//! `cgexec` do — recorded in the trace like every other call.
+//!
+//! - `layout.rs`: v2, hybrid or v1, found with `statfs` as runc does;
+//! - `files.rs`: which file holds which limit in each version;
+//! - this file: creating a cgroup under learnctr's own parent, setting limits, adding
+//!   a process, reading the counters, removing it.
+
+pub mod files;
+pub mod layout;
+
+pub use files::Limit;
+pub use layout::{Hierarchy, Mode};
+
+use super::error::{Error, Result};
+use super::kernel::Kernel;
+use std::path::PathBuf;
+
+/// Every cgroup learnctr makes lives under this parent, in every hierarchy.
+pub const PARENT: &str = "learnctr";
+
+/// Why a cgroup cannot be made here (the lesson turns this into a sentence).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No cgroup filesystem at the root.
+    NoMount,
+    /// The kernel does not offer this controller here (or, on hybrid, it is bound to
+    /// a v1 hierarchy that is not mounted).
+    Controller(String),
+    /// v2: the controller exists but the root does not hand it down to child cgroups
+    /// (`cgroup.subtree_control`).
+    NotDelegated(String),
+}
+
+/// One cgroup, `learnctr/LEAF`, with the controllers it uses.
+#[derive(Clone, Debug)]
+pub struct Cgroup {
+    pub hierarchy: Hierarchy,
+    /// The path below each hierarchy root: `learnctr/lesson5-4242`.
+    pub name: String,
+    pub controllers: Vec<&'static str>,
+}
+
+impl Cgroup {
+    /// Describe a cgroup (nothing is created yet).
+    pub fn new(hierarchy: Hierarchy, leaf: &str, controllers: &[&'static str]) -> Cgroup {
+        Cgroup { hierarchy, name: format!("{PARENT}/{leaf}"), controllers: controllers.to_vec() }
+    }
+
+    /// The cgroup's directories: one on v2, one per controller on v1.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match self.hierarchy.mode {
+            Mode::Unified => vec![self.hierarchy.dir("", &self.name)],
+            _ => self.controllers.iter().map(|c| self.hierarchy.dir(c, &self.name)).collect(),
+        }
+    }
+
+    /// The directory that holds `controller`'s files.
+    pub fn dir_of(&self, controller: &str) -> PathBuf {
+        self.hierarchy.dir(controller, &self.name)
+    }
+
+    /// Can this cgroup be made here? Reads only.
+    pub fn check(&self) -> std::result::Result<(), Unavailable> {
+        if self.hierarchy.mode == Mode::Missing {
+            return Err(Unavailable::NoMount);
+        }
+        let usable = self.hierarchy.usable_controllers();
+        for c in &self.controllers {
+            if !usable.iter().any(|u| u == c) {
+                return Err(Unavailable::Controller(c.to_string()));
+            }
+        }
+        if self.hierarchy.mode == Mode::Unified {
+            let delegated = layout::read_words(&self.hierarchy.root.join("cgroup.subtree_control"));
+            if let Some(c) = self.controllers.iter().find(|c| !delegated.iter().any(|d| d == *c)) {
+                return Err(Unavailable::NotDelegated(c.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Create the cgroup (`cgcreate -g memory,cpu,pids:learnctr/LEAF`).
+    ///
+    /// v2 has one tree and the "no internal processes" rule: a cgroup that hands
+    /// controllers down to its children (`cgroup.subtree_control`) may not hold
+    /// processes itself. So learnctr's parent holds none: it only delegates
+    /// (`+memory +cpu +pids`), and the processes go into the child.
+    /// v1 has one tree per controller: the same two directories in each.
+    pub fn create(&self, k: &dyn Kernel) -> Result<()> {
+        let parent_dirs: Vec<PathBuf> = self.dirs().iter().filter_map(|d| d.parent().map(PathBuf::from)).collect();
+        for parent in &parent_dirs {
+            mkdir_if_missing(k, parent)?;
+        }
+        if self.hierarchy.mode == Mode::Unified {
+            let enable: Vec<String> = self.controllers.iter().map(|c| format!("+{c}")).collect();
+            let control = parent_dirs[0].join("cgroup.subtree_control");
+            k.write_file(&control.to_string_lossy(), &enable.join(" "))?;
+        }
+        for dir in self.dirs() {
+            k.mkdir(&dir.to_string_lossy(), 0o755)?;
+        }
+        Ok(())
+    }
+
+    /// Set one limit (`cgset -r FILE=VALUE`).
+    pub fn set(&self, k: &dyn Kernel, limit: &Limit) -> Result<()> {
+        for write in files::writes(self.hierarchy.mode, limit) {
+            let path = self.dir_of(write.controller).join(write.file);
+            // v1 without swap accounting has no memsw file, and v2 without swap has
+            // no swap.max: skip a missing swap file, never a limit.
+            if write.file.contains("swap") && !path.exists() {
+                continue;
+            }
+            k.write_file(&path.to_string_lossy(), &write.value)?;
+        }
+        Ok(())
+    }
+
+    /// Move a process in (`echo PID > cgroup.procs`, in every tree on v1).
+    pub fn add(&self, k: &dyn Kernel, pid: i32) -> Result<()> {
+        for dir in self.dirs() {
+            k.write_file(&dir.join(files::PROCS).to_string_lossy(), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// A file of the cgroup, read as text (counters, limits).
+    pub fn read(&self, controller: &str, file: &str) -> Result<String> {
+        let path = self.dir_of(controller).join(file);
+        std::fs::read_to_string(&path).map_err(|e| Error::io(path.display().to_string(), e))
+    }
+
+    /// A `key value` counter of a flat-keyed file such as `memory.events`.
+    pub fn counter(&self, controller: &str, file: &str, key: &str) -> Option<u64> {
+        let text = self.read(controller, file).ok()?;
+        text.lines().find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(key)).then(|| words.next()?.parse().ok()).flatten()
+        })
+    }
+
+    /// Remove the cgroup (`cgdelete`): kill what is left inside, `rmdir` it, and the
+    /// learnctr parent too when no other run uses it.
+    pub fn remove(&self, k: &dyn Kernel) -> Result<()> {
+        for dir in self.dirs() {
+            if !dir.exists() {
+                continue;
+            }
+            for pid in std::fs::read_to_string(dir.join(files::PROCS)).unwrap_or_default().lines() {
+                if let Ok(pid) = pid.trim().parse() {
+                    let _ = k.kill(pid, libc::SIGKILL);
+                }
+            }
+            rmdir_when_empty(k, &dir)?;
+            if let Some(parent) = dir.parent() {
+                // Another learnctr may still have a cgroup in it: then it stays.
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn mkdir_if_missing(k: &dyn Kernel, dir: &std::path::Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    match k.mkdir(&dir.to_string_lossy(), 0o755) {
+        Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => Ok(()),
+        other => other,
+    }
+}
+
+/// `rmdir` fails with EBUSY while killed processes are still exiting: retry briefly.
+fn rmdir_when_empty(k: &dyn Kernel, dir: &std::path::Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match k.rmdir(&dir.to_string_lossy()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(()),
+            Err(e) if e.errno() == Some(nix::errno::Errno::EBUSY) && std::time::Instant::now() < deadline => {
+                super::trace::take_last_if(|ev| ev.call.starts_with("rmdir(") && ev.result.contains("EBUSY"));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::Fake;
+
+    fn v2_root(dir: &std::path::Path, delegated: &str) -> Hierarchy {
+        std::fs::write(dir.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        std::fs::write(dir.join("cgroup.subtree_control"), delegated).unwrap();
+        Hierarchy::at(Mode::Unified, dir)
+    }
+
+    #[test]
+    fn v2_delegates_from_the_parent_then_creates_the_child() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cg = Cgroup::new(v2_root(tmp.path(), "cpu memory pids\n"), "t", &["memory", "cpu", "pids"]);
+        assert_eq!(cg.check(), Ok(()));
+        let fake = Fake::new();
+        cg.create(&fake).unwrap();
+        cg.set(&fake, &Limit::Pids(20)).unwrap();
+        cg.add(&fake, 42).unwrap();
+        let root = tmp.path().display();
+        assert_eq!(
+            fake.calls(),
+            vec![
+                format!("mkdir(\"{root}/learnctr\", 0755)"),
+                format!("write(\"{root}/learnctr/cgroup.subtree_control\", \"+memory +cpu +pids\")"),
+                format!("mkdir(\"{root}/learnctr/t\", 0755)"),
+                format!("write(\"{root}/learnctr/t/pids.max\", \"20\")"),
+                format!("write(\"{root}/learnctr/t/cgroup.procs\", \"42\")"),
+            ]
+        );
+    }
+
+    #[test]
+    fn v2_refuses_a_controller_the_root_does_not_hand_down() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cg = Cgroup::new(v2_root(tmp.path(), "cpu pids\n"), "t", &["memory", "cpu"]);
+        assert_eq!(cg.check(), Err(Unavailable::NotDelegated("memory".into())));
+        let cg = Cgroup::new(v2_root(tmp.path(), "cpu pids\n"), "t", &["rdma"]);
+        assert_eq!(cg.check(), Err(Unavailable::Controller("rdma".into())));
+    }
+
+    #[test]
+    fn v1_has_one_directory_per_controller() {
+        let tmp = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu", "pids"] {
+            std::fs::create_dir(tmp.path().join(c)).unwrap();
+        }
+        let cg = Cgroup::new(Hierarchy::at(Mode::Hybrid, tmp.path()), "t", &["memory", "pids"]);
+        assert_eq!(cg.check(), Ok(()));
+        let fake = Fake::new();
+        cg.create(&fake).unwrap();
+        cg.set(&fake, &Limit::Memory(1 << 20)).unwrap();
+        cg.add(&fake, 7).unwrap();
+        let root = tmp.path().display();
+        assert_eq!(
+            fake.calls(),
+            vec![
+                format!("mkdir(\"{root}/memory/learnctr\", 0755)"),
+                format!("mkdir(\"{root}/pids/learnctr\", 0755)"),
+                format!("mkdir(\"{root}/memory/learnctr/t\", 0755)"),
+                format!("mkdir(\"{root}/pids/learnctr/t\", 0755)"),
+                format!("write(\"{root}/memory/learnctr/t/memory.limit_in_bytes\", \"1048576\")"),
+                format!("write(\"{root}/memory/learnctr/t/cgroup.procs\", \"7\")"),
+                format!("write(\"{root}/pids/learnctr/t/cgroup.procs\", \"7\")"),
+            ]
+        );
+        let missing = Cgroup::new(Hierarchy::at(Mode::Hybrid, tmp.path()), "t", &["blkio"]);
+        assert_eq!(missing.check(), Err(Unavailable::Controller("blkio".into())));
+    }
+
+    #[test]
+    fn counters_are_read_from_flat_keyed_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = v2_root(tmp.path(), "memory\n");
+        let cg = Cgroup::new(h, "t", &["memory"]);
+        std::fs::create_dir_all(cg.dir_of("memory")).unwrap();
+        std::fs::write(cg.dir_of("memory").join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        assert_eq!(cg.counter("memory", "memory.events", "oom_kill"), Some(1));
+        assert_eq!(cg.counter("memory", "memory.events", "max"), Some(3));
+    }
+}
