@@ -99,13 +99,12 @@ pub fn trace(events: &[Event]) {
     }
 }
 
-pub fn observations(list: &[Observation]) {
+pub fn observations(list: &[Observation], columns: Option<&(String, String)>) {
     if list.is_empty() {
         return;
     }
     println!();
-    let host = t("label.host");
-    let inside = t("label.inside");
+    let (host, inside) = columns.cloned().unwrap_or_else(|| (t("label.host"), t("label.inside")));
     let label_w = list.iter().map(|o| width(&o.label)).max().unwrap_or(0).max(8);
     let single = |s: &str| !s.contains('\n') && width(s) <= 44;
     let host_w = list.iter().filter(|o| single(&o.host)).map(|o| width(&o.host)).max().unwrap_or(0).max(width(&host));

@@ -3,6 +3,7 @@
 use super::failure::Failure;
 use super::texts::LessonText;
 use crate::host::journal::{Entry, Journal, Object};
+use crate::primitives::cgroups::Cgroup;
 use crate::primitives::isolate::{Isolated, Plan};
 use crate::primitives::{process, Kernel};
 use std::fmt::Display;
@@ -45,6 +46,20 @@ pub struct Inspect {
     pub outside: Vec<String>,
 }
 
+/// A cgroup learnctr made, with its journal entries: dropping it kills what is left
+/// inside, removes the cgroup, then the entries.
+struct OwnedCgroup {
+    cgroup: Cgroup,
+    k: &'static dyn Kernel,
+    _entries: Vec<Entry>,
+}
+
+impl Drop for OwnedCgroup {
+    fn drop(&mut self) {
+        let _ = self.cgroup.remove(self.k);
+    }
+}
+
 /// An isolated process with its journal entries: dropping it kills the process, then
 /// removes the entries (fields drop in order).
 pub struct Contained {
@@ -67,8 +82,14 @@ pub struct Ctx<'a> {
     journal: &'a Journal,
     rootfs: Option<&'a str>,
     pub observations: Vec<Observation>,
+    /// The two columns of the observations: "host" and "inside" unless a step says
+    /// otherwise (lesson 5 compares cgroup v2 and v1 file names).
+    pub columns: Option<(String, String)>,
     pub checks: Vec<Check>,
     pub inspect: Option<Inspect>,
+    /// Cgroups of this step: removed when the step ends, after the inspect process
+    /// (fields drop in order).
+    cgroups: Vec<OwnedCgroup>,
 }
 
 impl<'a> Ctx<'a> {
@@ -80,7 +101,19 @@ impl<'a> Ctx<'a> {
         journal: &'a Journal,
         rootfs: Option<&'a str>,
     ) -> Ctx<'a> {
-        Ctx { k, lesson, step, text, journal, rootfs, observations: Vec::new(), checks: Vec::new(), inspect: None }
+        Ctx {
+            k,
+            lesson,
+            step,
+            text,
+            journal,
+            rootfs,
+            observations: Vec::new(),
+            columns: None,
+            checks: Vec::new(),
+            inspect: None,
+            cgroups: Vec::new(),
+        }
     }
 
     /// The root filesystem's path on the host (lessons 2 and later).
@@ -107,6 +140,19 @@ impl<'a> Ctx<'a> {
             }
         }
         Ok(Contained { process, _entries: entries })
+    }
+
+    /// Create a cgroup `learnctr/LEAF`, journaling each directory before it exists.
+    /// It lives until the step ends (after the pause and its shell).
+    pub fn cgroup(&mut self, cgroup: Cgroup) -> Result<Cgroup, Failure> {
+        let mut entries = Vec::new();
+        for dir in cgroup.dirs() {
+            entries.push(self.journal.record(Object::Cgroup { path: dir })?);
+        }
+        let owned = OwnedCgroup { cgroup: cgroup.clone(), k: &crate::primitives::Linux, _entries: entries };
+        owned.cgroup.create(self.k)?;
+        self.cgroups.push(owned);
+        Ok(cgroup)
     }
 
     pub fn observe(&mut self, label_key: &str, host: impl Display, inside: impl Display) {

@@ -6,6 +6,7 @@ pub mod l01_namespaces;
 pub mod l02_chroot;
 pub mod l03_pivot_root;
 pub mod l04_proc_dev_sys;
+pub mod l05_cgroups;
 
 use crate::course::Lesson;
 
@@ -19,6 +20,7 @@ pub fn get(number: u32) -> Option<Lesson> {
         2 => Some(l02_chroot::lesson()),
         3 => Some(l03_pivot_root::lesson()),
         4 => Some(l04_proc_dev_sys::lesson()),
+        5 => Some(l05_cgroups::lesson()),
         _ => None,
     }
 }

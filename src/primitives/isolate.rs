@@ -47,19 +47,27 @@ pub struct Plan {
     /// With a new user namespace: the map the host writes for it.
     pub id_map: Option<IdMap>,
     pub setup: Option<Setup>,
+    /// Join this cgroup (write our pid into its `cgroup.procs`) before anything else,
+    /// as `cgexec` does: what we start afterwards is born inside.
+    pub cgroup: Option<super::cgroups::Cgroup>,
 }
 
 impl Plan {
     pub fn new(namespaces: &[Namespace]) -> Plan {
-        Plan { entry: Entry::New(namespaces.to_vec()), id_map: None, setup: None }
+        Plan { entry: Entry::New(namespaces.to_vec()), id_map: None, setup: None, cgroup: None }
     }
 
     pub fn join(pid: i32, namespaces: &[Namespace]) -> Plan {
-        Plan { entry: Entry::Join { pid, namespaces: namespaces.to_vec() }, id_map: None, setup: None }
+        Plan { entry: Entry::Join { pid, namespaces: namespaces.to_vec() }, id_map: None, setup: None, cgroup: None }
     }
 
     pub fn with_setup(mut self, setup: impl FnOnce(&dyn Kernel) -> Result<()> + 'static) -> Plan {
         self.setup = Some(Box::new(setup));
+        self
+    }
+
+    pub fn in_cgroup(mut self, cgroup: &super::cgroups::Cgroup) -> Plan {
+        self.cgroup = Some(cgroup.clone());
         self
     }
 
@@ -189,6 +197,9 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
     if getppid().as_raw() != parent {
         // The parent died before prctl took effect: nobody will ever ask us anything.
         std::process::exit(1);
+    }
+    if let Some(cgroup) = &plan.cgroup {
+        cgroup.add(k, getpid().as_raw())?;
     }
     let pid_namespace = plan.enters_pid_namespace();
     match &plan.entry {

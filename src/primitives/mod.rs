@@ -30,6 +30,7 @@ pub mod probe;
 pub mod process;
 pub mod signals;
 pub mod trace;
+pub mod workload;
 
 pub use error::{Error, Result};
 #[cfg(test)]

@@ -34,6 +34,12 @@ pub enum Probe {
     Stat(String),
     /// Try to open a file for writing: `writable`, or the errno (`EROFS`...).
     WriteTest(String),
+    /// Tasks rather than questions: a child allocates this many bytes...
+    Allocate(u64),
+    /// ... spins on the CPU for this many milliseconds...
+    BurnCpu(u64),
+    /// ... or forks until the kernel refuses (at most this many times).
+    ForkBomb(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +50,7 @@ pub enum Answer {
     Interfaces(Vec<Interface>),
     Output { status: i32, output: String },
     Stat(FileStat),
+    Workload(super::workload::Outcome),
 }
 
 /// The parts of `struct stat` the lessons compare.
@@ -80,10 +87,19 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
         Probe::ListDir(path) => list_dir(path).map(|names| Answer::Text(names.join(" "))),
         Probe::Stat(path) => stat(path).map(Answer::Stat),
         Probe::WriteTest(path) => Ok(Answer::Text(super::paths::write_error(path))),
+        Probe::Allocate(bytes) => workload(|k| super::workload::allocate(k, *bytes)),
+        Probe::BurnCpu(millis) => workload(|k| super::workload::burn_cpu(k, *millis)),
+        Probe::ForkBomb(max) => workload(|k| super::workload::fork_until_refused(k, *max)),
         Probe::ProcPids => {
             proc_pids().map(|p| Answer::Text(p.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
         }
     }
+}
+
+fn workload(
+    run: impl FnOnce(&dyn super::kernel::Kernel) -> super::Result<super::workload::Outcome>,
+) -> Result<Answer, String> {
+    run(&super::kernel::Linux).map(Answer::Workload).map_err(|e| e.to_string())
 }
 
 pub fn hostname() -> Result<String, String> {
@@ -185,6 +201,9 @@ impl Answer {
             Answer::Output { output, .. } => output.trim_end().to_string(),
             Answer::Stat(s) if s.kind == "char" || s.kind == "block" => format!("{} {}:{}", s.kind, s.rdev.0, s.rdev.1),
             Answer::Stat(s) => format!("{} {} bytes", s.kind, s.size),
+            Answer::Workload(o) => {
+                format!("status {}, cpu {} ms, wall {} ms", o.status, o.cpu_us / 1000, o.wall_us / 1000)
+            }
         }
     }
 }

@@ -144,6 +144,11 @@ impl Cgroup {
         })
     }
 
+    /// A file that holds one number, such as `memory.failcnt`.
+    pub fn counter_value(&self, controller: &str, file: &str) -> Option<u64> {
+        self.read(controller, file).ok()?.trim().parse().ok()
+    }
+
     /// Remove the cgroup (`cgdelete`): kill what is left inside, `rmdir` it, and the
     /// learnctr parent too when no other run uses it.
     pub fn remove(&self, k: &dyn Kernel) -> Result<()> {
