@@ -59,7 +59,7 @@ fn inline(line: &str) -> String {
 /// `ls *`), the text is left as it is.
 fn emphasis(piece: &str, bold: bool) -> String {
     let parts: Vec<&str> = piece.split('*').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return if bold { piece.bold().to_string() } else { piece.to_string() };
     }
     let mut out = String::new();
@@ -96,6 +96,16 @@ pub fn trace(events: &[Event]) {
         let line = e.to_string();
         let failed = e.result.starts_with("-1");
         println!("    {}", if failed { line.yellow() } else { line.dimmed() });
+    }
+}
+
+pub fn facts(list: &[(String, String)]) {
+    if list.is_empty() {
+        return;
+    }
+    println!();
+    for (label, value) in list {
+        println!("    {}: {}", label.bold(), value);
     }
 }
 

@@ -63,6 +63,7 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
             let outcome = (step.run)(&mut ctx);
             render::trace(&trace::take());
+            render::facts(&ctx.facts);
             render::observations(&ctx.observations, ctx.columns.as_ref());
             render::checks(&ctx.checks);
             outcome?;

@@ -81,6 +81,8 @@ pub struct Ctx<'a> {
     text: &'a LessonText,
     journal: &'a Journal,
     rootfs: Option<&'a str>,
+    /// Facts of the host alone (no inside to compare with): label and value.
+    pub facts: Vec<(String, String)>,
     pub observations: Vec<Observation>,
     /// The two columns of the observations: "host" and "inside" unless a step says
     /// otherwise (lesson 5 compares cgroup v2 and v1 file names).
@@ -108,6 +110,7 @@ impl<'a> Ctx<'a> {
             text,
             journal,
             rootfs,
+            facts: Vec::new(),
             observations: Vec::new(),
             columns: None,
             checks: Vec::new(),
@@ -153,6 +156,11 @@ impl<'a> Ctx<'a> {
         owned.cgroup.create(self.k)?;
         self.cgroups.push(owned);
         Ok(cgroup)
+    }
+
+    /// A fact about the machine itself, with no inside view.
+    pub fn fact(&mut self, label_key: &str, value: impl Display) {
+        self.facts.push((self.s(label_key), value.to_string()));
     }
 
     pub fn observe(&mut self, label_key: &str, host: impl Display, inside: impl Display) {

@@ -125,11 +125,9 @@ fn detect(ctx: &mut Ctx) -> Result<(), Failure> {
     let mounts = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo")?);
     let fstype = |p: &str| mountinfo::at(&mounts, p).map(|m| m.fstype.clone()).unwrap_or_default();
     let (top, unified) = (fstype("/sys/fs/cgroup"), fstype("/sys/fs/cgroup/unified"));
-    ctx.observe(
-        "label.mode",
-        format!("statfs: {}", mode_name(h.mode)),
-        format!("/sys/fs/cgroup: {top}; /sys/fs/cgroup/unified: {}", if unified.is_empty() { "-" } else { &unified }),
-    );
+    ctx.fact("label.mode", format!("statfs → {}", mode_name(h.mode)));
+    let unified_text = if unified.is_empty() { "-".to_string() } else { unified.clone() };
+    ctx.fact("label.mounts", format!("/sys/fs/cgroup: {top}; /sys/fs/cgroup/unified: {unified_text}"));
     let consistent = match h.mode {
         Mode::Unified => top == "cgroup2",
         Mode::Hybrid => top == "tmpfs" && unified == "cgroup2",
@@ -137,7 +135,7 @@ fn detect(ctx: &mut Ctx) -> Result<(), Failure> {
         Mode::Missing => false,
     };
     ctx.check("check.detect.consistent", consistent, format!("{} / {top} {unified}", mode_name(h.mode)));
-    ctx.observe("label.controllers", mode_name(h.mode), h.usable_controllers().join(" "));
+    ctx.fact("label.controllers", h.usable_controllers().join(" "));
     let needed: Vec<&str> =
         CONTROLLERS.iter().copied().filter(|c| !h.usable_controllers().iter().any(|u| u == c)).collect();
     ctx.check("check.detect.controllers", needed.is_empty(), needed.join(" "));
@@ -209,7 +207,7 @@ fn memory(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(Plan::new(&[Namespace::Pid]).in_cgroup(&cg))?;
     let v2 = cg.hierarchy.mode == Mode::Unified;
     let outcome = workload(inside.ask(Probe::Allocate(2 * MEMORY_LIMIT))?)?;
-    ctx.observe("label.allocation", format!("{} MiB", 2 * MEMORY_LIMIT >> 20), format!("status {}", outcome.status));
+    ctx.observe("label.allocation", format!("{} MiB", (2 * MEMORY_LIMIT) >> 20), format!("status {}", outcome.status));
     ctx.check("check.memory.killed", outcome.status == 128 + libc::SIGKILL, outcome.status);
     let (oom_kills, peak) = if v2 {
         (cg.counter("memory", "memory.events", "oom_kill"), cg.read("memory", "memory.peak").ok())

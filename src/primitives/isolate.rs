@@ -163,7 +163,8 @@ impl Isolated {
             match channel::receive::<ToHost>(&self.sock)? {
                 Some(ToHost::Trace(event)) => trace::absorb(event),
                 Some(ToHost::Answer(answer)) => return answer.map_err(Error::Child),
-                Some(_) => return Err(Error::Child("unexpected message".into())),
+                Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
+                Some(other) => return Err(Error::Child(format!("unexpected message {other:?}"))),
                 None => return Err(Error::Child("the isolated process exited".into())),
             }
         }

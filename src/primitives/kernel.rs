@@ -79,10 +79,6 @@ pub enum Call {
     Chdir {
         path: String,
     },
-    /// Change the working directory to an open directory.
-    Fchdir {
-        fd: RawFd,
-    },
     /// Make `new_root` the root mount of this mount namespace and put the old root
     /// at `put_old` (`pivot_root(2)`).
     PivotRoot {
@@ -171,7 +167,6 @@ impl Call {
             }
             Call::Chroot { path } => format!("chroot({})", c_str(path)),
             Call::Chdir { path } => format!("chdir({})", c_str(path)),
-            Call::Fchdir { fd } => format!("fchdir({fd})"),
             Call::PivotRoot { new_root, put_old } => format!("pivot_root({}, {})", c_str(new_root), c_str(put_old)),
             Call::Mkdir { path, mode } => format!("mkdir({}, 0{mode:o})", c_str(path)),
             Call::Rmdir { path } => format!("rmdir({})", c_str(path)),
@@ -217,8 +212,6 @@ impl Call {
             Call::Umount2 { target, flags } => nix::mount::umount2(target.as_str(), *flags).map(|_| 0),
             Call::Chroot { path } => unistd::chroot(path.as_str()).map(|_| 0),
             Call::Chdir { path } => unistd::chdir(path.as_str()).map(|_| 0),
-            // SAFETY: fchdir(2) on an fd; the kernel checks that it is a directory.
-            Call::Fchdir { fd } => Errno::result(unsafe { libc::fchdir(*fd) }).map(|_| 0),
             Call::PivotRoot { new_root, put_old } => unistd::pivot_root(new_root.as_str(), put_old.as_str()).map(|_| 0),
             Call::Mkdir { path, mode } => {
                 unistd::mkdir(path.as_str(), nix::sys::stat::Mode::from_bits_truncate(*mode)).map(|_| 0)
@@ -382,9 +375,6 @@ impl dyn Kernel + '_ {
     }
     pub fn chdir(&self, path: &str) -> Result<()> {
         self.invoke(Call::Chdir { path: path.to_string() }).map(drop)
-    }
-    pub fn fchdir(&self, fd: RawFd) -> Result<()> {
-        self.invoke(Call::Fchdir { fd }).map(drop)
     }
     pub fn pivot_root(&self, new_root: &str, put_old: &str) -> Result<()> {
         self.invoke(Call::PivotRoot { new_root: new_root.to_string(), put_old: put_old.to_string() }).map(drop)

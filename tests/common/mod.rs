@@ -159,3 +159,38 @@ pub fn wait_for_line(reader: &mut impl std::io::BufRead, marker: &str) -> String
         }
     }
 }
+
+/// A BusyBox root filesystem in a temporary directory, built by the real rootfs-fetch
+/// code from the host's static busybox (what `learnctr rootfs fetch busybox` does).
+pub fn busybox_rootfs(dir: &std::path::Path) -> PathBuf {
+    let store = rootfs_fetch::Store::with_dirs(dir.join("cache"), dir.join("rootfs"));
+    store.build_busybox(None).unwrap_or_else(|e| panic!("cannot build the BusyBox rootfs: {e}")).path
+}
+
+/// A root filesystem whose /bin/sh is the host's dynamically linked shell, with the
+/// libraries `ldd` names: the lessons must not depend on static binaries.
+pub fn dynamic_rootfs(dir: &std::path::Path) -> PathBuf {
+    let root = dir.join("dynamic");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let ldd = Command::new("ldd").arg(&sh).output().expect("ldd");
+    let libs: Vec<String> = text(&ldd)
+        .0
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('/')).map(str::to_string))
+        .collect();
+    assert!(!libs.is_empty(), "/bin/sh is not dynamically linked on this host");
+    for file in libs.iter().map(PathBuf::from).chain([sh.clone()]) {
+        let target = root.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    let sh_inside = PathBuf::from("/").join(sh.strip_prefix("/").unwrap());
+    if sh_inside != std::path::Path::new("/bin/sh") {
+        std::os::unix::fs::symlink(&sh_inside, root.join("bin/sh")).unwrap();
+    }
+    std::fs::write(root.join("etc/hostname"), "dynamic\n").unwrap();
+    root
+}

@@ -168,6 +168,7 @@ impl Hierarchy {
     }
 
     /// Another root (unit tests write into a temporary directory).
+    #[cfg(test)]
     pub fn at(mode: Mode, root: impl Into<PathBuf>) -> Hierarchy {
         Hierarchy { mode, root: root.into() }
     }

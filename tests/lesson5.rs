@@ -1,0 +1,64 @@
+//! Lesson 5 as root, on whatever cgroup layout this machine has (CI runs this file
+//! on the hybrid host and again in a pure cgroup v2 VM): every check passes, and no
+//! learnctr cgroup is left in any hierarchy — after the lesson, and after SIGKILL
+//! mid-lesson followed by `learnctr cleanup`.
+
+mod common;
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::BufReader;
+use std::process::Stdio;
+
+fn pure_v2() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "))
+}
+
+#[test]
+fn lesson5_proves_every_limit() {
+    if !require_root("lesson5_proves_every_limit") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let out = learnctr(&["lesson", "5", "--yes"]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // v2 adds two checks: the parent's delegation and the "no internal processes" rule.
+    let expected = if pure_v2() { 19 } else { 17 };
+    assert_eq!(stdout.matches('✓').count(), expected, "{stdout}");
+    assert!(!stdout.contains('✗'), "{stdout}");
+    for counter in ["oom_kill", "nr_throttled", "pids.events max", "EAGAIN"] {
+        assert!(stdout.contains(counter), "the lesson shows {counter}:\n{stdout}");
+    }
+    assert_same_host(&before, &host_state(), "after lesson 5");
+}
+
+#[test]
+fn sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup() {
+    if !require_root("sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let mut child = learnctr(&["lesson", "5", "--yes"])
+        .env("LEARNCTR_TEST_HOLD", "memory")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut err, "holding at step");
+    assert!(!host_state().cgroups.is_empty(), "the memory step's cgroup exists while it holds");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    assert!(!host_state().cgroups.is_empty(), "SIGKILL leaves the cgroup for cleanup to find");
+    let out = learnctr(&["cleanup"]).output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("cgroup"), "{}", text(&out).0);
+    assert_same_host(&before, &host_state(), "after SIGKILL and cleanup");
+}
