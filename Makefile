@@ -39,6 +39,10 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar.
+bench:
+	$(CARGO) run --release -q -p rootfs-fetch --example bench_unpack
+
 install: build
 	$(SUDO) install -m 0755 $(BIN) /usr/local/bin/learnctr
 

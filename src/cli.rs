@@ -60,6 +60,39 @@ enum Command {
     Cleanup,
     /// Print a shell completion script: bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
+    /// Root filesystems for the lessons: fetch, list, import, export, remove.
+    Rootfs {
+        #[command(subcommand)]
+        command: RootfsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RootfsCommand {
+    /// Get one: alpine (downloaded, checked), busybox (built offline from a static
+    /// busybox); without a kind, Alpine when the network answers, else BusyBox.
+    Fetch {
+        kind: Option<String>,
+        /// Build the BusyBox rootfs from this static busybox binary.
+        #[arg(long, value_name = "PATH")]
+        busybox: Option<std::path::PathBuf>,
+    },
+    /// The root filesystems on this machine.
+    List,
+    /// Import a .tar, .tar.gz (such as `docker export` output) or a directory.
+    Import {
+        source: std::path::PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Write one .tar.gz that a whole class can import offline.
+    Export {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove a root filesystem.
+    Remove { name: String },
 }
 
 pub fn main() -> i32 {
@@ -144,6 +177,7 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
         }
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
+        Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
@@ -174,9 +208,7 @@ fn run_lesson(number: u32, step: Option<usize>, interactive: bool, rootfs: Optio
     require_root(&format!("learnctr lesson {number}"))?;
     recover_quietly();
     let rootfs = if lesson.needs_rootfs {
-        let path = crate::rootfs::for_lesson(rootfs)?;
-        println!("{}", tf("rootfs.using", &[("path", &path.display())]).dimmed());
-        Some(path.display().to_string())
+        Some(crate::rootfs::for_lesson(rootfs, interactive)?.display().to_string())
     } else {
         None
     };
@@ -188,6 +220,20 @@ fn recover_quietly() {
     let report = cleanup::recover(journal::Journal::system().dir());
     if !report.removed.is_empty() {
         eprintln!("{}", tf("cleanup.recovered", &[("list", &report.removed.join(", "))]).yellow());
+    }
+}
+
+fn run_rootfs(command: RootfsCommand, progress: bool) -> Result<(), Failure> {
+    use crate::rootfs;
+    if !matches!(command, RootfsCommand::List) {
+        require_root("learnctr rootfs")?;
+    }
+    match command {
+        RootfsCommand::Fetch { kind, busybox } => rootfs::fetch(kind.as_deref(), busybox.as_deref(), progress),
+        RootfsCommand::List => rootfs::list(),
+        RootfsCommand::Import { source, name } => rootfs::import(&source, name.as_deref()),
+        RootfsCommand::Export { file, name } => rootfs::export(&file, name.as_deref()),
+        RootfsCommand::Remove { name } => rootfs::remove(&name),
     }
 }
 
