@@ -12,5 +12,12 @@ mod primitives;
 mod rootfs;
 
 fn main() {
+    // Lesson 6's setuid helper is a copy of this binary under another name: it only
+    // prints who it runs as, before anything else (no arguments, no environment read).
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()) == Some(primitives::attempts::WHOAMI) {
+        println!("{}", primitives::attempts::whoami_line());
+        return;
+    }
     std::process::exit(cli::main());
 }

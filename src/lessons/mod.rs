@@ -7,6 +7,7 @@ pub mod l02_chroot;
 pub mod l03_pivot_root;
 pub mod l04_proc_dev_sys;
 pub mod l05_cgroups;
+pub mod l06_capabilities;
 
 use crate::course::Lesson;
 
@@ -21,6 +22,7 @@ pub fn get(number: u32) -> Option<Lesson> {
         3 => Some(l03_pivot_root::lesson()),
         4 => Some(l04_proc_dev_sys::lesson()),
         5 => Some(l05_cgroups::lesson()),
+        6 => Some(l06_capabilities::lesson()),
         _ => None,
     }
 }

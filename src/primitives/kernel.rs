@@ -106,6 +106,57 @@ pub enum Call {
         target: String,
         linkpath: String,
     },
+    /// Remove a capability from the bounding set, for good (`prctl(PR_CAPBSET_DROP)`).
+    DropBounding {
+        cap: caps::Capability,
+    },
+    /// Set the effective, permitted and inheritable sets at once (`capset(2)`).
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
+    ClearAmbient,
+    RaiseAmbient {
+        cap: caps::Capability,
+    },
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: from now on, execve never grants privileges.
+    NoNewPrivs,
+    /// Install a seccomp filter (`seccomp(SECCOMP_SET_MODE_FILTER)`); `label` says
+    /// what the compiled BPF program does.
+    Seccomp {
+        label: String,
+        program: Vec<libc::sock_filter>,
+    },
+    Chown {
+        path: String,
+        uid: u32,
+        gid: u32,
+    },
+    Chmod {
+        path: String,
+        mode: u32,
+    },
+    /// A socket (e.g. a raw one, which needs CAP_NET_RAW).
+    Socket {
+        domain: i32,
+        kind: i32,
+        protocol: i32,
+    },
+    /// Bind a TCP socket to a port on every address (below 1024: CAP_NET_BIND_SERVICE).
+    Bind {
+        fd: RawFd,
+        port: u16,
+    },
+    /// Create a device node (`mknod(2)`, needs CAP_MKNOD).
+    Mknod {
+        path: String,
+        major: u64,
+        minor: u64,
+    },
+    /// Ask for the session keyring's id (`keyctl(KEYCTL_GET_KEYRING_ID)`): harmless, and
+    /// a call seccomp profiles deny because keys are not namespaced.
+    Keyctl,
     /// Create a System V shared memory segment (`shmget(2)`).
     Shmget {
         key: i32,
@@ -175,6 +226,44 @@ impl Call {
                 format!("openat(AT_FDCWD, {}, O_WRONLY|O_CREAT|O_CLOEXEC, 0{mode:o})", c_str(path))
             }
             Call::Symlink { target, linkpath } => format!("symlink({}, {})", c_str(target), c_str(linkpath)),
+            Call::DropBounding { cap } => format!("prctl(PR_CAPBSET_DROP, {cap})"),
+            Call::Capset { effective, permitted, inheritable } => format!(
+                "capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective={}, permitted={}, inheritable={}}})",
+                cap_names(*effective),
+                cap_names(*permitted),
+                cap_names(*inheritable)
+            ),
+            Call::ClearAmbient => "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)".to_string(),
+            Call::RaiseAmbient { cap } => format!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, {cap}, 0, 0)"),
+            Call::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)".to_string(),
+            Call::Seccomp { label, program } => {
+                format!("seccomp(SECCOMP_SET_MODE_FILTER, 0, {{len={}, filter=/* {label} */}})", program.len())
+            }
+            Call::Chown { path, uid, gid } => format!("chown({}, {uid}, {gid})", c_str(path)),
+            Call::Chmod { path, mode } => format!("chmod({}, 0{mode:o})", c_str(path)),
+            Call::Socket { domain, kind, protocol } => format!(
+                "socket({}, {}, {})",
+                match *domain {
+                    libc::AF_INET => "AF_INET".to_string(),
+                    d => d.to_string(),
+                },
+                match *kind {
+                    libc::SOCK_RAW => "SOCK_RAW".to_string(),
+                    libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
+                    k => k.to_string(),
+                },
+                match *protocol {
+                    libc::IPPROTO_ICMP => "IPPROTO_ICMP".to_string(),
+                    p => p.to_string(),
+                }
+            ),
+            Call::Bind { fd, port } => {
+                format!("bind({fd}, {{sa_family=AF_INET, sin_port=htons({port}), sin_addr=inet_addr(\"0.0.0.0\")}}, 16)")
+            }
+            Call::Mknod { path, major, minor } => {
+                format!("mknod({}, S_IFCHR|0600, makedev({major}, {minor}))", c_str(path))
+            }
+            Call::Keyctl => "keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)".to_string(),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -229,6 +318,68 @@ impl Call {
             }
             Call::Symlink { target, linkpath } => {
                 unistd::symlinkat(target.as_str(), nix::fcntl::AT_FDCWD, linkpath.as_str()).map(|_| 0)
+            }
+            Call::DropBounding { cap } => {
+                caps::drop(None, caps::CapSet::Bounding, *cap).map(|_| 0).map_err(|_| Errno::last())
+            }
+            Call::Capset { effective, permitted, inheritable } => capset(*effective, *permitted, *inheritable),
+            Call::ClearAmbient => caps::clear(None, caps::CapSet::Ambient).map(|_| 0).map_err(|_| Errno::last()),
+            Call::RaiseAmbient { cap } => {
+                caps::raise(None, caps::CapSet::Ambient, *cap).map(|_| 0).map_err(|_| Errno::last())
+            }
+            // SAFETY: prctl(2) with integer arguments only.
+            Call::NoNewPrivs => Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(|_| 0),
+            Call::Seccomp { program, .. } => {
+                let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut _ };
+                // SAFETY: the kernel copies the program; `program` outlives the call.
+                let r = unsafe {
+                    libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog)
+                };
+                Errno::result(r).map(|_| 0)
+            }
+            Call::Chown { path, uid, gid } => unistd::chown(
+                path.as_str(),
+                Some(nix::unistd::Uid::from_raw(*uid)),
+                Some(nix::unistd::Gid::from_raw(*gid)),
+            )
+            .map(|_| 0),
+            Call::Chmod { path, mode } => {
+                nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    path.as_str(),
+                    nix::sys::stat::Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map(|_| 0)
+            }
+            Call::Socket { domain, kind, protocol } => {
+                // SAFETY: socket(2) with integer arguments only.
+                Errno::result(unsafe { libc::socket(*domain, *kind | libc::SOCK_CLOEXEC, *protocol) }).map(i64::from)
+            }
+            Call::Bind { fd, port } => {
+                let addr = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: port.to_be(),
+                    sin_addr: libc::in_addr { s_addr: 0 },
+                    sin_zero: [0; 8],
+                };
+                let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                // SAFETY: bind(2) with a valid sockaddr_in and its size.
+                Errno::result(unsafe { libc::bind(*fd, &addr as *const _ as *const libc::sockaddr, len) }).map(|_| 0)
+            }
+            Call::Mknod { path, major, minor } => nix::sys::stat::mknod(
+                path.as_str(),
+                nix::sys::stat::SFlag::S_IFCHR,
+                nix::sys::stat::Mode::from_bits_truncate(0o600),
+                nix::sys::stat::makedev(*major, *minor),
+            )
+            .map(|_| 0),
+            Call::Keyctl => {
+                const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+                const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+                // SAFETY: keyctl(2) with integer arguments only.
+                let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) };
+                Errno::result(r)
             }
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
@@ -396,6 +547,21 @@ impl dyn Kernel + '_ {
     pub fn symlink(&self, target: &str, linkpath: &str) -> Result<()> {
         self.invoke(Call::Symlink { target: target.to_string(), linkpath: linkpath.to_string() }).map(drop)
     }
+    pub fn drop_bounding(&self, cap: caps::Capability) -> Result<()> {
+        self.invoke(Call::DropBounding { cap }).map(drop)
+    }
+    pub fn capset(&self, effective: super::capabilities::Mask, permitted: super::capabilities::Mask, inheritable: super::capabilities::Mask) -> Result<()> {
+        self.invoke(Call::Capset { effective: effective.0, permitted: permitted.0, inheritable: inheritable.0 }).map(drop)
+    }
+    pub fn clear_ambient(&self) -> Result<()> {
+        self.invoke(Call::ClearAmbient).map(drop)
+    }
+    pub fn raise_ambient(&self, cap: caps::Capability) -> Result<()> {
+        self.invoke(Call::RaiseAmbient { cap }).map(drop)
+    }
+    pub fn no_new_privs(&self) -> Result<()> {
+        self.invoke(Call::NoNewPrivs).map(drop)
+    }
     /// `Some(pid)` in the parent, `None` in the child.
     pub fn fork(&self) -> Result<Option<i32>> {
         self.invoke(Call::Fork).map(|pid| if pid == 0 { None } else { Some(pid as i32) })
@@ -416,6 +582,43 @@ impl dyn Kernel + '_ {
     pub fn shmget(&self, key: i32, size: usize, mode: i32) -> Result<i32> {
         self.invoke(Call::Shmget { key, size, flags: mode }).map(|id| id as i32)
     }
+}
+
+/// The names in a capability mask, joined by `|` as strace writes them.
+fn cap_names(mask: u64) -> String {
+    let names = super::capabilities::Mask(mask).names();
+    if names.is_empty() {
+        "0".to_string()
+    } else {
+        names.join("|")
+    }
+}
+
+/// `capset(2)` with all three sets in one call (version 3: two 32-bit halves each).
+fn capset(effective: u64, permitted: u64, inheritable: u64) -> std::result::Result<i64, Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let header = Header { version: VERSION_3, pid: 0 };
+    let half = |m: u64, hi: bool| if hi { (m >> 32) as u32 } else { m as u32 };
+    let data = [false, true].map(|hi| Data {
+        effective: half(effective, hi),
+        permitted: half(permitted, hi),
+        inheritable: half(inheritable, hi),
+    });
+    // SAFETY: capset(2) reads a header and two data structs, which live on our stack.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    Errno::result(r).map(|_| 0)
 }
 
 fn clone_flags(flags: CloneFlags) -> String {

@@ -12,6 +12,8 @@
 //! Lessons never call `libc` or `nix` themselves: they call these functions, so that
 //! every call they make is recorded and shown to the learner.
 
+pub mod attempts;
+pub mod capabilities;
 pub mod cgroups;
 pub mod channel;
 pub mod devices;
@@ -28,6 +30,7 @@ pub mod newroot;
 pub mod paths;
 pub mod probe;
 pub mod process;
+pub mod seccomp;
 pub mod signals;
 pub mod trace;
 pub mod workload;

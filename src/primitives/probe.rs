@@ -40,6 +40,8 @@ pub enum Probe {
     BurnCpu(u64),
     /// ... or forks until the kernel refuses (at most this many times).
     ForkBomb(u32),
+    /// Attempt a privileged operation: `ok` or the errno's name.
+    Try(super::attempts::Attempt),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +92,7 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
         Probe::Allocate(bytes) => workload(|k| super::workload::allocate(k, *bytes)),
         Probe::BurnCpu(millis) => workload(|k| super::workload::burn_cpu(k, *millis)),
         Probe::ForkBomb(max) => workload(|k| super::workload::fork_until_refused(k, *max)),
+        Probe::Try(what) => Ok(Answer::Text(super::attempts::attempt(&super::kernel::Linux, what))),
         Probe::ProcPids => {
             proc_pids().map(|p| Answer::Text(p.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
         }

@@ -1,0 +1,118 @@
+//! Privileged operations, attempted: each one needs a capability (or is a system call
+//! a seccomp profile denies). The lessons try them inside and show what the kernel
+//! answers. Every attempt is a real call through `kernel.rs`, so it is in the trace
+//! with its errno.
+
+use super::kernel::{Call, Kernel};
+use super::namespaces::Namespace;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attempt {
+    /// `hostname NAME` (needs CAP_SYS_ADMIN).
+    Sethostname(String),
+    /// `chown 1000:1000 FILE` (CAP_CHOWN).
+    Chown(String),
+    /// A raw ICMP socket, what `ping` opens (CAP_NET_RAW).
+    RawSocket,
+    /// `mknod FILE c 1 3` (CAP_MKNOD).
+    Mknod(String),
+    /// `mount -t tmpfs tmpfs DIR` (CAP_SYS_ADMIN).
+    MountTmpfs(String),
+    /// Listen on a port below 1024 (CAP_NET_BIND_SERVICE).
+    BindPort(u16),
+    /// `unshare --uts` (CAP_SYS_ADMIN; also denied by the seccomp profiles).
+    Unshare(Namespace),
+    /// `keyctl` (denied by the seccomp profiles).
+    Keyctl,
+    /// A harmless call every profile allows: `getpid`.
+    Getpid,
+    /// Install the named seccomp profile (needs no_new_privs or CAP_SYS_ADMIN).
+    InstallFilter(String),
+}
+
+impl Attempt {
+    /// The capability the kernel checks for this operation, if it is one of those.
+    pub fn capability(&self) -> &'static str {
+        match self {
+            Attempt::Sethostname(_) | Attempt::MountTmpfs(_) | Attempt::Unshare(_) => "CAP_SYS_ADMIN",
+            Attempt::Chown(_) => "CAP_CHOWN",
+            Attempt::RawSocket => "CAP_NET_RAW",
+            Attempt::Mknod(_) => "CAP_MKNOD",
+            Attempt::BindPort(_) => "CAP_NET_BIND_SERVICE",
+            Attempt::Keyctl | Attempt::Getpid => "—",
+            Attempt::InstallFilter(_) => "CAP_SYS_ADMIN / no_new_privs",
+        }
+    }
+
+    /// What a learner would type.
+    pub fn command(&self) -> String {
+        match self {
+            Attempt::Sethostname(name) => format!("hostname {name}"),
+            Attempt::Chown(path) => format!("chown 1000:1000 {path}"),
+            Attempt::RawSocket => "ping -c1 127.0.0.1".to_string(),
+            Attempt::Mknod(path) => format!("mknod {path} c 1 3"),
+            Attempt::MountTmpfs(dir) => format!("mount -t tmpfs tmpfs {dir}"),
+            Attempt::BindPort(port) => format!("nc -l -p {port}"),
+            Attempt::Unshare(ns) => format!("unshare --{}", ns.proc_name()),
+            Attempt::Keyctl => "keyctl show".to_string(),
+            Attempt::Getpid => "echo $$".to_string(),
+            Attempt::InstallFilter(name) => format!("(seccomp profile \"{name}\")"),
+        }
+    }
+}
+
+/// Try it: `ok`, or the errno's name (`EPERM`, `EACCES`...).
+pub fn attempt(k: &dyn Kernel, what: &Attempt) -> String {
+    let result = match what {
+        Attempt::Sethostname(name) => k.sethostname(name),
+        Attempt::Chown(path) => k.invoke(Call::Chown { path: path.clone(), uid: 1000, gid: 1000 }).map(drop),
+        Attempt::RawSocket => k
+            .invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_RAW, protocol: libc::IPPROTO_ICMP })
+            .and_then(|fd| k.close(fd as i32)),
+        Attempt::Mknod(path) => k.invoke(Call::Mknod { path: path.clone(), major: 1, minor: 3 }).map(drop),
+        Attempt::MountTmpfs(dir) => k.mount(Some("tmpfs"), dir, Some("tmpfs"), nix::mount::MsFlags::empty(), None),
+        Attempt::BindPort(port) => k
+            .invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_STREAM, protocol: 0 })
+            .and_then(|fd| {
+                let bound = k.invoke(Call::Bind { fd: fd as i32, port: *port }).map(drop);
+                let _ = k.close(fd as i32);
+                bound
+            }),
+        Attempt::Unshare(ns) => k.unshare(ns.flag()),
+        Attempt::Keyctl => k.invoke(Call::Keyctl).map(drop),
+        Attempt::Getpid => Ok(()),
+        Attempt::InstallFilter(name) => super::seccomp::this_arch()
+            .and_then(|arch| super::seccomp::named(name, arch))
+            .map_err(super::Error::Child)
+            .and_then(|profile| super::seccomp::install(k, &profile)),
+    };
+    match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.errno().map(super::error::errno_name).unwrap_or_else(|| e.to_string()),
+    }
+}
+
+/// The name under which the learnctr binary acts as lesson 6's setuid helper.
+pub const WHOAMI: &str = "learnctr-whoami";
+
+/// Copy this very binary to `DIR/learnctr-whoami`, owned by root, with the setuid bit:
+/// run by any user, it runs as root (euid 0) — unless no_new_privs forbids the gain.
+/// Done inside a private tmpfs of a disposable mount namespace, so the copy exists only
+/// there and vanishes with it.
+pub fn setuid_helper(k: &dyn Kernel, dir: &str) -> super::Result<String> {
+    let path = format!("{dir}/{WHOAMI}");
+    std::fs::copy("/proc/self/exe", &path).map_err(|e| super::Error::io(path.clone(), e))?;
+    k.invoke(Call::Chown { path: path.clone(), uid: 0, gid: 0 })?;
+    k.invoke(Call::Chmod { path: path.clone(), mode: 0o4755 })?;
+    Ok(path)
+}
+
+/// What the helper prints: its real and effective user ids.
+pub fn whoami_line() -> String {
+    let ids = nix::unistd::getresuid();
+    match ids {
+        Ok(r) => format!("uid={} euid={}", r.real, r.effective),
+        Err(e) => format!("getresuid: {e}"),
+    }
+}

@@ -1,0 +1,182 @@
+//! Capabilities: root's powers, split into about 40 pieces.
+//!
+//! A process has five capability sets, each a 64-bit mask (`/proc/PID/status`):
+//! - **bounding** (CapBnd): the most it can ever get; dropping from it is forever;
+//! - **permitted** (CapPrm): what it may switch on;
+//! - **effective** (CapEff): what is switched on now — what the kernel checks;
+//! - **inheritable** (CapInh): what may pass through `execve` to a program whose file
+//!   allows it;
+//! - **ambient** (CapAmb): what passes through `execve` to any program (it must also be
+//!   permitted and inheritable).
+//!
+//! Names and bit numbers come from the `caps` crate; the changes go through
+//! `kernel.rs`, so each `prctl`/`capset` is in the trace.
+
+use super::error::Result;
+use super::kernel::Kernel;
+use caps::Capability;
+use std::str::FromStr;
+
+/// The five sets, in the order `/proc/PID/status` lists them.
+pub const SETS: [(&str, &str); 5] = [
+    ("CapInh", "inheritable"),
+    ("CapPrm", "permitted"),
+    ("CapEff", "effective"),
+    ("CapBnd", "bounding"),
+    ("CapAmb", "ambient"),
+];
+
+/// What `runc spec` writes (the course notes' config.json): three capabilities.
+pub const RUNC_SPEC: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+
+/// The default set of Docker and of containerd/runc in Kubernetes (moby's
+/// `oci/caps/defaults.go`): 14 capabilities.
+pub const DOCKER_DEFAULT: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// A mask of capabilities, as in `/proc/PID/status` (hex) and `capset(2)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mask(pub u64);
+
+impl Mask {
+    /// From names such as `CAP_KILL` (or `kill`); an unknown name is an error.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> std::result::Result<Mask, String> {
+        let mut bits = 0u64;
+        for name in names {
+            bits |= parse(name.as_ref())?.bitmask();
+        }
+        Ok(Mask(bits))
+    }
+
+    /// From the hex text of `/proc/PID/status` (`000001ffffffffff`).
+    pub fn from_hex(hex: &str) -> Option<Mask> {
+        u64::from_str_radix(hex.trim(), 16).ok().map(Mask)
+    }
+
+    /// The names of the bits set, in bit order; bits this version of the `caps` crate
+    /// does not name (a newer kernel's) are shown as `cap_41`.
+    pub fn names(self) -> Vec<String> {
+        (0..64)
+            .filter(|bit| self.0 & (1u64 << bit) != 0)
+            .map(|bit| {
+                caps::all()
+                    .into_iter()
+                    .find(|c| u32::from(c.index()) == bit)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| format!("cap_{bit}"))
+            })
+            .collect()
+    }
+
+    pub fn contains(self, cap: Capability) -> bool {
+        self.0 & cap.bitmask() != 0
+    }
+
+    /// The capabilities this mask holds (named ones only).
+    pub fn capabilities(self) -> Vec<Capability> {
+        let mut list: Vec<Capability> = caps::all().into_iter().filter(|c| self.contains(*c)).collect();
+        list.sort_by_key(|c| c.index());
+        list
+    }
+
+    /// A short text: the names, or "all N" when every named capability is in.
+    pub fn summary(self) -> String {
+        let all = caps::all().len();
+        let names = self.names();
+        match names.len() {
+            0 => "—".to_string(),
+            n if n >= all => format!("all {n}"),
+            _ => names.join(" "),
+        }
+    }
+}
+
+pub fn parse(name: &str) -> std::result::Result<Capability, String> {
+    Capability::from_str(&caps::to_canonical(name)).map_err(|_| format!("unknown capability {name}"))
+}
+
+/// The five masks of a process, read from `/proc/PID/status` (None: ourselves).
+pub fn of_process(pid: Option<i32>) -> std::io::Result<Vec<(&'static str, Mask)>> {
+    let path = pid.map(|p| format!("/proc/{p}/status")).unwrap_or_else(|| "/proc/self/status".into());
+    let status = std::fs::read_to_string(path)?;
+    Ok(SETS
+        .iter()
+        .filter_map(|(field, name)| {
+            let line = status.lines().find(|l| l.starts_with(&format!("{field}:")))?;
+            Some((*name, Mask::from_hex(line.split_whitespace().nth(1)?)?))
+        })
+        .collect())
+}
+
+/// Keep only `keep`, the way runc does it: the bounding set first (it limits all the
+/// others and can never grow back), then inheritable, permitted and effective in one
+/// `capset`, then the ambient set.
+pub fn restrict(k: &dyn Kernel, keep: Mask) -> Result<()> {
+    for cap in Mask(!keep.0).capabilities() {
+        if caps::has_cap(None, caps::CapSet::Bounding, cap).unwrap_or(false) {
+            k.drop_bounding(cap)?;
+        }
+    }
+    k.capset(keep, keep, keep)?;
+    k.clear_ambient()?;
+    for cap in keep.capabilities() {
+        k.raise_ambient(cap)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::Fake;
+
+    #[test]
+    fn masks_decode_to_names_and_back() {
+        let m = Mask::from_names(&RUNC_SPEC).unwrap();
+        assert_eq!(m.0, (1 << 5) | (1 << 10) | (1 << 29));
+        assert_eq!(m.names(), vec!["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]);
+        assert_eq!(Mask::from_hex("00000000a0000420"), Some(Mask((1 << 5) | (1 << 10) | (1 << 29) | (1 << 31))));
+        assert_eq!(Mask::from_names(&["kill", "cap_net_bind_service"]).unwrap(), Mask((1 << 5) | (1 << 10)));
+        assert!(Mask::from_names(&["CAP_FLY"]).is_err());
+        assert_eq!(Mask::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn unknown_high_bits_are_shown_not_hidden() {
+        let m = Mask(1 << 63 | 1);
+        assert_eq!(m.names(), vec!["CAP_CHOWN".to_string(), "cap_63".to_string()]);
+        assert_eq!(Mask(0).summary(), "—");
+        assert!(Mask(u64::MAX).summary().starts_with("all "));
+    }
+
+    #[test]
+    fn docker_default_has_fourteen() {
+        assert_eq!(Mask::from_names(&DOCKER_DEFAULT).unwrap().names().len(), 14);
+    }
+
+    #[test]
+    fn restrict_drops_the_bounding_set_first() {
+        let fake = Fake::new();
+        restrict(&fake, Mask::from_names(&["CAP_KILL"]).unwrap()).unwrap();
+        let calls = fake.calls();
+        let capset = calls.iter().position(|c| c.starts_with("capset(")).unwrap();
+        assert!(calls[..capset].iter().all(|c| c.starts_with("prctl(PR_CAPBSET_DROP")), "{calls:?}");
+        assert!(calls[capset].contains("effective=CAP_KILL"), "{}", calls[capset]);
+        assert_eq!(calls[capset + 1], "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)");
+        assert_eq!(calls[capset + 2], "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0)");
+    }
+}

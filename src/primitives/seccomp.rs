@@ -1,0 +1,181 @@
+//! seccomp: a filter in the kernel that looks at every system call a process makes.
+//!
+//! A seccomp filter is a small BPF program. Installed once, it runs on every system
+//! call of the process and its children, and cannot be removed: here, calls named in
+//! a deny list fail with EPERM, everything else is allowed (a "deny list" profile,
+//! like Docker's default profile inverted into its essentials).
+//!
+//! The `seccompiler` crate (from Firecracker; pure Rust, no C library to install)
+//! turns names into this architecture's syscall numbers and compiles the BPF. The
+//! install itself is one `seccomp(2)` call through `kernel.rs`, so it is in the trace —
+//! and it does *not* set no_new_privs by itself, so lesson 6 can show when that is
+//! needed.
+
+use super::error::Result;
+use super::kernel::{Call, Kernel};
+use seccompiler::TargetArch;
+
+/// Lesson 6's first filter: four calls a container has no business making.
+pub const LESSON_DENY: [&str; 4] = ["unshare", "mount", "keyctl", "ptrace"];
+
+/// The default profile the finale uses: system calls that change the whole machine,
+/// escape namespaces, or reach the kernel's less isolated parts (keys, BPF, modules,
+/// clocks, swap, reboot, tracing other processes). In the spirit of Docker's default
+/// profile, which allows a list instead; a name this architecture does not have (such
+/// as `iopl` on arm64) is left out.
+pub const DEFAULT_DENY: [&str; 45] = [
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+];
+
+/// A compiled profile: its name, the calls it denies, the BPF program.
+pub struct Profile {
+    pub name: String,
+    pub denied: Vec<String>,
+    pub program: Vec<libc::sock_filter>,
+}
+
+/// The architecture learnctr was built for (the one it runs on).
+pub fn this_arch() -> std::result::Result<TargetArch, String> {
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| format!("seccomp: no syscall table for {}", std::env::consts::ARCH))
+}
+
+/// A profile by name: `lesson` (the four calls) or `default` (the finale's).
+pub fn named(name: &str, arch: TargetArch) -> std::result::Result<Profile, String> {
+    match name {
+        "lesson" => deny(name, &LESSON_DENY, arch, false),
+        "default" => deny(name, &DEFAULT_DENY, arch, true),
+        other => Err(format!("unknown seccomp profile {other}: choose lesson or default")),
+    }
+}
+
+/// Compile a filter that fails the `names` with EPERM and allows everything else.
+/// With `skip_unknown`, names this architecture does not have are left out; without
+/// it they are an error.
+pub fn deny<S: AsRef<str>>(
+    profile: &str,
+    names: &[S],
+    arch: TargetArch,
+    skip_unknown: bool,
+) -> std::result::Result<Profile, String> {
+    let mut denied = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        match compile(&[name], arch) {
+            Ok(_) => denied.push(name.to_string()),
+            Err(_) if skip_unknown => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let program = compile(&denied, arch)?;
+    Ok(Profile { name: profile.to_string(), denied, program })
+}
+
+fn compile<S: AsRef<str>>(names: &[S], arch: TargetArch) -> std::result::Result<Vec<libc::sock_filter>, String> {
+    let filter: Vec<serde_json::Value> = names.iter().map(|n| serde_json::json!({ "syscall": n.as_ref() })).collect();
+    let json = serde_json::json!({
+        "learnctr": { "mismatch_action": "allow", "filter_action": { "errno": libc::EPERM }, "filter": filter }
+    });
+    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch).map_err(|e| e.to_string())?;
+    let program = map.get("learnctr").ok_or("seccompiler returned no program")?;
+    Ok(program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
+}
+
+/// Install a compiled profile in this process (and every child it will have).
+pub fn install(k: &dyn Kernel, profile: &Profile) -> Result<()> {
+    let label = format!("profile \"{}\": {} calls → EPERM", profile.name, profile.denied.len());
+    k.invoke(Call::Seccomp { label, program: profile.program.clone() }).map(drop)
+}
+
+/// `Seccomp:` and `Seccomp_filters:` of `/proc/PID/status` (0 none, 1 strict, 2 filter).
+pub fn status(pid: Option<i32>) -> (String, String) {
+    let path = pid.map(|p| format!("/proc/{p}/status")).unwrap_or_else(|| "/proc/self/status".into());
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
+    };
+    (field("Seccomp:"), field("Seccomp_filters:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lesson_profile_compiles_for_both_architectures() {
+        for arch in [TargetArch::x86_64, TargetArch::aarch64] {
+            let p = named("lesson", arch).unwrap();
+            assert_eq!(p.denied, LESSON_DENY);
+            assert!(p.program.len() > LESSON_DENY.len(), "a BPF program with a check per call");
+        }
+    }
+
+    #[test]
+    fn the_default_profile_skips_what_an_architecture_lacks() {
+        let x86 = named("default", TargetArch::x86_64).unwrap();
+        let arm = named("default", TargetArch::aarch64).unwrap();
+        assert!(x86.denied.contains(&"iopl".to_string()));
+        assert!(!arm.denied.contains(&"iopl".to_string()), "arm64 has no iopl");
+        for name in ["mount", "unshare", "keyctl", "ptrace", "bpf", "reboot"] {
+            assert!(arm.denied.contains(&name.to_string()) && x86.denied.contains(&name.to_string()), "{name}");
+        }
+        assert!(x86.denied.len() > 35 && arm.denied.len() > 25);
+    }
+
+    #[test]
+    fn an_unknown_call_or_profile_is_refused() {
+        assert!(deny("x", &["not_a_syscall"], TargetArch::x86_64, false).is_err());
+        assert!(named("paranoid", TargetArch::x86_64).is_err());
+    }
+
+    #[test]
+    fn the_filter_checks_the_architecture_first() {
+        // seccompiler starts every program by loading seccomp_data.arch and killing
+        // the process on a mismatch (a 32-bit call on a 64-bit kernel cannot sneak by).
+        let p = named("lesson", TargetArch::x86_64).unwrap();
+        assert_eq!(p.program[0].k, 4, "offset of seccomp_data.arch");
+    }
+}
