@@ -27,7 +27,7 @@ deps:
 # mounts and cgroups. With CI=true a root test that cannot run fails instead of skipping.
 test: deps
 	$(CARGO) test --workspace --no-run -q
-	$(SUDO) $(CARGO) test --workspace
+	$(SUDO) $(CARGO) test --workspace --no-fail-fast
 
 unit:
 	$(CARGO) test --workspace --bins --lib

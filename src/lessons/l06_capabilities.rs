@@ -50,7 +50,8 @@ struct Restrictions {
     setuid_helper: bool,
 }
 
-const NONE: Restrictions = Restrictions { keep: None, no_new_privs: false, seccomp: None, user: None, setuid_helper: false };
+const NONE: Restrictions =
+    Restrictions { keep: None, no_new_privs: false, seccomp: None, user: None, setuid_helper: false };
 
 /// Root in new uts, net, ipc, pid and mount namespaces, with a scratch tmpfs, then the
 /// restrictions in runc's order: no_new_privs; seccomp now if there is no
@@ -113,9 +114,17 @@ fn sets(ctx: &mut Ctx) -> Result<(), Failure> {
     let sets = compare_sets(ctx, inside.pid())?;
     let host = capabilities::of_process(None)?;
     let full = set_of(&host, "effective");
-    ctx.check("check.sets.root_is_root", set_of(&sets, "effective") == full && full.0 != 0, set_of(&sets, "effective").summary());
+    ctx.check(
+        "check.sets.root_is_root",
+        set_of(&sets, "effective") == full && full.0 != 0,
+        set_of(&sets, "effective").summary(),
+    );
     let pid = inside.pid();
-    ctx.inspect(inside, &["grep Cap /proc/self/status", "hostname changed-inside; hostname"], vec![format!("grep Cap /proc/{pid}/status")]);
+    ctx.inspect(
+        inside,
+        &["grep Cap /proc/self/status", "hostname changed-inside; hostname"],
+        vec![format!("grep Cap /proc/{pid}/status")],
+    );
     Ok(())
 }
 
@@ -123,7 +132,12 @@ fn drop_caps(ctx: &mut Ctx) -> Result<(), Failure> {
     let keep = runc_default();
     let inside = ctx.start(container(Restrictions { keep: Some(keep), ..NONE }))?;
     let sets = compare_sets(ctx, inside.pid())?;
-    for (set, key) in [("bounding", "check.drop.bounding"), ("effective", "check.drop.effective"), ("permitted", "check.drop.permitted"), ("ambient", "check.drop.ambient")] {
+    for (set, key) in [
+        ("bounding", "check.drop.bounding"),
+        ("effective", "check.drop.effective"),
+        ("permitted", "check.drop.permitted"),
+        ("ambient", "check.drop.ambient"),
+    ] {
         ctx.check(key, set_of(&sets, set) == keep, set_of(&sets, set).summary());
     }
     let pid = inside.pid();
@@ -145,7 +159,12 @@ fn operations() -> Vec<Attempt> {
 }
 
 /// Try every operation inside; check each against the capabilities `keep` holds.
-fn try_all(ctx: &mut Ctx, inside: &crate::course::step::Contained, keep: Mask, key_prefix: &str) -> Result<(), Failure> {
+fn try_all(
+    ctx: &mut Ctx,
+    inside: &crate::course::step::Contained,
+    keep: Mask,
+    key_prefix: &str,
+) -> Result<(), Failure> {
     ctx.columns = Some((ctx.s("value.capability"), ctx.s("value.result")));
     for op in operations() {
         let got = text(inside.ask(Probe::Try(op.clone()))?);
@@ -166,7 +185,17 @@ fn denied(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(container(Restrictions { keep: Some(keep), ..NONE }))?;
     try_all(ctx, &inside, keep, "check.op")?;
     let pid = inside.pid();
-    ctx.inspect(inside, &["hostname x", "chown 1000 /mnt/file", "ping -c1 127.0.0.1", "mknod /mnt/n c 1 3", "nc -l -p 80 & sleep 1; kill %1"], vec![format!("grep Cap /proc/{pid}/status")]);
+    ctx.inspect(
+        inside,
+        &[
+            "hostname x",
+            "chown 1000 /mnt/file",
+            "ping -c1 127.0.0.1",
+            "mknod /mnt/n c 1 3",
+            "nc -l -p 80 & sleep 1; kill %1",
+        ],
+        vec![format!("grep Cap /proc/{pid}/status")],
+    );
     Ok(())
 }
 
@@ -220,7 +249,11 @@ fn nnp(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.nnp.filter_with_nnp", f_with == "ok", &f_with);
     let pid = plain.pid();
     drop(guarded);
-    ctx.inspect(plain, &["id", "/mnt/learnctr-whoami", "grep NoNewPrivs /proc/self/status"], vec![format!("grep -E 'NoNewPrivs|Cap' /proc/{pid}/status")]);
+    ctx.inspect(
+        plain,
+        &["id", "/mnt/learnctr-whoami", "grep NoNewPrivs /proc/self/status"],
+        vec![format!("grep -E 'NoNewPrivs|Cap' /proc/{pid}/status")],
+    );
     Ok(())
 }
 
@@ -248,13 +281,18 @@ fn filter(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     ctx.columns = Some((ctx.s("value.expected"), ctx.s("value.result")));
     let pid = inside.pid();
-    ctx.inspect(inside, &["grep Seccomp /proc/self/status", "unshare --uts true", "hostname ok-here"], vec![format!("grep Seccomp /proc/{pid}/status")]);
+    ctx.inspect(
+        inside,
+        &["grep Seccomp /proc/self/status", "unshare --uts true", "hostname ok-here"],
+        vec![format!("grep Seccomp /proc/{pid}/status")],
+    );
     Ok(())
 }
 
 fn order(ctx: &mut Ctx) -> Result<(), Failure> {
     let keep = runc_default();
-    let inside = ctx.start(container(Restrictions { keep: Some(keep), no_new_privs: true, seccomp: Some("default"), ..NONE }))?;
+    let inside =
+        ctx.start(container(Restrictions { keep: Some(keep), no_new_privs: true, seccomp: Some("default"), ..NONE }))?;
     let calls: Vec<String> = trace::recorded().into_iter().filter(|e| e.result == "0").map(|e| e.call).collect();
     let at = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix));
     let steps = [at("prctl(PR_SET_NO_NEW_PRIVS"), at("prctl(PR_CAPBSET_DROP"), at("capset("), at("seccomp(")];
@@ -263,13 +301,24 @@ fn order(ctx: &mut Ctx) -> Result<(), Failure> {
     let (mode, _) = seccomp::status(Some(inside.pid()));
     let sets = capabilities::of_process(Some(inside.pid()))?;
     ctx.observe_raw("Seccomp", seccomp::status(None).0, &mode);
-    ctx.observe_raw("CapEff", capabilities::of_process(None).map(|s| set_of(&s, "effective").summary()).unwrap_or_default(), set_of(&sets, "effective").summary());
-    ctx.check("check.order.all_applied", mode == "2" && set_of(&sets, "effective") == keep, format!("{mode} {}", set_of(&sets, "effective").summary()));
+    ctx.observe_raw(
+        "CapEff",
+        capabilities::of_process(None).map(|s| set_of(&s, "effective").summary()).unwrap_or_default(),
+        set_of(&sets, "effective").summary(),
+    );
+    ctx.check(
+        "check.order.all_applied",
+        mode == "2" && set_of(&sets, "effective") == keep,
+        format!("{mode} {}", set_of(&sets, "effective").summary()),
+    );
     let keyctl = text(inside.ask(Probe::Try(Attempt::Keyctl))?);
     ctx.observe_raw(&Attempt::Keyctl.command(), "", &keyctl);
     ctx.check("check.order.profile_denies", keyctl == "EPERM", &keyctl);
     let pid = inside.pid();
-    ctx.inspect(inside, &["grep -E 'Cap|Seccomp|NoNewPrivs' /proc/self/status"], vec![format!("grep -E 'Cap|Seccomp|NoNewPrivs' /proc/{pid}/status")]);
+    ctx.inspect(
+        inside,
+        &["grep -E 'Cap|Seccomp|NoNewPrivs' /proc/self/status"],
+        vec![format!("grep -E 'Cap|Seccomp|NoNewPrivs' /proc/{pid}/status")],
+    );
     Ok(())
 }
-

@@ -72,13 +72,13 @@ pub fn attempt(k: &dyn Kernel, what: &Attempt) -> String {
             .and_then(|fd| k.close(fd as i32)),
         Attempt::Mknod(path) => k.invoke(Call::Mknod { path: path.clone(), major: 1, minor: 3 }).map(drop),
         Attempt::MountTmpfs(dir) => k.mount(Some("tmpfs"), dir, Some("tmpfs"), nix::mount::MsFlags::empty(), None),
-        Attempt::BindPort(port) => k
-            .invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_STREAM, protocol: 0 })
-            .and_then(|fd| {
+        Attempt::BindPort(port) => {
+            k.invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_STREAM, protocol: 0 }).and_then(|fd| {
                 let bound = k.invoke(Call::Bind { fd: fd as i32, port: *port }).map(drop);
                 let _ = k.close(fd as i32);
                 bound
-            }),
+            })
+        }
         Attempt::Unshare(ns) => k.unshare(ns.flag()),
         Attempt::Keyctl => k.invoke(Call::Keyctl).map(drop),
         Attempt::Getpid => Ok(()),

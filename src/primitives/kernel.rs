@@ -258,7 +258,9 @@ impl Call {
                 }
             ),
             Call::Bind { fd, port } => {
-                format!("bind({fd}, {{sa_family=AF_INET, sin_port=htons({port}), sin_addr=inet_addr(\"0.0.0.0\")}}, 16)")
+                format!(
+                    "bind({fd}, {{sa_family=AF_INET, sin_port=htons({port}), sin_addr=inet_addr(\"0.0.0.0\")}}, 16)"
+                )
             }
             Call::Mknod { path, major, minor } => {
                 format!("mknod({}, S_IFCHR|0600, makedev({major}, {minor}))", c_str(path))
@@ -343,15 +345,13 @@ impl Call {
                 Some(nix::unistd::Gid::from_raw(*gid)),
             )
             .map(|_| 0),
-            Call::Chmod { path, mode } => {
-                nix::sys::stat::fchmodat(
-                    nix::fcntl::AT_FDCWD,
-                    path.as_str(),
-                    nix::sys::stat::Mode::from_bits_truncate(*mode),
-                    nix::sys::stat::FchmodatFlags::FollowSymlink,
-                )
-                .map(|_| 0)
-            }
+            Call::Chmod { path, mode } => nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                path.as_str(),
+                nix::sys::stat::Mode::from_bits_truncate(*mode),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map(|_| 0),
             Call::Socket { domain, kind, protocol } => {
                 // SAFETY: socket(2) with integer arguments only.
                 Errno::result(unsafe { libc::socket(*domain, *kind | libc::SOCK_CLOEXEC, *protocol) }).map(i64::from)
@@ -550,8 +550,14 @@ impl dyn Kernel + '_ {
     pub fn drop_bounding(&self, cap: caps::Capability) -> Result<()> {
         self.invoke(Call::DropBounding { cap }).map(drop)
     }
-    pub fn capset(&self, effective: super::capabilities::Mask, permitted: super::capabilities::Mask, inheritable: super::capabilities::Mask) -> Result<()> {
-        self.invoke(Call::Capset { effective: effective.0, permitted: permitted.0, inheritable: inheritable.0 }).map(drop)
+    pub fn capset(
+        &self,
+        effective: super::capabilities::Mask,
+        permitted: super::capabilities::Mask,
+        inheritable: super::capabilities::Mask,
+    ) -> Result<()> {
+        self.invoke(Call::Capset { effective: effective.0, permitted: permitted.0, inheritable: inheritable.0 })
+            .map(drop)
     }
     pub fn clear_ambient(&self) -> Result<()> {
         self.invoke(Call::ClearAmbient).map(drop)

@@ -80,7 +80,8 @@ pub struct Profile {
 
 /// The architecture learnctr was built for (the one it runs on).
 pub fn this_arch() -> std::result::Result<TargetArch, String> {
-    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| format!("seccomp: no syscall table for {}", std::env::consts::ARCH))
+    TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|_| format!("seccomp: no syscall table for {}", std::env::consts::ARCH))
 }
 
 /// A profile by name: `lesson` (the four calls) or `default` (the finale's).
@@ -134,9 +135,8 @@ pub fn install(k: &dyn Kernel, profile: &Profile) -> Result<()> {
 pub fn status(pid: Option<i32>) -> (String, String) {
     let path = pid.map(|p| format!("/proc/{p}/status")).unwrap_or_else(|| "/proc/self/status".into());
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
-    };
+    let field =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default();
     (field("Seccomp:"), field("Seccomp_filters:"))
 }
 
