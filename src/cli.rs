@@ -45,6 +45,10 @@ enum Command {
         /// Run only this step of the lesson (1, 2, ...).
         #[arg(long, value_name = "K")]
         step: Option<String>,
+        /// The network lessons' subnet (default: the first of 10.231.42.0/24,
+        /// 10.232.42.0/24, 172.31.231.0/24 that no host route uses).
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
     },
     /// Run the first lesson you have not finished.
     Next,
@@ -148,17 +152,17 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
             course_map();
             Ok(())
         }
-        Some(Command::Lesson { number, step }) => {
+        Some(Command::Lesson { number, step, subnet }) => {
             let number = lesson_number(&number)?;
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
                 .transpose()?;
-            run_lesson(number, step, interactive, rootfs)
+            run_lesson(number, step, interactive, rootfs, subnet)
         }
         Some(Command::Next) => {
             let done = progress::load().done;
             match (1..=lessons::PLANNED).find(|n| !done.contains(n) && lessons::get(*n).is_some()) {
-                Some(n) => run_lesson(n, None, interactive, rootfs),
+                Some(n) => run_lesson(n, None, interactive, rootfs, None),
                 None => {
                     println!("{}", t("course.all_done"));
                     Ok(())
@@ -203,7 +207,13 @@ fn require_root(what: &str) -> Result<(), Failure> {
     }
 }
 
-fn run_lesson(number: u32, step: Option<usize>, interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
+fn run_lesson(
+    number: u32,
+    step: Option<usize>,
+    interactive: bool,
+    rootfs: Option<&str>,
+    subnet: Option<String>,
+) -> Result<(), Failure> {
     let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
     require_root(&format!("learnctr lesson {number}"))?;
     recover_quietly();
@@ -212,7 +222,7 @@ fn run_lesson(number: u32, step: Option<usize>, interactive: bool, rootfs: Optio
     } else {
         None
     };
-    runner::run(&lesson, &Options { interactive, only_step: step, rootfs }).map(drop)
+    runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet }).map(drop)
 }
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.
@@ -266,7 +276,7 @@ fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
     let picked =
         dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
     match picked {
-        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs),
+        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
     }

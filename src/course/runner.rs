@@ -16,6 +16,8 @@ pub struct Options {
     pub only_step: Option<usize>,
     /// The root filesystem, for lessons that need one.
     pub rootfs: Option<String>,
+    /// `--subnet` for the network lessons.
+    pub subnet: Option<String>,
 }
 
 /// What the learner chose at the pause after a step.
@@ -56,11 +58,11 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             }
             render::step_title(i + 1, count, step.id, &section.title);
             render::prose(&section.body);
-            let shell: Vec<String> =
-                step.shell.iter().map(|l| l.replace("ROOTFS", opts.rootfs.as_deref().unwrap_or("ROOTFS"))).collect();
+            let shell: Vec<String> = step.shell.iter().map(|l| placeholders(l, opts)).collect();
             render::shell_equivalent(&shell);
             trace::take();
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
+            ctx.subnet = opts.subnet.as_deref();
             let outcome = (step.run)(&mut ctx);
             render::trace(&trace::take());
             render::facts(&ctx.facts);
@@ -96,6 +98,20 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
         }
     }
     Ok(true)
+}
+
+/// The shell equivalents name the real paths and addresses: ROOTFS is the root
+/// filesystem, SUBNET.N the N-th address of the network lessons' subnet.
+fn placeholders(line: &str, opts: &Options) -> String {
+    let mut line = line.replace("ROOTFS", opts.rootfs.as_deref().unwrap_or("ROOTFS"));
+    if line.contains("SUBNET.") {
+        if let Ok(subnet) = crate::primitives::subnet::choose(opts.subnet.as_deref()) {
+            for n in (1..=9).rev() {
+                line = line.replace(&format!("SUBNET.{n}"), &subnet.host(n).to_string());
+            }
+        }
+    }
+    line
 }
 
 /// The pause after a step: continue, look around inside, repeat, or quit.

@@ -60,6 +60,19 @@ impl Drop for OwnedCgroup {
     }
 }
 
+/// A host interface learnctr made (bridge, veth end), with its journal entry:
+/// dropping it deletes the interface, then the entry.
+struct OwnedLink {
+    name: String,
+    _entry: Entry,
+}
+
+impl Drop for OwnedLink {
+    fn drop(&mut self) {
+        let _ = crate::primitives::netns::delete_link(&self.name);
+    }
+}
+
 /// An isolated process with its journal entries: dropping it kills the process, then
 /// removes the entries (fields drop in order).
 pub struct Contained {
@@ -92,6 +105,11 @@ pub struct Ctx<'a> {
     /// Cgroups of this step: removed when the step ends, after the inspect process
     /// (fields drop in order).
     cgroups: Vec<OwnedCgroup>,
+    /// Host interfaces of this step: deleted last (after the processes whose network
+    /// namespaces held their peers).
+    links: Vec<OwnedLink>,
+    /// `--subnet`, for the network lessons.
+    pub subnet: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -116,6 +134,8 @@ impl<'a> Ctx<'a> {
             checks: Vec::new(),
             inspect: None,
             cgroups: Vec::new(),
+            links: Vec::new(),
+            subnet: None,
         }
     }
 
@@ -161,6 +181,20 @@ impl<'a> Ctx<'a> {
     /// A fact about the machine itself, with no inside view.
     pub fn fact(&mut self, label_key: &str, value: impl Display) {
         self.facts.push((self.s(label_key), value.to_string()));
+    }
+
+    /// Make a host interface `name` with `create`, journaling it first; it is deleted
+    /// when the step ends.
+    pub fn host_link(
+        &mut self,
+        name: &str,
+        create: impl FnOnce() -> crate::primitives::Result<()>,
+    ) -> Result<(), Failure> {
+        let entry = self.journal.record(Object::Link { name: name.to_string() })?;
+        let owned = OwnedLink { name: name.to_string(), _entry: entry };
+        create()?;
+        self.links.push(owned);
+        Ok(())
     }
 
     pub fn observe(&mut self, label_key: &str, host: impl Display, inside: impl Display) {

@@ -32,6 +32,7 @@ pub fn sources(lang: Lang) -> &'static [(u32, &'static str)] {
                 (4, include_str!(concat!("../../lessons/", $lang, "/04-proc_dev_sys.md"))),
                 (5, include_str!(concat!("../../lessons/", $lang, "/05-cgroups.md"))),
                 (6, include_str!(concat!("../../lessons/", $lang, "/06-capabilities.md"))),
+                (7, include_str!(concat!("../../lessons/", $lang, "/07-network.md"))),
             ]
         };
     }

@@ -52,7 +52,7 @@ const KINDS: [Namespace; 3] = [Namespace::Pid, Namespace::Mount, Namespace::Ipc]
 
 /// Everything lesson 3 did, plus /dev (built before the pivot, while the host's
 /// device nodes are still reachable to bind from).
-fn container_setup(k: &dyn Kernel, root: &str, with_sys: bool) -> crate::primitives::Result<()> {
+pub fn container_setup(k: &dyn Kernel, root: &str, with_sys: bool) -> crate::primitives::Result<()> {
     mounts::make_private(k)?;
     newroot::bind_onto_itself(k, root)?;
     mounts::mount_proc(k, &format!("{root}/proc"))?;

@@ -8,6 +8,7 @@ pub mod l03_pivot_root;
 pub mod l04_proc_dev_sys;
 pub mod l05_cgroups;
 pub mod l06_capabilities;
+pub mod l07_network;
 
 use crate::course::Lesson;
 
@@ -23,6 +24,7 @@ pub fn get(number: u32) -> Option<Lesson> {
         4 => Some(l04_proc_dev_sys::lesson()),
         5 => Some(l05_cgroups::lesson()),
         6 => Some(l06_capabilities::lesson()),
+        7 => Some(l07_network::lesson()),
         _ => None,
     }
 }

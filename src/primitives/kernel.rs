@@ -157,6 +157,13 @@ pub enum Call {
     /// Ask for the session keyring's id (`keyctl(KEYCTL_GET_KEYRING_ID)`): harmless, and
     /// a call seccomp profiles deny because keys are not namespaced.
     Keyctl,
+    /// One netlink request (`sendto` on a NETLINK_ROUTE socket) and the kernel's
+    /// acknowledgement (`recvfrom`): `summary` is the message, decoded as strace does.
+    Netlink {
+        fd: RawFd,
+        summary: String,
+        request: Vec<u8>,
+    },
     /// Create a System V shared memory segment (`shmget(2)`).
     Shmget {
         key: i32,
@@ -266,6 +273,7 @@ impl Call {
                 format!("mknod({}, S_IFCHR|0600, makedev({major}, {minor}))", c_str(path))
             }
             Call::Keyctl => "keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)".to_string(),
+            Call::Netlink { fd, summary, .. } => format!("sendto({fd}, {summary}) + ack"),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -381,6 +389,7 @@ impl Call {
                 let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) };
                 Errno::result(r)
             }
+            Call::Netlink { fd, request, .. } => super::netlink::exchange(*fd, request),
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
             Call::SetParentDeathSignal { signal } => {

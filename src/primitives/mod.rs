@@ -25,6 +25,8 @@ pub mod kernel;
 pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
+pub mod net_client;
+pub mod netlink;
 pub mod netns;
 pub mod newroot;
 pub mod paths;
@@ -32,6 +34,7 @@ pub mod probe;
 pub mod process;
 pub mod seccomp;
 pub mod signals;
+pub mod subnet;
 pub mod trace;
 pub mod workload;
 

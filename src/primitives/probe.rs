@@ -42,6 +42,10 @@ pub enum Probe {
     ForkBomb(u32),
     /// Attempt a privileged operation: `ok` or the errno's name.
     Try(super::attempts::Attempt),
+    /// Write a small text file (e.g. the page a web server inside will serve).
+    WriteText(String, String),
+    /// Start a program in the background (a server); answers with its pid inside.
+    Spawn(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +75,8 @@ pub struct FileStat {
 pub struct Interface {
     pub name: String,
     pub up: bool,
+    /// IPv4 addresses with their prefix length: `10.231.42.2/24`.
+    pub addresses: Vec<String>,
 }
 
 /// Answer a question from where this process stands.
@@ -93,6 +99,23 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
         Probe::BurnCpu(millis) => workload(|k| super::workload::burn_cpu(k, *millis)),
         Probe::ForkBomb(max) => workload(|k| super::workload::fork_until_refused(k, *max)),
         Probe::Try(what) => Ok(Answer::Text(super::attempts::attempt(&super::kernel::Linux, what))),
+        Probe::WriteText(path, content) => {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            std::fs::write(path, content).map(|_| Answer::Text(String::new())).map_err(|e| format!("{path}: {e}"))
+        }
+        Probe::Spawn(argv) => {
+            let (program, args) = argv.split_first().ok_or("empty command")?;
+            let child = Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("{program}: {e}"))?;
+            Ok(Answer::Number(i64::from(child.id())))
+        }
         Probe::ProcPids => {
             proc_pids().map(|p| Answer::Text(p.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
         }
@@ -114,11 +137,16 @@ pub fn hostname() -> Result<String, String> {
 pub fn interfaces() -> Result<Vec<Interface>, String> {
     let mut list: Vec<Interface> = Vec::new();
     for ifa in nix::ifaddrs::getifaddrs().map_err(|e| e.desc().to_string())? {
-        if list.iter().any(|i| i.name == ifa.interface_name) {
-            continue;
+        let ipv4 = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()).map(|a| a.ip());
+        let prefix = ifa.netmask.as_ref().and_then(|m| m.as_sockaddr_in()).map(|m| u32::from(m.ip()).count_ones());
+        let address = ipv4.map(|ip| format!("{ip}/{}", prefix.unwrap_or(32)));
+        match list.iter_mut().find(|i| i.name == ifa.interface_name) {
+            Some(known) => known.addresses.extend(address),
+            None => {
+                let up = ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+                list.push(Interface { name: ifa.interface_name, up, addresses: address.into_iter().collect() });
+            }
         }
-        let up = ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
-        list.push(Interface { name: ifa.interface_name, up });
     }
     list.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(list)
@@ -175,7 +203,12 @@ const MAX_OUTPUT: usize = 256 * 1024;
 
 fn run(argv: &[String]) -> Result<Answer, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let out = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e}"))?;
+    // stdin is an empty pipe, not /dev/null: a container without /dev must still work.
+    let out = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
     let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
     output.push_str(&String::from_utf8_lossy(&out.stderr));
     if output.len() > MAX_OUTPUT {
@@ -198,7 +231,13 @@ impl Answer {
             Answer::Pair(a, b) => format!("{a}:{b}"),
             Answer::Interfaces(list) => list
                 .iter()
-                .map(|i| format!("{} ({})", i.name, if i.up { "UP" } else { "DOWN" }))
+                .map(|i| {
+                    let state = if i.up { "UP" } else { "DOWN" };
+                    match i.addresses.is_empty() {
+                        true => format!("{} ({state})", i.name),
+                        false => format!("{} ({state}, {})", i.name, i.addresses.join(" ")),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             Answer::Output { output, .. } => output.trim_end().to_string(),

@@ -1,0 +1,118 @@
+//! The two clients lesson 7 uses from the host, so that no `ping` or `curl` is needed
+//! there: an ICMP echo (what `ping` sends) and a plain HTTP/1.0 GET. Both only ever
+//! talk to addresses inside namespaces learnctr made, with short timeouts.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// Round-trip times of the echo replies received (empty: no reply).
+pub fn ping(addr: Ipv4Addr, count: u16, timeout: Duration) -> std::io::Result<Vec<Duration>> {
+    // SAFETY: socket(2) with integer arguments; the fd is owned right away.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh socket nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: setsockopt with a valid timeval.
+    unsafe {
+        libc::setsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
+    }
+    let id = (std::process::id() & 0xffff) as u16;
+    let dest = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() },
+        sin_zero: [0; 8],
+    };
+    let mut rtts = Vec::new();
+    for seq in 1..=count {
+        let packet = echo_request(id, seq);
+        let sent = Instant::now();
+        // SAFETY: sendto(2) with our buffer and a valid sockaddr_in.
+        let n = unsafe {
+            libc::sendto(
+                sock.as_raw_fd(),
+                packet.as_ptr() as *const libc::c_void,
+                packet.len(),
+                0,
+                &dest as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let deadline = sent + timeout;
+        let mut buf = [0u8; 1500];
+        while Instant::now() < deadline {
+            // SAFETY: recv(2) into our buffer.
+            let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+            if n <= 0 {
+                break;
+            }
+            let ihl = ((buf[0] & 0x0f) as usize) * 4;
+            let icmp = &buf[ihl..n as usize];
+            // An echo reply (type 0) with our id and sequence number.
+            if icmp.len() >= 8 && icmp[0] == 0 && icmp[4..6] == id.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
+                rtts.push(sent.elapsed());
+                break;
+            }
+        }
+    }
+    Ok(rtts)
+}
+
+fn echo_request(id: u16, seq: u16) -> Vec<u8> {
+    let mut p = vec![8u8, 0, 0, 0];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(b"learnctr lesson 7");
+    let sum = checksum(&p);
+    p[2..4].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
+/// The Internet checksum (RFC 1071).
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// `GET /path` over HTTP/1.0: the status line and the body.
+pub fn http_get(addr: Ipv4Addr, port: u16, path: &str, timeout: Duration) -> std::io::Result<(String, String)> {
+    let mut stream = TcpStream::connect_timeout(&SocketAddrV4::new(addr, port).into(), timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: learnctr\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checksum_of_a_known_packet() {
+        // An echo request with id 1, seq 1 and no data: 08 00 f7 fd 00 01 00 01.
+        let p = [8u8, 0, 0, 0, 0, 1, 0, 1];
+        assert_eq!(super::checksum(&p), 0xf7fd);
+    }
+}
