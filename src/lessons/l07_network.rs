@@ -4,7 +4,6 @@
 //! `ip` commands are the shell equivalent. Only addresses inside namespaces this lesson
 //! made are ever used: no NAT, no forwarding, nothing leaves the machine.
 
-use super::common::*;
 use super::l04_proc_dev_sys::container_setup;
 use crate::course::i18n::tf;
 use crate::course::step::Contained;
@@ -99,7 +98,7 @@ fn plug(ctx: &mut Ctx, c: &Contained, letter: char, address: Ipv4Addr, prefix: u
     let host = Netlink::open()?;
     let id = std::process::id() % 100_000;
     let (host_end, peer) = (format!("learnctr-{id}{letter}"), format!("learnctr-{id}{}", letter.to_ascii_uppercase()));
-    ctx.host_link(&host_end, || host.add_veth(k, &host_end, &peer))?;
+    ctx.host_link(&host_end, || host.add_veth(k, &host_end, &peer)).map_err(|f| unsupported(f, "net.veth_missing"))?;
     host.move_to_namespace_of(k, &peer, c.pid())?;
     let inside = Netlink::in_namespace_of(k, c.pid())?;
     inside.rename(k, &peer, "eth0")?;
@@ -107,6 +106,16 @@ fn plug(ctx: &mut Ctx, c: &Contained, letter: char, address: Ipv4Addr, prefix: u
     inside.up(k, "lo")?;
     inside.up(k, "eth0")?;
     Ok(host_end)
+}
+
+/// A kernel without the veth or bridge driver answers EOPNOTSUPP to the netlink
+/// request: say which module is missing and how to get it.
+fn unsupported(f: Failure, key: &str) -> Failure {
+    if f.message.contains("EOPNOTSUPP") {
+        Failure::new(crate::course::i18n::t(key))
+    } else {
+        f
+    }
 }
 
 /// The bridge with the gateway address, up.
@@ -117,7 +126,7 @@ fn make_bridge(ctx: &mut Ctx, s: &Subnet) -> Result<Netlink, Failure> {
         if f.message.contains("EEXIST") {
             Failure::new(tf("net.bridge_exists", &[("bridge", &BRIDGE)]))
         } else {
-            f
+            unsupported(f, "net.bridge_missing")
         }
     })?;
     host.add_address(k, BRIDGE, s.host(1), s.prefix)?;

@@ -25,6 +25,9 @@ pub enum Attempt {
     Unshare(Namespace),
     /// `keyctl` (denied by the seccomp profiles).
     Keyctl,
+    /// `unshare` by its x32 ABI number: what a deny list written with x86_64 numbers
+    /// would miss (x86_64 only).
+    UnshareX32,
     /// A harmless call every profile allows: `getpid`.
     Getpid,
     /// Install the named seccomp profile (needs no_new_privs or CAP_SYS_ADMIN).
@@ -40,7 +43,7 @@ impl Attempt {
             Attempt::RawSocket => "CAP_NET_RAW",
             Attempt::Mknod(_) => "CAP_MKNOD",
             Attempt::BindPort(_) => "CAP_NET_BIND_SERVICE",
-            Attempt::Keyctl | Attempt::Getpid => "—",
+            Attempt::Keyctl | Attempt::Getpid | Attempt::UnshareX32 => "—",
             Attempt::InstallFilter(_) => "CAP_SYS_ADMIN / no_new_privs",
         }
     }
@@ -56,6 +59,7 @@ impl Attempt {
             Attempt::BindPort(port) => format!("nc -l -p {port}"),
             Attempt::Unshare(ns) => format!("unshare --{}", ns.proc_name()),
             Attempt::Keyctl => "keyctl show".to_string(),
+            Attempt::UnshareX32 => "unshare (x32 syscall number)".to_string(),
             Attempt::Getpid => "echo $$".to_string(),
             Attempt::InstallFilter(name) => format!("(seccomp profile \"{name}\")"),
         }
@@ -81,6 +85,7 @@ pub fn attempt(k: &dyn Kernel, what: &Attempt) -> String {
         }
         Attempt::Unshare(ns) => k.unshare(ns.flag()),
         Attempt::Keyctl => k.invoke(Call::Keyctl).map(drop),
+        Attempt::UnshareX32 => k.invoke(Call::UnshareX32 { flags: Namespace::Uts.flag() }).map(drop),
         Attempt::Getpid => Ok(()),
         Attempt::InstallFilter(name) => super::seccomp::this_arch()
             .and_then(|arch| super::seccomp::named(name, arch))

@@ -111,7 +111,14 @@ impl Isolated {
     }
 
     fn wait_until_ready(mut self, k: &dyn Kernel, id_map: Option<IdMap>) -> Result<Isolated> {
+        // Two messages are needed, and with a new pid namespace they come from two
+        // processes in no fixed order: our child sends PID 1's host pid after its fork,
+        // PID 1 says "ready" after its setup — and may be the faster one.
+        let (mut ready, mut init_known) = (false, false);
         loop {
+            if ready && init_known {
+                return Ok(self);
+            }
             match channel::receive::<ToHost>(&self.sock)? {
                 Some(ToHost::Trace(event)) => trace::absorb(event),
                 Some(ToHost::NeedIdMap) => {
@@ -119,8 +126,11 @@ impl Isolated {
                     idmap::write_maps(k, self.outer, map)?;
                     channel::send_to(&self.sock, &ToChild::IdMapWritten)?;
                 }
-                Some(ToHost::InitPid(pid)) => self.init = pid,
-                Some(ToHost::Ready) => return Ok(self),
+                Some(ToHost::InitPid(pid)) => {
+                    self.init = pid;
+                    init_known = true;
+                }
+                Some(ToHost::Ready) => ready = true,
                 Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
                 Some(ToHost::Answer(_)) => return Err(Error::Child("unexpected answer before ready".into())),
                 None => return Err(Error::Child("the isolated process exited before it was ready".into())),

@@ -154,6 +154,10 @@ pub enum Call {
         major: u64,
         minor: u64,
     },
+    /// `unshare` called by its x32 ABI number (bit 30 set), as a filter bypass would.
+    UnshareX32 {
+        flags: CloneFlags,
+    },
     /// Ask for the session keyring's id (`keyctl(KEYCTL_GET_KEYRING_ID)`): harmless, and
     /// a call seccomp profiles deny because keys are not namespaced.
     Keyctl,
@@ -273,6 +277,9 @@ impl Call {
                 format!("mknod({}, S_IFCHR|0600, makedev({major}, {minor}))", c_str(path))
             }
             Call::Keyctl => "keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)".to_string(),
+            Call::UnshareX32 { flags } => {
+                format!("syscall({:#x} /* x32 unshare */, {})", libc::SYS_unshare | 0x4000_0000, clone_flags(*flags))
+            }
             Call::Netlink { fd, summary, .. } => format!("sendto({fd}, {summary}) + ack"),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
@@ -382,6 +389,11 @@ impl Call {
                 nix::sys::stat::makedev(*major, *minor),
             )
             .map(|_| 0),
+            Call::UnshareX32 { flags } => {
+                // SAFETY: a raw system call with integer arguments only.
+                let r = unsafe { libc::syscall(libc::SYS_unshare | 0x4000_0000, flags.bits()) };
+                Errno::result(r).map(|_| 0)
+            }
             Call::Keyctl => {
                 const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
                 const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;

@@ -126,9 +126,39 @@ fn compile<S: AsRef<str>>(names: &[S], arch: TargetArch) -> std::result::Result<
 }
 
 /// Install a compiled profile in this process (and every child it will have).
+///
+/// On x86_64 a second, tiny filter goes first: the x32 ABI numbers the same system
+/// calls with bit 30 set (`__X32_SYSCALL_BIT`), and a deny list written with x86_64
+/// numbers would let `unshare | 0x40000000` through. Docker's profile is an allow list
+/// and does not have this problem; a deny list must close the door itself.
 pub fn install(k: &dyn Kernel, profile: &Profile) -> Result<()> {
+    if cfg!(target_arch = "x86_64") {
+        let label = "x32 system calls (nr >= 0x40000000) → EPERM".to_string();
+        k.invoke(Call::Seccomp { label, program: x32_guard() })?;
+    }
     let label = format!("profile \"{}\": {} calls → EPERM", profile.name, profile.denied.len());
     k.invoke(Call::Seccomp { label, program: profile.program.clone() }).map(drop)
+}
+
+/// `if arch == x86_64 && nr >= 0x40000000 { return EPERM } else { allow }`, in BPF.
+fn x32_guard() -> Vec<libc::sock_filter> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    let ins = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter { code: code as u16, jt, jf, k };
+    let (ld_abs, jeq, jge, ret) = (
+        libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
+        libc::BPF_RET | libc::BPF_K,
+    );
+    vec![
+        ins(ld_abs, 0, 0, 4),              // A = seccomp_data.arch
+        ins(jeq, 0, 3, AUDIT_ARCH_X86_64), // another arch: allow (the profile decides)
+        ins(ld_abs, 0, 0, 0),              // A = seccomp_data.nr
+        ins(jge, 0, 1, X32_SYSCALL_BIT),   // an x32 number?
+        ins(ret, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        ins(ret, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
 }
 
 /// `Seccomp:` and `Seccomp_filters:` of `/proc/PID/status` (0 none, 1 strict, 2 filter).
