@@ -49,7 +49,7 @@ pub fn lesson() -> Lesson {
                 shell: &["nsenter -t PID -n -m httpd -f -p 80 -h /tmp/www &", "wget -qO- http://SUBNET.2/"],
                 run: http,
             },
-            Step { id: "two", shell: &["(a second container on learnctr0 at SUBNET.3)", "nsenter -t PID2 -n ping -c3 SUBNET.2"], run: two },
+            Step { id: "two", shell: &["(a second container on learnctr0 at SUBNET.3)", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], run: two },
         ],
     }
 }
@@ -154,7 +154,7 @@ fn plug_into_bridge(
 /// busybox ping inside: the number of replies and the round-trip line.
 fn ping_inside(c: &Contained, to: Ipv4Addr) -> Result<(u32, String), Failure> {
     let out =
-        c.ask(Probe::Run(vec!["ping".into(), "-c".into(), "3".into(), "-W".into(), "1".into(), to.to_string()]))?;
+        c.ask(Probe::Run(vec!["ping".into(), "-c".into(), "3".into(), "-i".into(), "0.2".into(), "-W".into(), "1".into(), to.to_string()]))?;
     let text = out.text();
     let received = text
         .lines()
@@ -239,7 +239,7 @@ fn veth(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.observe("label.ping_to_container", &figures, s.host(2));
     ctx.check("check.veth.ping_in", back == 3, &figures);
     let cmds = host_commands(&c);
-    let gw = format!("ping -c3 {}", s.host(1));
+    let gw = format!("ping -c3 -i 0.2 {}", s.host(1));
     ctx.inspect(c, &["ip addr", "ip route", &gw], cmds);
     Ok(())
 }
@@ -264,7 +264,7 @@ fn bridge(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.observe("label.ping_to_container", &figures, s.host(2));
     ctx.check("check.veth.ping_in", back == 3, &figures);
     let cmds = host_commands(&c);
-    let gw = format!("ping -c3 {}", s.host(1));
+    let gw = format!("ping -c3 -i 0.2 {}", s.host(1));
     ctx.inspect(c, &["ip route", &gw], cmds);
     Ok(())
 }
@@ -314,7 +314,7 @@ fn two(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.two.reach_back", back == 3, back);
     let cmds = host_commands(&second);
     drop(first);
-    let other = format!("ping -c3 {}", s.host(2));
+    let other = format!("ping -c3 -i 0.2 {}", s.host(2));
     ctx.inspect(second, &["ip addr", &other], cmds);
     Ok(())
 }
