@@ -4,10 +4,7 @@
 mod common;
 
 use common::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::io::BufReader;
-use std::process::Stdio;
+use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 
 /// Lesson 1's checks, step by step: uts 3, pid 3, mount 4, ipc 3, net 3, user 4,
@@ -80,21 +77,6 @@ fn a_single_step_runs_alone() {
     assert!(text(&out).1.contains("no step 12"), "{}", text(&out).1);
 }
 
-/// Start lesson 1 and stop it, alive, after the checks of `step`.
-fn start_held(step: &str) -> (std::process::Child, String) {
-    let mut child = learnctr(&["lesson", "1", "--yes"])
-        .env("LEARNCTR_TEST_HOLD", step)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let seen = wait_for_line(&mut err, "holding at step");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    (child, seen)
-}
-
 fn journal_processes() -> Vec<i32> {
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/run/learnctr/journal").into_iter().flatten().flatten() {
@@ -129,14 +111,14 @@ fn ctrl_c_mid_step_leaves_nothing() {
     }
     let _one = serial();
     let before = host_state();
-    let (mut child, _) = start_held("mount");
+    let mut child = start_held(&["lesson", "1", "--yes"], "mount");
     // While the mount step's process lives: its tmpfs is not in the host's table.
     let during = host_state();
     assert_eq!(before.mountinfo, during.mountinfo, "the host's mount table changed during the mount step");
     let held = journal_processes();
     assert_eq!(held.len(), 1, "the journal names the isolated process");
     assert!(alive(held[0]));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    signal(&child, Signal::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130");
     assert!(wait_gone(held[0]), "the isolated process {} survived Ctrl-C", held[0]);
@@ -150,11 +132,11 @@ fn sigkill_then_cleanup_leaves_nothing() {
     }
     let _one = serial();
     let before = host_state();
-    let (mut child, _) = start_held("together");
+    let mut child = start_held(&["lesson", "1", "--yes"], "together");
     // With a new pid namespace there are two: learnctr's child and PID 1 inside.
     let held = journal_processes();
     assert_eq!(held.len(), 2, "{held:?}");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
     // The kernel kills the children (PR_SET_PDEATHSIG); the journal entry stays.
     for pid in &held {
@@ -179,8 +161,8 @@ fn the_next_start_recovers_after_sigkill() {
     }
     let _one = serial();
     let before = host_state();
-    let (mut child, _) = start_held("uts");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let mut child = start_held(&["lesson", "1", "--yes"], "uts");
+    signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
     assert!(!journal_processes().is_empty());
     let out = learnctr(&["lesson", "1", "--step", "1", "--yes"]).output().unwrap();

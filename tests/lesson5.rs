@@ -6,10 +6,7 @@
 mod common;
 
 use common::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::io::BufReader;
-use std::process::Stdio;
+use nix::sys::signal::Signal;
 
 fn pure_v2() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
@@ -45,16 +42,9 @@ fn sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup() {
     }
     let _one = serial();
     let before = host_state();
-    let mut child = learnctr(&["lesson", "5", "--yes"])
-        .env("LEARNCTR_TEST_HOLD", "memory")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    wait_for_line(&mut err, "holding at step");
+    let mut child = start_held(&["lesson", "5", "--yes"], "memory");
     assert!(!host_state().cgroups.is_empty(), "the memory step's cgroup exists while it holds");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
     assert!(!host_state().cgroups.is_empty(), "SIGKILL leaves the cgroup for cleanup to find");
     let out = learnctr(&["cleanup"]).output().unwrap();

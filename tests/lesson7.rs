@@ -6,10 +6,7 @@
 mod common;
 
 use common::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::io::BufReader;
-use std::process::Stdio;
+use nix::sys::signal::Signal;
 
 /// netns 3, veth 4, bridge 4, http 2, two 2.
 const LESSON7_CHECKS: usize = 15;
@@ -67,18 +64,11 @@ fn sigkill_then_cleanup_removes_the_network() {
     let dir = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(dir.path());
     let before = host_state();
-    let mut child = learnctr(&["lesson", "7", "--yes", "--rootfs", rootfs.to_str().unwrap()])
-        .env("LEARNCTR_TEST_HOLD", "two")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    wait_for_line(&mut err, "holding at step");
+    let mut child = start_held(&["lesson", "7", "--yes", "--rootfs", rootfs.to_str().unwrap()], "two");
     let during = host_state();
     assert!(during.links.iter().any(|l| l == "learnctr0"), "{:?}", during.links);
     assert_ne!(before.routes, during.routes, "the bridge's subnet route exists while the lesson runs");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(host_state().links.iter().any(|l| l == "learnctr0"), "SIGKILL leaves the bridge for cleanup");

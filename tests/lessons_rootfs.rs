@@ -5,11 +5,9 @@
 mod common;
 
 use common::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::io::BufReader;
+use nix::sys::signal::Signal;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// (lesson, checks it proves, a step to hold at while the test looks from the host)
 const LESSONS: [(&str, usize, &str); 3] = [("2", 6, "escape"), ("3", 8, "pivot"), ("4", 11, "sys")];
@@ -31,17 +29,11 @@ fn check_lessons_on(rootfs: &Path) {
         assert_same_host(&before, &host_state(), &format!("after lesson {lesson}"));
 
         // During: hold the lesson at a step with its container alive, look from outside.
-        let mut child = learnctr(&["lesson", lesson, "--yes", "--rootfs", rootfs.to_str().unwrap()])
-            .env("LEARNCTR_TEST_HOLD", hold)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        wait_for_line(&mut err, "holding at step");
+        let child = start_held(&["lesson", lesson, "--yes", "--rootfs", rootfs.to_str().unwrap()], hold);
         let during = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert_eq!(before.mountinfo, during, "lesson {lesson}: the host's mount table changed during step {hold}");
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+        signal(&child, Signal::SIGINT);
+        let mut child = child;
         assert_eq!(child.wait().unwrap().code(), Some(130));
         assert_same_host(&before, &host_state(), &format!("after lesson {lesson} was interrupted"));
     }

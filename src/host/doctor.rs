@@ -157,19 +157,40 @@ fn overlay() -> Finding {
 }
 
 fn net_module(name: &str, key: &str) -> Finding {
+    // As root, the real test: make one in a throwaway network namespace (it vanishes
+    // with the namespace; the host never sees it).
+    if process::is_root() {
+        return match try_in_throwaway_namespace(name) {
+            Ok(()) => finding(Status::Ok, key, t("doctor.works"), None),
+            Err(e) if e.errno() == Some(nix::errno::Errno::EOPNOTSUPP) => {
+                let release = probe::kernel_release();
+                finding(Status::Problem, key, t("doctor.absent"), Some(tf("doctor.netmodule.fix", &[("module", &name), ("release", &release)])))
+            }
+            Err(e) => finding(Status::Unknown, key, e.to_string(), None),
+        };
+    }
     if Path::new("/sys/module").join(name).exists() {
         finding(Status::Ok, key, t("doctor.loaded"), None)
     } else if module_available(name) {
         finding(Status::Ok, key, t("doctor.module"), None)
     } else {
-        let release = probe::kernel_release();
-        finding(
-            Status::Problem,
-            key,
-            t("doctor.absent"),
-            Some(tf("doctor.netmodule.fix", &[("module", &name), ("release", &release)])),
-        )
+        finding(Status::Unknown, key, t("doctor.unreadable"), None)
     }
+}
+
+/// Make a veth pair or a bridge inside a new, empty network namespace.
+fn try_in_throwaway_namespace(kind: &str) -> crate::primitives::Result<()> {
+    use crate::primitives::isolate::{Isolated, Plan};
+    use crate::primitives::{netlink::Netlink, Kernel, Linux};
+    let k: &dyn Kernel = &Linux;
+    let scratch = Isolated::start(k, Plan::new(&[Namespace::Net]))?;
+    let netlink = Netlink::in_namespace_of(k, scratch.pid())?;
+    let made = match kind {
+        "veth" => netlink.add_veth(k, "learnctr-t0", "learnctr-t1"),
+        _ => netlink.add_bridge(k, "learnctr-t2"),
+    };
+    crate::primitives::trace::take();
+    made
 }
 
 /// Built into the kernel or present as a loadable module for the running kernel.

@@ -153,8 +153,16 @@ fn plug_into_bridge(
 
 /// busybox ping inside: the number of replies and the round-trip line.
 fn ping_inside(c: &Contained, to: Ipv4Addr) -> Result<(u32, String), Failure> {
-    let out =
-        c.ask(Probe::Run(vec!["ping".into(), "-c".into(), "3".into(), "-i".into(), "0.2".into(), "-W".into(), "1".into(), to.to_string()]))?;
+    let out = c.ask(Probe::Run(vec![
+        "ping".into(),
+        "-c".into(),
+        "3".into(),
+        "-i".into(),
+        "0.2".into(),
+        "-W".into(),
+        "1".into(),
+        to.to_string(),
+    ]))?;
     let text = out.text();
     let received = text
         .lines()
@@ -172,6 +180,17 @@ fn ping_from_host(to: Ipv4Addr) -> Result<(usize, String), Failure> {
     let rtts = net_client::ping(to, 3, Duration::from_secs(1))?;
     let avg = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / rtts.len().max(1) as f64;
     Ok((rtts.len(), format!("{} / 3, avg {avg:.3} ms", rtts.len())))
+}
+
+/// Ping from inside to the gateway (busybox), and from the host to inside (learnctr).
+fn ping_both_ways(ctx: &mut Ctx, c: &Contained, s: &Subnet) -> Result<(), Failure> {
+    let (received, rtt) = ping_inside(c, s.host(1))?;
+    ctx.observe("label.ping_to_host", s.host(1), format!("{received} / 3 {rtt}"));
+    ctx.check("check.veth.ping_out", received == 3, received);
+    let (back, figures) = ping_from_host(s.host(2))?;
+    ctx.observe("label.ping_to_container", &figures, s.host(2));
+    ctx.check("check.veth.ping_in", back == 3, &figures);
+    Ok(())
 }
 
 fn host_commands(c: &Contained) -> Vec<String> {
@@ -232,12 +251,7 @@ fn veth(ctx: &mut Ctx) -> Result<(), Failure> {
     let table = c.ask(Probe::Run(vec!["ip".into(), "route".into()]))?.text();
     ctx.observe("label.routes", "", &table);
     ctx.check("check.veth.route", routes.lines().any(|l| l.starts_with("eth0")), &table);
-    let (received, rtt) = ping_inside(&c, s.host(1))?;
-    ctx.observe("label.ping_to_host", s.host(1), format!("{received} / 3 {rtt}"));
-    ctx.check("check.veth.ping_out", received == 3, received);
-    let (back, figures) = ping_from_host(s.host(2))?;
-    ctx.observe("label.ping_to_container", &figures, s.host(2));
-    ctx.check("check.veth.ping_in", back == 3, &figures);
+    ping_both_ways(ctx, &c, &s)?;
     let cmds = host_commands(&c);
     let gw = format!("ping -c3 -i 0.2 {}", s.host(1));
     ctx.inspect(c, &["ip addr", "ip route", &gw], cmds);
@@ -257,12 +271,7 @@ fn bridge(ctx: &mut Ctx) -> Result<(), Failure> {
     let table = c.ask(Probe::Run(vec!["ip".into(), "route".into()]))?.text();
     ctx.observe("label.routes", "", &table);
     ctx.check("check.bridge.default_route", table.contains(&format!("default via {}", s.host(1))), &table);
-    let (received, rtt) = ping_inside(&c, s.host(1))?;
-    ctx.observe("label.ping_to_host", s.host(1), format!("{received} / 3 {rtt}"));
-    ctx.check("check.veth.ping_out", received == 3, received);
-    let (back, figures) = ping_from_host(s.host(2))?;
-    ctx.observe("label.ping_to_container", &figures, s.host(2));
-    ctx.check("check.veth.ping_in", back == 3, &figures);
+    ping_both_ways(ctx, &c, &s)?;
     let cmds = host_commands(&c);
     let gw = format!("ping -c3 -i 0.2 {}", s.host(1));
     ctx.inspect(c, &["ip route", &gw], cmds);

@@ -194,3 +194,23 @@ pub fn dynamic_rootfs(dir: &std::path::Path) -> PathBuf {
     std::fs::write(root.join("etc/hostname"), "dynamic\n").unwrap();
     root
 }
+
+/// Start learnctr with `args` and wait until it holds, alive, after the checks of
+/// `step` (`LEARNCTR_TEST_HOLD`). Its stderr keeps being drained so it never blocks.
+pub fn start_held(args: &[&str], step: &str) -> std::process::Child {
+    let mut child = learnctr(args)
+        .env("LEARNCTR_TEST_HOLD", step)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut err, "holding at step");
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    child
+}
+
+/// Send a signal to a child learnctr.
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
