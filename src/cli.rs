@@ -30,6 +30,18 @@ pub struct Cli {
     /// `learnctr rootfs list`, or a directory.
     #[arg(long, global = true, value_name = "ROOTFS")]
     rootfs: Option<String>,
+    /// The runtime's state directory (as runc's --root).
+    #[arg(long, global = true, value_name = "DIR", default_value = crate::runtime::state::DEFAULT_ROOT)]
+    root: std::path::PathBuf,
+    /// Where the runtime writes its errors (as runc's --log).
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
+    /// text or json (as runc's --log-format).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: String,
+    /// Accepted for runc compatibility (learnctr manages cgroups itself).
+    #[arg(long, global = true, hide = true)]
+    systemd_cgroup: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -64,6 +76,60 @@ enum Command {
     Cleanup,
     /// Print a shell completion script: bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
+    /// Write a config.json like `runc spec` (OCI runtime).
+    Spec {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: std::path::PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Create a container from a bundle; it waits for `start` (OCI runtime).
+    Create {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: std::path::PathBuf,
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "SOCKET")]
+        console_socket: Option<std::path::PathBuf>,
+        id: String,
+    },
+    /// Start a created container (OCI runtime).
+    Start { id: String },
+    /// The state of a container, as JSON (OCI runtime).
+    State { id: String },
+    /// Send a signal to a container: a name (TERM, SIGKILL) or a number (OCI runtime).
+    Kill {
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+        #[arg(long, short = 'a', hide = true)]
+        all: bool,
+    },
+    /// Delete a container; a running one only with --force (OCI runtime).
+    Delete {
+        #[arg(long, short = 'f')]
+        force: bool,
+        id: String,
+    },
+    /// The containers and their status.
+    List {
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Create and start a container, wait for it, delete it; its exit code.
+    Run {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: std::path::PathBuf,
+        #[arg(long, short = 'd', hide = true)]
+        detach: bool,
+        id: String,
+    },
+    /// Run a command in a running container (setns, as nsenter does).
+    Exec {
+        id: String,
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
     /// Root filesystems for the lessons: fetch, list, import, export, remove.
     Rootfs {
         #[command(subcommand)]
@@ -118,9 +184,14 @@ pub fn main() -> i32 {
     signals::install();
     let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let rootfs = cli.rootfs.clone();
-    match dispatch(cli.command, interactive, rootfs.as_deref()) {
-        Ok(()) => 0,
-        Err(f) => report(f),
+    let runtime = RuntimeGlobals { root: cli.root.clone(), log: cli.log.clone(), json: cli.log_format == "json" };
+    let _ = cli.systemd_cgroup;
+    match cli.command {
+        Some(command) if is_runtime(&command) => run_runtime(command, &runtime),
+        command => match dispatch(command, interactive, rootfs.as_deref()) {
+            Ok(()) => 0,
+            Err(f) => report(f),
+        },
     }
 }
 
@@ -182,6 +253,7 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
+        Some(_) => Ok(()),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
@@ -324,4 +396,98 @@ fn run_cleanup() -> Result<(), Failure> {
     } else {
         Err(Failure::new(tf("cleanup.failed", &[("list", &report.failed.join("; "))])))
     }
+}
+
+/// The runtime's global options, as runc has them.
+struct RuntimeGlobals {
+    root: std::path::PathBuf,
+    log: Option<std::path::PathBuf>,
+    json: bool,
+}
+
+fn is_runtime(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Spec { .. }
+            | Command::Create { .. }
+            | Command::Start { .. }
+            | Command::State { .. }
+            | Command::Kill { .. }
+            | Command::Delete { .. }
+            | Command::List { .. }
+            | Command::Run { .. }
+            | Command::Exec { .. }
+    )
+}
+
+/// The OCI runtime commands: exit 0 or the container's code; errors as one line on
+/// stderr (and in --log, as text or JSON, as runc writes them).
+fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
+    use crate::runtime;
+    let k: &dyn crate::primitives::Kernel = &crate::primitives::Linux;
+    let root = g.root.as_path();
+    let needs_root = !matches!(command, Command::Spec { .. } | Command::List { .. } | Command::State { .. });
+    if needs_root && !process::is_root() {
+        return runtime_error(g, "the OCI runtime commands need root: run them with sudo");
+    }
+    let result: Result<i32, runtime::RtError> = match command {
+        Command::Spec { bundle, rootless } => runtime::spec::write(&bundle, rootless).map(|_| 0).map_err(Into::into),
+        Command::Create { bundle, pid_file, console_socket, id } => {
+            if console_socket.is_some() {
+                Err(runtime::RtError(
+                    "--console-socket (process.terminal) is not supported by learnctr yet: set \"terminal\": false"
+                        .into(),
+                ))
+            } else {
+                let opts = runtime::CreateOptions {
+                    root,
+                    id: &id,
+                    bundle: &bundle,
+                    pid_file: pid_file.as_deref(),
+                    foreground: false,
+                };
+                runtime::create(k, &opts).map(|_| 0)
+            }
+        }
+        Command::Start { id } => runtime::start(root, &id).map(|_| 0),
+        Command::State { id } => runtime::state_json(root, &id).map(|json| {
+            println!("{json}");
+            0
+        }),
+        Command::Kill { id, signal, .. } => runtime::kill(k, root, &id, &signal).map(|_| 0),
+        Command::Delete { force, id } => runtime::delete(k, root, &id, force).map(|_| 0),
+        Command::List { quiet } => {
+            for (c, status) in runtime::list(root) {
+                if quiet {
+                    println!("{}", c.id);
+                } else {
+                    println!("{:<20} {:<8} {:<10} {}", c.id, c.pid, status, c.bundle.display());
+                }
+            }
+            Ok(0)
+        }
+        Command::Run { bundle, id, .. } => runtime::run(k, root, &id, &bundle),
+        Command::Exec { id, command } => runtime::exec(k, root, &id, &command),
+        _ => Ok(0),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => runtime_error(g, &e.0),
+    }
+}
+
+fn runtime_error(g: &RuntimeGlobals, message: &str) -> i32 {
+    eprintln!("{} {message}", "learnctr:".red().bold());
+    if let Some(path) = &g.log {
+        use std::io::Write;
+        let line = if g.json {
+            serde_json::json!({"level": "error", "msg": message}).to_string()
+        } else {
+            format!("level=error msg=\"{message}\"")
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    1
 }

@@ -10,6 +10,7 @@ mod host;
 mod lessons;
 mod primitives;
 mod rootfs;
+mod runtime;
 
 fn main() {
     // Lesson 6's setuid helper is a copy of this binary under another name: it only

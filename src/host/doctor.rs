@@ -164,7 +164,12 @@ fn net_module(name: &str, key: &str) -> Finding {
             Ok(()) => finding(Status::Ok, key, t("doctor.works"), None),
             Err(e) if e.errno() == Some(nix::errno::Errno::EOPNOTSUPP) => {
                 let release = probe::kernel_release();
-                finding(Status::Problem, key, t("doctor.absent"), Some(tf("doctor.netmodule.fix", &[("module", &name), ("release", &release)])))
+                finding(
+                    Status::Problem,
+                    key,
+                    t("doctor.absent"),
+                    Some(tf("doctor.netmodule.fix", &[("module", &name), ("release", &release)])),
+                )
             }
             Err(e) => finding(Status::Unknown, key, e.to_string(), None),
         };

@@ -168,6 +168,48 @@ pub enum Call {
         summary: String,
         request: Vec<u8>,
     },
+    /// A named pipe (`mkfifo(3)`, i.e. `mknod` with S_IFIFO).
+    Mkfifo {
+        path: String,
+        mode: u32,
+    },
+    /// A device node of any kind (`mknod(2)`): `c` or `b`.
+    MknodDevice {
+        path: String,
+        block: bool,
+        mode: u32,
+        major: u64,
+        minor: u64,
+    },
+    /// `setrlimit(2)`.
+    Setrlimit {
+        resource: i32,
+        name: String,
+        soft: u64,
+        hard: u64,
+    },
+    /// `prctl(PR_SET_KEEPCAPS)`: keep the permitted capabilities across setuid.
+    KeepCaps {
+        on: bool,
+    },
+    /// Mark every fd from `first` up close-on-exec (`close_range(2)`).
+    CloseRangeCloexec {
+        first: u32,
+    },
+    /// Open `name` relative to the directory `dirfd` for writing (a FIFO: blocks
+    /// until a reader opens it).
+    OpenAtWrite {
+        dirfd: RawFd,
+        name: String,
+    },
+    /// A new session, without a controlling terminal (`setsid(2)`).
+    Setsid,
+    /// Replace this process with a program (`execve(2)`); returns only on failure.
+    Execve {
+        path: String,
+        argv: Vec<String>,
+        env: Vec<String>,
+    },
     /// Create a System V shared memory segment (`shmget(2)`).
     Shmget {
         key: i32,
@@ -281,6 +323,25 @@ impl Call {
                 format!("syscall({:#x} /* x32 unshare */, {})", libc::SYS_unshare | 0x4000_0000, clone_flags(*flags))
             }
             Call::Netlink { fd, summary, .. } => format!("sendto({fd}, {summary}) + ack"),
+            Call::Mkfifo { path, mode } => format!("mknod({}, S_IFIFO|0{mode:o}, 0)", c_str(path)),
+            Call::MknodDevice { path, block, mode, major, minor } => format!(
+                "mknod({}, {}|0{mode:o}, makedev({major}, {minor}))",
+                c_str(path),
+                if *block { "S_IFBLK" } else { "S_IFCHR" }
+            ),
+            Call::Setrlimit { name, soft, hard, .. } => {
+                format!("setrlimit({name}, {{rlim_cur={soft}, rlim_max={hard}}})")
+            }
+            Call::KeepCaps { on } => format!("prctl(PR_SET_KEEPCAPS, {})", u8::from(*on)),
+            Call::CloseRangeCloexec { first } => format!("close_range({first}, ~0U, CLOSE_RANGE_CLOEXEC)"),
+            Call::OpenAtWrite { dirfd, name } => format!("openat({dirfd}, {}, O_WRONLY|O_CLOEXEC)", c_str(name)),
+            Call::Setsid => "setsid()".to_string(),
+            Call::Execve { path, argv, env } => format!(
+                "execve({}, [{}], [/* {} vars */])",
+                c_str(path),
+                argv.iter().map(|a| c_str(a)).collect::<Vec<_>>().join(", "),
+                env.len()
+            ),
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -402,6 +463,46 @@ impl Call {
                 Errno::result(r)
             }
             Call::Netlink { fd, request, .. } => super::netlink::exchange(*fd, request),
+            Call::Mkfifo { path, mode } => {
+                nix::unistd::mkfifo(path.as_str(), nix::sys::stat::Mode::from_bits_truncate(*mode)).map(|_| 0)
+            }
+            Call::MknodDevice { path, block, mode, major, minor } => nix::sys::stat::mknod(
+                path.as_str(),
+                if *block { nix::sys::stat::SFlag::S_IFBLK } else { nix::sys::stat::SFlag::S_IFCHR },
+                nix::sys::stat::Mode::from_bits_truncate(*mode),
+                nix::sys::stat::makedev(*major, *minor),
+            )
+            .map(|_| 0),
+            Call::Setrlimit { resource, soft, hard, .. } => {
+                let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
+                // SAFETY: setrlimit(2) with a valid struct.
+                Errno::result(unsafe { libc::setrlimit(*resource as _, &lim) }).map(|_| 0)
+            }
+            // SAFETY: prctl(2) with integer arguments only.
+            Call::KeepCaps { on } => {
+                Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, u64::from(*on), 0, 0, 0) }).map(|_| 0)
+            }
+            Call::CloseRangeCloexec { first } => {
+                // SAFETY: close_range(2) with integer arguments only.
+                let r = unsafe { libc::syscall(libc::SYS_close_range, *first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+                Errno::result(r).map(|_| 0)
+            }
+            Call::OpenAtWrite { dirfd, name } => {
+                let c = cstring(name)?;
+                // SAFETY: openat(2) on our own directory fd with a valid path.
+                Errno::result(unsafe { libc::openat(*dirfd, c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })
+                    .map(i64::from)
+            }
+            Call::Setsid => unistd::setsid().map(|p| i64::from(p.as_raw())),
+            Call::Execve { path, argv, env } => {
+                let path = cstring(path)?;
+                let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                let env: Vec<CString> = env.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                match unistd::execve(&path, &argv, &env) {
+                    Err(e) => Err(e),
+                    Ok(never) => match never {},
+                }
+            }
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
             Call::SetParentDeathSignal { signal } => {
@@ -441,6 +542,11 @@ pub struct Linux;
 impl Kernel for Linux {
     fn invoke(&self, call: Call) -> Result<i64> {
         let text = call.describe();
+        // execve replaces this process when it succeeds: it is recorded before, as
+        // strace shows it, and again only if it comes back with an error.
+        if matches!(call, Call::Execve { .. }) {
+            trace::record(text.clone(), "<unfinished ...>".to_string());
+        }
         let answer = call.perform();
         if matches!(call, Call::Fork) && answer == Ok(0) {
             // In the new child: the parent records this fork, not the child.
@@ -588,6 +694,13 @@ impl dyn Kernel + '_ {
     }
     pub fn no_new_privs(&self) -> Result<()> {
         self.invoke(Call::NoNewPrivs).map(drop)
+    }
+    /// `execve`: returns only with the error that stopped it.
+    pub fn execve_program(&self, path: &str, argv: &[String], env: &[String]) -> Error {
+        match self.invoke(Call::Execve { path: path.to_string(), argv: argv.to_vec(), env: env.to_vec() }) {
+            Err(e) => e,
+            Ok(_) => Error::Child("execve returned".into()),
+        }
     }
     /// `Some(pid)` in the parent, `None` in the child.
     pub fn fork(&self) -> Result<Option<i32>> {

@@ -13,6 +13,8 @@ pub struct Mount {
     pub propagation: Vec<String>,
     pub fstype: String,
     pub source: String,
+    /// The filesystem's own options (after the source): for cgroup v1, its controllers.
+    pub super_options: Vec<String>,
 }
 
 impl Mount {
@@ -44,6 +46,7 @@ fn parse_line(line: &str) -> Option<Mount> {
         propagation: fields.iter().skip(6).map(|s| s.to_string()).collect(),
         fstype: rest.first()?.to_string(),
         source: rest.get(1).map(|s| unescape(s)).unwrap_or_default(),
+        super_options: rest.get(2).map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default(),
     })
 }
 

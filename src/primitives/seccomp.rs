@@ -125,6 +125,30 @@ fn compile<S: AsRef<str>>(names: &[S], arch: TargetArch) -> std::result::Result<
     Ok(program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
 }
 
+/// A profile from config.json: `names` get `filter_action`, everything else
+/// `default` (both in seccompiler's JSON words). Names this architecture does not have
+/// are left out, as runc leaves them out.
+pub fn compile_profile<S: AsRef<str>>(
+    name: &str,
+    names: &[S],
+    default: serde_json::Value,
+    filter_action: serde_json::Value,
+) -> Result<Profile> {
+    let arch = this_arch().map_err(super::Error::Child)?;
+    let known: Vec<String> =
+        names.iter().map(|n| n.as_ref().to_string()).filter(|n| compile(&[n.as_str()], arch).is_ok()).collect();
+    let rules: Vec<serde_json::Value> = known.iter().map(|n| serde_json::json!({ "syscall": n })).collect();
+    let json = serde_json::json!({ "learnctr": { "mismatch_action": default, "filter_action": filter_action, "filter": rules } });
+    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch)
+        .map_err(|e| super::Error::Child(e.to_string()))?;
+    let program = map.get("learnctr").ok_or_else(|| super::Error::Child("no program".into()))?;
+    Ok(Profile {
+        name: name.to_string(),
+        denied: known,
+        program: program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect(),
+    })
+}
+
 /// Install a compiled profile in this process (and every child it will have).
 ///
 /// On x86_64 a second, tiny filter goes first: the x32 ABI numbers the same system

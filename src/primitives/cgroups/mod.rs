@@ -51,6 +51,12 @@ impl Cgroup {
         Cgroup { hierarchy, name: format!("{PARENT}/{leaf}"), controllers: controllers.to_vec() }
     }
 
+    /// A cgroup at a path of the caller's choice (an OCI bundle's `cgroupsPath`),
+    /// relative to each hierarchy's root.
+    pub fn at_path(hierarchy: Hierarchy, path: &str, controllers: &[&'static str]) -> Cgroup {
+        Cgroup { hierarchy, name: path.trim_start_matches('/').to_string(), controllers: controllers.to_vec() }
+    }
+
     /// The cgroup's directories: one on v2, one per controller on v1.
     pub fn dirs(&self) -> Vec<PathBuf> {
         match self.hierarchy.mode {
@@ -103,6 +109,21 @@ impl Cgroup {
         }
         for dir in self.dirs() {
             k.mkdir(&dir.to_string_lossy(), 0o755)?;
+        }
+        // v1 cpuset starts empty, and a cgroup without CPUs or memory nodes refuses
+        // every process (ENOSPC): copy them from the parent, parent first.
+        if self.hierarchy.mode != Mode::Unified && self.controllers.contains(&"cpuset") {
+            let leaf = self.dir_of("cpuset");
+            for dir in [leaf.parent().map(PathBuf::from), Some(leaf.clone())].into_iter().flatten() {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    let mine = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+                    if mine.trim().is_empty() {
+                        let parent = dir.parent().map(|p| p.join(file)).unwrap_or_default();
+                        let value = std::fs::read_to_string(&parent).unwrap_or_default();
+                        k.write_file(&dir.join(file).to_string_lossy(), value.trim())?;
+                    }
+                }
+            }
         }
         Ok(())
     }

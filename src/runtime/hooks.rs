@@ -1,0 +1,84 @@
+//! Hooks: programs the runtime runs at points of the container's life, each given the
+//! container's state as JSON on its stdin (OCI runtime spec, "POSIX-platform Hooks").
+//!
+//! | hook            | when                                              | run by        |
+//! |-----------------|---------------------------------------------------|---------------|
+//! | prestart        | after the namespaces exist, before pivot_root     | the runtime   |
+//! | createRuntime   | same point (prestart is its deprecated name)      | the runtime   |
+//! | createContainer | in the container's mount namespace, before pivot  | the init      |
+//! | startContainer  | inside, after `start`, before the user's program   | the init      |
+//! | poststart       | after the user's program started                  | `start`       |
+//! | poststop        | after the container is deleted                    | `delete`      |
+//!
+//! A failing prestart, createRuntime, createContainer or startContainer hook stops the
+//! container; a failing poststart or poststop hook only warns.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Hook {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<u64>,
+}
+
+impl From<&oci_spec::runtime::Hook> for Hook {
+    fn from(h: &oci_spec::runtime::Hook) -> Hook {
+        Hook {
+            path: h.path().display().to_string(),
+            args: h.args().clone().unwrap_or_default(),
+            env: h.env().clone().unwrap_or_default(),
+            timeout: h.timeout().map(|t| t as u64),
+        }
+    }
+}
+
+pub fn from_spec(list: &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<Hook> {
+    list.as_ref().map(|l| l.iter().map(Hook::from).collect()).unwrap_or_default()
+}
+
+/// Run hooks in order, each with `state` on stdin; the first failure stops.
+pub fn run_all(hooks: &[Hook], state: &str) -> Result<(), String> {
+    for hook in hooks {
+        run(hook, state)?;
+    }
+    Ok(())
+}
+
+fn run(hook: &Hook, state: &str) -> Result<(), String> {
+    let mut cmd = Command::new(&hook.path);
+    // args[0] is the program's name as it will see it (argv[0]).
+    if let Some((first, rest)) = hook.args.split_first() {
+        use std::os::unix::process::CommandExt;
+        cmd.arg0(first).args(rest);
+    }
+    cmd.env_clear();
+    for pair in &hook.env {
+        if let Some((k, v)) = pair.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().map_err(|e| format!("hook {}: {e}", hook.path))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook may exit without reading: a broken pipe is not the hook's failure.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let deadline = hook.timeout.map(|s| Instant::now() + Duration::from_secs(s));
+    loop {
+        match child.try_wait().map_err(|e| format!("hook {}: {e}", hook.path))? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("hook {} failed ({status})", hook.path)),
+            None if deadline.is_some_and(|d| Instant::now() > d) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("hook {} timed out after {} s", hook.path, hook.timeout.unwrap_or(0)));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The container's init: what runs in the new namespaces, from `config.json` to the
+//! `execve` of the container's process. The order is runc's (and youki's); each step
+//! names what it guards against.
+//!
+//! 1. mount propagation of `/` made private (or `rootfsPropagation`'s choice) before any
+//!    mount — otherwise mounts leak to the host (lesson 3);
+//! 2. the rootfs bound onto itself, then every `mounts` entry inside it;
+//! 3. `/dev`: default devices and `linux.devices`, the standard symlinks (lesson 4);
+//! 4. createRuntime/prestart hooks (by the runtime), createContainer hooks (here);
+//! 5. `pivot_root`, old root detached — no path back to the host (lesson 3);
+//! 6. masked and read-only paths of `/proc` and `/sys` (lesson 4); a read-only root;
+//! 7. hostname, sysctl, rlimits, oom_score_adj;
+//! 8. no_new_privs; seccomp now only without it (it needs CAP_SYS_ADMIN);
+//! 9. capabilities, bounding set first, around the switch to the configured user
+//!    (PR_SET_KEEPCAPS keeps them across setuid) (lesson 6);
+//! 10. cwd, checked to be inside the container (CVE-2024-21626: a leaked host fd used as
+//!     cwd gave access to the host), every fd above 2 close-on-exec;
+//! 11. wait for `start` on `exec.fifo`, then startContainer hooks;
+//! 12. seccomp last with no_new_privs, and `execve`.
+//!
+//! CVE-2019-5736 (a container overwriting runc's binary through /proc/PID/exe): this
+//! init is not dumpable (`PR_SET_DUMPABLE` 0), so the container cannot open its exe,
+//! and after `execve` /proc/PID/exe is the container's own program.
+
+use crate::primitives::capabilities::Mask;
+use crate::primitives::mountinfo;
+use crate::primitives::mounts::{self, parse_options};
+use crate::primitives::{devices, newroot, paths, seccomp, Error, Kernel, Result};
+use nix::mount::MsFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+/// What the init needs besides config.json.
+pub struct Context<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    /// An fd of the container's state directory, opened before pivot_root: the FIFO
+    /// is reached through it afterwards.
+    pub state_dirfd: RawFd,
+    /// Runs the runtime's hooks (asks the parent to, and waits).
+    pub runtime_hooks: &'a dyn Fn() -> Result<()>,
+    pub hook_state: String,
+}
+
+fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
+    spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
+}
+
+/// Steps 1 to 10: everything before the wait for `start`.
+pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let spec = c.spec;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let root = c.rootfs.to_string_lossy().to_string();
+    let new_mount_ns = has_namespace(spec, LinuxNamespaceType::Mount);
+    if new_mount_ns {
+        // 1. No mount of ours may reach the host.
+        k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+        // 2. The rootfs, then the mounts.
+        newroot::bind_onto_itself(k, &root)?;
+        for m in spec.mounts().as_deref().unwrap_or(&[]) {
+            mount_entry(k, c.rootfs, m)?;
+        }
+        // 3. /dev, when config.json gives it a tmpfs of its own.
+        let dev_is_tmpfs = spec
+            .mounts()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
+        if dev_is_tmpfs {
+            make_devices(k, c.rootfs, &linux)?;
+        }
+    }
+    // 4. Hooks.
+    (c.runtime_hooks)()?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    super::hooks::run_all(&super::hooks::from_spec(hooks.create_container()), &c.hook_state).map_err(Error::Child)?;
+    if new_mount_ns {
+        // 5. pivot_root, then the propagation the bundle asked for.
+        newroot::pivot_into(k, &root)?;
+        if let Some(flag) = linux.rootfs_propagation().as_deref().and_then(mounts::propagation_flag) {
+            k.mount(None, "/", None, flag, None)?;
+        }
+        // 6. Masked and read-only paths, then a read-only root.
+        for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
+            paths::mask(k, p)?;
+        }
+        for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
+            paths::make_read_only(k, p)?;
+        }
+        if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+            k.mount(
+                None,
+                "/",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | existing_flags("/"),
+                None,
+            )?;
+        }
+    }
+    // 7. Hostname, sysctl, rlimits, oom_score_adj.
+    if has_namespace(spec, LinuxNamespaceType::Uts) {
+        if let Some(name) = spec.hostname() {
+            k.sethostname(name)?;
+        }
+    }
+    for (key, value) in linux.sysctl().clone().unwrap_or_default() {
+        k.write_file(&format!("/proc/sys/{}", key.replace('.', "/")), &value)?;
+    }
+    let process = spec.process().clone().unwrap_or_default();
+    for rl in process.rlimits().as_deref().unwrap_or(&[]) {
+        let name = format!("{:?}", rl.typ());
+        let resource = rlimit_number(&name).ok_or_else(|| Error::Child(format!("unknown rlimit {name}")))?;
+        k.invoke(crate::primitives::kernel::Call::Setrlimit { resource, name, soft: rl.soft(), hard: rl.hard() })?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        k.write_file("/proc/self/oom_score_adj", &adj.to_string())?;
+    }
+    Ok(())
+}
+
+/// Steps 8 to 12, after `start`: privileges, then the program.
+pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
+    let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let profile = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().clone())
+        .map(|s| super::seccomp_profile::compile(&s))
+        .transpose()?
+        .flatten();
+    if nnp {
+        k.no_new_privs()?;
+    }
+    if let (Some(p), false) = (&profile, nnp) {
+        seccomp::install(k, p)?;
+    }
+    // 9. Capabilities around the user switch.
+    let caps = process.capabilities().clone().unwrap_or_default();
+    let set = |s: &Option<oci_spec::runtime::Capabilities>| -> Mask {
+        let names: Vec<String> = s.as_ref().map(|c| c.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
+        Mask::from_names(&names.iter().map(|n| format!("CAP_{}", n.trim_start_matches("CAP_"))).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let (bounding, effective, permitted, inheritable, ambient) = (
+        set(caps.bounding()),
+        set(caps.effective()),
+        set(caps.permitted()),
+        set(caps.inheritable()),
+        set(caps.ambient()),
+    );
+    for cap in Mask(!bounding.0).capabilities() {
+        if caps::has_cap(None, caps::CapSet::Bounding, cap).unwrap_or(false) {
+            k.drop_bounding(cap)?;
+        }
+    }
+    let user = process.user();
+    k.invoke(crate::primitives::kernel::Call::KeepCaps { on: true })?;
+    let groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    k.invoke(crate::primitives::kernel::Call::Setgroups { groups })?;
+    k.invoke(crate::primitives::kernel::Call::Setresgid { gid: user.gid() })?;
+    k.invoke(crate::primitives::kernel::Call::Setresuid { uid: user.uid() })?;
+    k.invoke(crate::primitives::kernel::Call::KeepCaps { on: false })?;
+    k.capset(effective, permitted, inheritable)?;
+    k.clear_ambient()?;
+    for cap in ambient.capabilities() {
+        k.raise_ambient(cap)?;
+    }
+    // 10. cwd inside the container, and no fd of ours passes execve.
+    let cwd = process.cwd().display().to_string();
+    k.chdir(&cwd)?;
+    let here = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+    if here.starts_with("(unreachable)") {
+        return Err(Error::Child(format!("the working directory {cwd} is outside the container")));
+    }
+    k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first: 3 })?;
+    // 12. seccomp as late as possible, then the program.
+    if let (Some(p), true) = (&profile, nnp) {
+        seccomp::install(k, p)?;
+    }
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());
+    let program = args.first().ok_or_else(|| Error::Child("process.args is empty".into()))?;
+    let path =
+        resolve(program, &env).ok_or_else(|| Error::Child(format!("{program}: not found in the container's PATH")))?;
+    Ok(k.execve_program(&path, &args, &env))
+}
+
+/// `args[0]` as execvp would find it, with the container's PATH.
+fn resolve(program: &str, env: &[String]) -> Option<String> {
+    if program.contains('/') {
+        return Some(program.to_string());
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':').map(|dir| format!("{dir}/{program}")).find(|p| Path::new(p).is_file())
+}
+
+fn rlimit_number(name: &str) -> Option<i32> {
+    let table: [(&str, i32); 16] = [
+        ("RlimitCpu", libc::RLIMIT_CPU as i32),
+        ("RlimitFsize", libc::RLIMIT_FSIZE as i32),
+        ("RlimitData", libc::RLIMIT_DATA as i32),
+        ("RlimitStack", libc::RLIMIT_STACK as i32),
+        ("RlimitCore", libc::RLIMIT_CORE as i32),
+        ("RlimitRss", libc::RLIMIT_RSS as i32),
+        ("RlimitNproc", libc::RLIMIT_NPROC as i32),
+        ("RlimitNofile", libc::RLIMIT_NOFILE as i32),
+        ("RlimitMemlock", libc::RLIMIT_MEMLOCK as i32),
+        ("RlimitAs", libc::RLIMIT_AS as i32),
+        ("RlimitLocks", libc::RLIMIT_LOCKS as i32),
+        ("RlimitSigpending", libc::RLIMIT_SIGPENDING as i32),
+        ("RlimitMsgqueue", libc::RLIMIT_MSGQUEUE as i32),
+        ("RlimitNice", libc::RLIMIT_NICE as i32),
+        ("RlimitRtprio", libc::RLIMIT_RTPRIO as i32),
+        ("RlimitRttime", libc::RLIMIT_RTTIME as i32),
+    ];
+    table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// Where a mount's destination lands in the rootfs. A symlink on the way must not
+/// lead outside: each existing component is checked not to be a symlink.
+fn target_in(rootfs: &Path, destination: &Path) -> Result<PathBuf> {
+    let mut path = rootfs.to_path_buf();
+    for part in destination.components().filter(|c| matches!(c, std::path::Component::Normal(_))) {
+        path.push(part);
+        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::Child(format!(
+                "the mount destination {} goes through a symlink",
+                destination.display()
+            )));
+        }
+    }
+    Ok(path)
+}
+
+/// Create the mount point: a directory, or an empty file for a file bind mount.
+fn make_mount_point(k: &dyn Kernel, rootfs: &Path, target: &Path, file: bool) -> Result<()> {
+    if target.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let mut p = target.parent();
+    while let Some(dir) = p {
+        if dir.exists() || dir == rootfs {
+            break;
+        }
+        missing.push(dir.to_path_buf());
+        p = dir.parent();
+    }
+    for dir in missing.iter().rev() {
+        k.mkdir(&dir.to_string_lossy(), 0o755)?;
+    }
+    if file {
+        k.create_file(&target.to_string_lossy(), 0o644)
+    } else {
+        k.mkdir(&target.to_string_lossy(), 0o755)
+    }
+}
+
+fn mount_entry(k: &dyn Kernel, rootfs: &Path, m: &Mount) -> Result<()> {
+    let target = target_in(rootfs, m.destination())?;
+    let options: Vec<String> = m.options().clone().unwrap_or_default();
+    let o = parse_options(&options);
+    let kind = m.typ().clone().unwrap_or_default();
+    let source = m.source().as_ref().map(|s| s.display().to_string());
+    let bind = o.bind || kind == "bind";
+    let file_source = bind && source.as_deref().is_some_and(|s| Path::new(s).is_file());
+    make_mount_point(k, rootfs, &target, file_source)?;
+    let t = target.to_string_lossy().to_string();
+    let data = (!o.data.is_empty()).then(|| o.data.join(","));
+    if bind {
+        k.mount(source.as_deref(), &t, None, MsFlags::MS_BIND | (o.flags & MsFlags::MS_REC), None)?;
+        // A bind mount takes its flags only from a remount.
+        let extra = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            k.mount(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | existing_flags(&t), None)?;
+        }
+    } else if kind == "cgroup" || kind == "cgroup2" {
+        mount_cgroups(k, &t, o.flags)?;
+    } else {
+        let result = k.mount(source.as_deref(), &t, Some(&kind), o.flags, data.as_deref());
+        match result {
+            // sysfs without a network namespace of our own: bind the host's.
+            Err(e) if kind == "sysfs" && e.errno() == Some(nix::errno::Errno::EPERM) => {
+                k.mount(Some("/sys"), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            }
+            other => other?,
+        }
+    }
+    if !o.propagation.is_empty() {
+        k.mount(None, &t, None, o.propagation, None)?;
+    }
+    Ok(())
+}
+
+/// The cgroup filesystems inside: cgroup2 on a v2 host; on v1 and hybrid a tmpfs with
+/// one cgroup mount per hierarchy, as runc builds it.
+fn mount_cgroups(k: &dyn Kernel, target: &str, flags: MsFlags) -> Result<()> {
+    use crate::primitives::cgroups::layout::{detect_mode, Mode};
+    if detect_mode() == Mode::Unified {
+        return k.mount(Some("cgroup"), target, Some("cgroup2"), flags, None);
+    }
+    k.mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )?;
+    let host = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    for m in host.iter().filter(|m| m.fstype == "cgroup" && m.mount_point.starts_with("/sys/fs/cgroup/")) {
+        let name = m.mount_point.trim_start_matches("/sys/fs/cgroup/");
+        let dir = format!("{target}/{name}");
+        k.mkdir(&dir, 0o755)?;
+        let controllers =
+            m.super_options.iter().filter(|o| *o != "rw" && *o != "ro").cloned().collect::<Vec<_>>().join(",");
+        k.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(&controllers))?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        k.mount(
+            None,
+            target,
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=755"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The default devices of the runtime spec, then `linux.devices`, with mknod (we are
+/// real root; in a user namespace runc binds them from the host instead).
+fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let dev = rootfs.join("dev");
+    let d = dev.to_string_lossy().to_string();
+    let defaults: [(&str, u64, u64); 6] =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+    for (name, major, minor) in defaults {
+        let path = format!("{d}/{name}");
+        if Path::new(&path).symlink_metadata().is_err() {
+            k.invoke(crate::primitives::kernel::Call::MknodDevice {
+                path: path.clone(),
+                block: false,
+                mode: 0o666,
+                major,
+                minor,
+            })?;
+            k.invoke(crate::primitives::kernel::Call::Chmod { path, mode: 0o666 })?;
+        }
+    }
+    for device in linux.devices().as_deref().unwrap_or(&[]) {
+        let path = target_in(rootfs, device.path())?;
+        let p = path.to_string_lossy().to_string();
+        if path.symlink_metadata().is_ok() {
+            k.rmdir(&p).or_else(|_| std::fs::remove_file(&path).map_err(|e| Error::io(p.clone(), e)))?;
+        }
+        if let Some(parent) = path.parent() {
+            make_mount_point(k, rootfs, parent, false)?;
+        }
+        let kind = format!("{:?}", device.typ());
+        let block = kind == "B";
+        let mode = device.file_mode().unwrap_or(0o666);
+        if kind == "P" {
+            k.invoke(crate::primitives::kernel::Call::Mkfifo { path: p.clone(), mode })?;
+        } else {
+            k.invoke(crate::primitives::kernel::Call::MknodDevice {
+                path: p.clone(),
+                block,
+                mode,
+                major: device.major() as u64,
+                minor: device.minor() as u64,
+            })?;
+        }
+        k.invoke(crate::primitives::kernel::Call::Chmod { path: p.clone(), mode })?;
+        k.invoke(crate::primitives::kernel::Call::Chown {
+            path: p,
+            uid: device.uid().unwrap_or(0),
+            gid: device.gid().unwrap_or(0),
+        })?;
+    }
+    for (target, name) in devices::LINKS {
+        let link = format!("{d}/{name}");
+        if Path::new(&link).symlink_metadata().is_err() {
+            k.symlink(target, &link)?;
+        }
+    }
+    Ok(())
+}
+
+/// nosuid, nodev, noexec of the mount at `path` (a remount must keep them).
+fn existing_flags(path: &str) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ]
+    .iter()
+    .filter(|(f, _)| st.flags().contains(*f))
+    .fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
+}

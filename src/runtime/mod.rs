@@ -1,0 +1,583 @@
+//! learnctr's OCI runtime: `create`, `start`, `state`, `kill`, `delete`, `list`,
+//! `run`, `exec`, as runc names them, built from the same primitives as the lessons.
+//!
+//! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read with precise errors;
+//! - `state.rs`: `ROOT/ID/state.json` and the OCI state;
+//! - `init.rs`: the container's init, in runc's order;
+//! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`.
+//!
+//! How `create` and `start` meet: the init does everything up to the user's program,
+//! then opens `ROOT/ID/exec.fifo` for writing, which blocks until `start` opens it for
+//! reading. `create` has exited by then; the init waits alone.
+
+pub mod hooks;
+pub mod init;
+pub mod seccomp_profile;
+pub mod spec;
+pub mod state;
+
+use crate::primitives::cgroups::{Cgroup, Hierarchy, Limit};
+use crate::primitives::channel::{self, ToChild, ToHost};
+use crate::primitives::idmap::{self, IdMap};
+use crate::primitives::kernel::Call;
+use crate::primitives::namespaces::{flags_of, Namespace};
+use crate::primitives::{process, trace, Error, Kernel, Linux};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use state::{Container, EXEC_FIFO};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// A runtime error: one sentence for the learner (or for a container engine).
+#[derive(Debug)]
+pub struct RtError(pub String);
+
+impl std::fmt::Display for RtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Error> for RtError {
+    fn from(e: Error) -> RtError {
+        RtError(e.to_string())
+    }
+}
+
+impl From<spec::SpecError> for RtError {
+    fn from(e: spec::SpecError) -> RtError {
+        RtError(e.to_string())
+    }
+}
+
+type Rt<T> = std::result::Result<T, RtError>;
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    /// For `run`: stay the parent of the container (PR_SET_CHILD_SUBREAPER) to wait
+    /// for it, and keep our terminal and session.
+    pub foreground: bool,
+}
+
+fn namespace_of(kind: LinuxNamespaceType) -> Option<Namespace> {
+    Some(match kind {
+        LinuxNamespaceType::Pid => Namespace::Pid,
+        LinuxNamespaceType::Network => Namespace::Net,
+        LinuxNamespaceType::Mount => Namespace::Mount,
+        LinuxNamespaceType::Ipc => Namespace::Ipc,
+        LinuxNamespaceType::Uts => Namespace::Uts,
+        LinuxNamespaceType::User => Namespace::User,
+        LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+        _ => return None,
+    })
+}
+
+/// The namespaces to make, and those to join (type and path).
+fn namespaces(spec: &Spec) -> Rt<(Vec<Namespace>, Vec<(Namespace, PathBuf)>)> {
+    let mut new = Vec::new();
+    let mut join = Vec::new();
+    for ns in spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default() {
+        let kind = namespace_of(ns.typ())
+            .ok_or_else(|| RtError(format!("the {:?} namespace is not supported by learnctr", ns.typ())))?;
+        match ns.path() {
+            Some(path) => join.push((kind, path.clone())),
+            None => new.push(kind),
+        }
+    }
+    Ok((new, join))
+}
+
+/// The cgroup of a container: `linux.cgroupsPath`, else `learnctr/ID`.
+fn cgroup_of(spec: &Spec, id: &str) -> Cgroup {
+    let hierarchy = Hierarchy::system();
+    let usable = hierarchy.usable_controllers();
+    let wanted: Vec<&'static str> = ["memory", "cpu", "pids", "cpuset", "devices", "freezer"]
+        .into_iter()
+        .filter(|c| usable.iter().any(|u| u == c))
+        .collect();
+    match spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
+        Some(path) => Cgroup::at_path(hierarchy, &path.display().to_string(), &wanted),
+        None => Cgroup::new(hierarchy, id, &wanted),
+    }
+}
+
+/// The limits of `linux.resources` that learnctr applies.
+fn limits(spec: &Spec) -> Vec<Limit> {
+    let mut out = Vec::new();
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().clone()) else { return out };
+    if let Some(limit) = r.memory().as_ref().and_then(|m| m.limit()) {
+        if limit > 0 {
+            out.push(Limit::Memory(limit as u64));
+        }
+    }
+    if let Some(cpu) = r.cpu() {
+        if let Some(shares) = cpu.shares() {
+            out.push(Limit::CpuShares(shares));
+        }
+        if let (Some(quota), period) = (cpu.quota(), cpu.period()) {
+            if quota > 0 {
+                out.push(Limit::CpuQuota { quota: quota as u64, period: period.unwrap_or(100_000) });
+            }
+        }
+    }
+    if let Some(pids) = r.pids() {
+        out.push(Limit::Pids(pids.limit()));
+    }
+    out
+}
+
+/// `learnctr create`: everything up to the user's program; the init then waits for
+/// `start`. Returns the init's pid.
+pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
+    if !state::valid_id(opts.id) {
+        return Err(RtError(format!("'{}' is not a valid container id: use letters, digits, _ + - .", opts.id)));
+    }
+    let bundle = std::fs::canonicalize(opts.bundle)
+        .map_err(|_| RtError(format!("the bundle {} does not exist", opts.bundle.display())))?;
+    let (spec, rootfs) = spec::load(&bundle)?;
+    let dir = Container::dir(opts.root, opts.id);
+    std::fs::create_dir_all(opts.root).map_err(|e| RtError(format!("cannot create {}: {e}", opts.root.display())))?;
+    if std::fs::create_dir(&dir).is_err() {
+        return Err(RtError(format!("a container with id {} already exists", opts.id)));
+    }
+    // From here, any failure removes what was made (the guard).
+    let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
+    k.invoke(Call::Mkfifo { path: dir.join(EXEC_FIFO).display().to_string(), mode: 0o600 })?;
+    let cgroup = cgroup_of(&spec, opts.id);
+    cgroup.create(k)?;
+    undo.cgroup = Some(cgroup.clone());
+    for limit in limits(&spec) {
+        cgroup.set(k, &limit)?;
+    }
+    if opts.foreground {
+        // SAFETY: prctl(2) with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let (pid, start) = spawn_init(k, &spec, &rootfs, &bundle, &dir, &cgroup, opts)?;
+    undo.pid = Some(pid);
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let container = Container {
+        id: opts.id.to_string(),
+        bundle: bundle.clone(),
+        rootfs,
+        pid,
+        pid_start: start,
+        created: now(),
+        cgroup_dirs: cgroup.dirs(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        poststart: hooks::from_spec(hooks.poststart()),
+        poststop: hooks::from_spec(hooks.poststop()),
+    };
+    container.save(opts.root).map_err(|e| RtError(format!("cannot write the state: {e}")))?;
+    if let Some(pid_file) = opts.pid_file {
+        let tmp = pid_file.with_extension("tmp");
+        std::fs::write(&tmp, pid.to_string())
+            .and_then(|_| std::fs::rename(&tmp, pid_file))
+            .map_err(|e| RtError(format!("cannot write {}: {e}", pid_file.display())))?;
+    }
+    undo.forget();
+    Ok(container)
+}
+
+/// Remove what a failed create made.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    pid: Option<i32>,
+}
+
+impl Undo {
+    fn forget(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            process::kill_stranded(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.remove(&Linux);
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    secs.to_string()
+}
+
+/// Fork the init (through an intermediate child when a pid namespace is new, as in
+/// the lessons), wait until it is ready and waiting for `start`.
+fn spawn_init(
+    k: &dyn Kernel,
+    spec: &Spec,
+    rootfs: &Path,
+    bundle: &Path,
+    dir: &Path,
+    cgroup: &Cgroup,
+    opts: &CreateOptions,
+) -> Rt<(i32, u64)> {
+    let (new, join) = namespaces(spec)?;
+    let (host_end, child_end) = channel::pair()?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let runtime_hooks: Vec<hooks::Hook> =
+        hooks::from_spec(hooks.prestart()).into_iter().chain(hooks::from_spec(hooks.create_runtime())).collect();
+    match k.fork()? {
+        None => {
+            drop(host_end);
+            trace::forward_to(child_end.as_raw_fd());
+            let code = match child(k, spec, rootfs, dir, cgroup, &new, &join, &child_end, opts.foreground) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    let _ = channel::send_to(&child_end, &ToHost::Failed(e.to_string()));
+                    1
+                }
+            };
+            std::process::exit(code)
+        }
+        Some(outer) => {
+            drop(child_end);
+            let mut init = outer;
+            let (mut ready, mut known) = (false, false);
+            let outcome = loop {
+                if ready && known {
+                    break Ok(());
+                }
+                match channel::receive::<ToHost>(&host_end)? {
+                    Some(ToHost::Trace(e)) => trace::absorb(e),
+                    Some(ToHost::NeedIdMap) => {
+                        write_id_maps(k, spec, outer)?;
+                        channel::send_to(&host_end, &ToChild::IdMapWritten)?;
+                    }
+                    Some(ToHost::InitPid(pid)) => {
+                        init = pid;
+                        known = true;
+                    }
+                    Some(ToHost::Answer(_)) => {
+                        // The init asks for the runtime's hooks (prestart, createRuntime).
+                        let state = hook_state(opts.id, "created", init, bundle, spec);
+                        let result = hooks::run_all(&runtime_hooks, &state);
+                        channel::send_to(&host_end, &ToChild::Ask(crate::primitives::probe::Probe::Pid))?;
+                        if let Err(e) = result {
+                            break Err(RtError(e));
+                        }
+                    }
+                    Some(ToHost::Ready) => ready = true,
+                    Some(ToHost::Failed(why)) => break Err(RtError(why)),
+                    None => break Err(RtError("the container's init exited before it was ready".into())),
+                }
+            };
+            if outer != init || outcome.is_err() {
+                let _ = process::wait_exit_code(outer);
+            }
+            outcome?;
+            let start = process::start_time(init).ok_or_else(|| RtError("the container's init is gone".into()))?;
+            Ok((init, start))
+        }
+    }
+}
+
+fn hook_state(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> String {
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    serde_json::json!({"ociVersion": "1.0.2", "id": id, "status": status, "pid": pid, "bundle": bundle, "annotations": annotations}).to_string()
+}
+
+fn write_id_maps(k: &dyn Kernel, spec: &Spec, pid: i32) -> Rt<()> {
+    let linux = spec.linux().clone().unwrap_or_default();
+    let lines = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let (uid, gid) = (lines(linux.uid_mappings()), lines(linux.gid_mappings()));
+    if uid.is_empty() {
+        return Err(RtError("a user namespace needs linux.uidMappings and linux.gidMappings".into()));
+    }
+    k.write_file(&format!("/proc/{pid}/uid_map"), &uid)?;
+    k.write_file(&format!("/proc/{pid}/gid_map"), &gid)?;
+    let _ = IdMap { inside: 0, outside: 0, count: 0 };
+    let _ = idmap::write_maps;
+    Ok(())
+}
+
+/// The child: cgroup, namespaces, (fork for a pid namespace), then the init.
+#[allow(clippy::too_many_arguments)]
+fn child(
+    k: &dyn Kernel,
+    spec: &Spec,
+    rootfs: &Path,
+    dir: &Path,
+    cgroup: &Cgroup,
+    new: &[Namespace],
+    join: &[(Namespace, PathBuf)],
+    sock: &OwnedFd,
+    foreground: bool,
+) -> crate::primitives::Result<std::convert::Infallible> {
+    crate::primitives::signals::reset_to_default();
+    if !foreground {
+        // The container outlives `learnctr create`: its own session, no terminal.
+        k.invoke(Call::Setsid)?;
+    }
+    cgroup.add(k, nix::unistd::getpid().as_raw())?;
+    // Open every namespace to join before entering any (paths are the host's).
+    let mut to_join = Vec::new();
+    for (ns, path) in join {
+        to_join.push((*ns, k.open(&path.display().to_string())?));
+    }
+    if new.contains(&Namespace::User) {
+        k.unshare(Namespace::User.flag())?;
+        channel::send_to(sock, &ToHost::NeedIdMap)?;
+        match channel::receive::<ToChild>(sock)? {
+            Some(ToChild::IdMapWritten) => {}
+            _ => return Err(Error::Child("no id map was written".into())),
+        }
+        k.become_user(0, 0)?;
+    }
+    for (ns, fd) in to_join {
+        k.setns(fd, ns.flag())?;
+        k.close(fd)?;
+    }
+    let others: Vec<Namespace> = new.iter().copied().filter(|n| *n != Namespace::User).collect();
+    if !others.is_empty() {
+        k.unshare(flags_of(&others))?;
+    }
+    let pid_ns = new.contains(&Namespace::Pid) || join.iter().any(|(n, _)| *n == Namespace::Pid);
+    if pid_ns {
+        match k.fork()? {
+            Some(init) => {
+                channel::send_to(sock, &ToHost::InitPid(init))?;
+                // The init is on its own now (reparented): nothing to wait for here.
+                std::process::exit(0);
+            }
+            None => {}
+        }
+    } else {
+        channel::send_to(sock, &ToHost::InitPid(nix::unistd::getpid().as_raw()))?;
+    }
+    // The init.
+    let state_dirfd = k.open(&dir.display().to_string())?;
+    let ask_hooks = || -> crate::primitives::Result<()> {
+        channel::send_to(sock, &ToHost::Answer(Ok(crate::primitives::probe::Answer::Number(0))))?;
+        match channel::receive::<ToChild>(sock)? {
+            Some(ToChild::Ask(_)) => Ok(()),
+            _ => Err(Error::Child("the runtime's hooks failed".into())),
+        }
+    };
+    let context = init::Context {
+        spec,
+        rootfs,
+        state_dirfd,
+        runtime_hooks: &ask_hooks,
+        hook_state: hook_state("", "created", 1, dir, spec),
+    };
+    init::prepare(k, &context)?;
+    channel::send_to(sock, &ToHost::Ready)?;
+    // Wait for `start`: the open blocks until it opens the FIFO for reading.
+    let fifo = k.invoke(Call::OpenAtWrite { dirfd: state_dirfd, name: EXEC_FIFO.into() })? as i32;
+    // SAFETY: writing one byte to the fd we just opened.
+    unsafe { libc::write(fifo, b"0".as_ptr() as *const libc::c_void, 1) };
+    k.close(fifo)?;
+    k.close(state_dirfd)?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    hooks::run_all(&hooks::from_spec(hooks.start_container()), &context.hook_state).map_err(Error::Child)?;
+    Err(init::finish(k, spec, None)?)
+}
+
+/// `learnctr start`: release the init waiting on the FIFO, then the poststart hooks.
+pub fn start(root: &Path, id: &str) -> Rt<()> {
+    let c = Container::load(root, id).ok_or_else(|| RtError(format!("there is no container {id}")))?;
+    match c.status(root) {
+        "created" => {}
+        other => {
+            return Err(RtError(format!(
+                "container {id} is {other}, not created: only a created container can be started"
+            )))
+        }
+    }
+    let fifo = Container::dir(root, id).join(EXEC_FIFO);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| RtError(format!("cannot open {}: {e}", fifo.display())))?;
+    // The init opens the other end and writes one byte: wait for it (or for its death).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut byte = [0u8; 1];
+    loop {
+        use std::io::Read;
+        match (&file).read(&mut byte) {
+            Ok(1) => break,
+            _ if !state::alive(c.pid, c.pid_start) => {
+                return Err(RtError(format!("container {id} died before it started")))
+            }
+            _ if std::time::Instant::now() > deadline => {
+                return Err(RtError(format!("container {id} did not start in time")))
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    }
+    let _ = std::fs::remove_file(&fifo);
+    let state = serde_json::to_string(&c.oci("running")).unwrap_or_default();
+    if let Err(e) = hooks::run_all(&c.poststart, &state) {
+        eprintln!("learnctr: warning: {e}");
+    }
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// `learnctr state`: the OCI state as JSON.
+pub fn state_json(root: &Path, id: &str) -> Rt<String> {
+    let c = Container::load(root, id).ok_or_else(|| RtError(format!("there is no container {id}")))?;
+    let status = c.status(root);
+    serde_json::to_string_pretty(&c.oci(status)).map_err(|e| RtError(e.to_string()))
+}
+
+/// A signal by name (`KILL`, `SIGKILL`) or number.
+pub fn parse_signal(text: &str) -> Option<i32> {
+    if let Ok(n) = text.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let name = text.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") { name } else { format!("SIG{name}") };
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+/// `learnctr kill ID [SIGNAL]`.
+pub fn kill(k: &dyn Kernel, root: &Path, id: &str, signal: &str) -> Rt<()> {
+    let c = Container::load(root, id).ok_or_else(|| RtError(format!("there is no container {id}")))?;
+    let sig = parse_signal(signal)
+        .ok_or_else(|| RtError(format!("unknown signal {signal}: use a name such as TERM or KILL, or a number")))?;
+    if c.status(root) == "stopped" {
+        return Err(RtError(format!("container {id} is not running")));
+    }
+    k.kill(c.pid, sig)?;
+    Ok(())
+}
+
+/// `learnctr delete [--force] ID`.
+pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
+    let c = Container::load(root, id).ok_or_else(|| RtError(format!("there is no container {id}")))?;
+    match c.status(root) {
+        "stopped" => {}
+        status if force => {
+            let _ = k.kill(c.pid, libc::SIGKILL);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while state::alive(c.pid, c.pid_start) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let _ = status;
+        }
+        status => return Err(RtError(format!("container {id} is {status}: stop it first, or use delete --force"))),
+    }
+    for dir in &c.cgroup_dirs {
+        let _ = crate::primitives::cgroups::layout::remove(dir);
+    }
+    std::fs::remove_dir_all(Container::dir(root, id))
+        .map_err(|e| RtError(format!("cannot remove the state of {id}: {e}")))?;
+    let state = serde_json::to_string(&c.oci("stopped")).unwrap_or_default();
+    if let Err(e) = hooks::run_all(&c.poststop, &state) {
+        eprintln!("learnctr: warning: {e}");
+    }
+    if std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(false) {
+        let _ = std::fs::remove_dir(root);
+    }
+    Ok(())
+}
+
+/// `learnctr run`: create, start, wait, delete; the container's exit code.
+pub fn run(k: &dyn Kernel, root: &Path, id: &str, bundle: &Path) -> Rt<i32> {
+    let opts = CreateOptions { root, id, bundle, pid_file: None, foreground: true };
+    let c = create(k, &opts)?;
+    let started = start(root, id);
+    let code = if started.is_ok() { process::wait_exit_code(c.pid).unwrap_or(1) } else { 1 };
+    let _ = process::wait_exit_code(c.pid);
+    delete(k, root, id, true)?;
+    started.map(|_| code)
+}
+
+/// `learnctr exec ID CMD...`: enter the container's namespaces (as nsenter does:
+/// open every `/proc/PID/ns/*` first, then `setns` each, the user namespace first and
+/// the mount namespace last), join its cgroup, fork once more for the pid namespace,
+/// apply the container's process settings, and run the command. Returns its exit code.
+pub fn exec(k: &dyn Kernel, root: &Path, id: &str, argv: &[String]) -> Rt<i32> {
+    let c = Container::load(root, id).ok_or_else(|| RtError(format!("there is no container {id}")))?;
+    if c.status(root) != "running" {
+        return Err(RtError(format!("container {id} is not running")));
+    }
+    if argv.is_empty() {
+        return Err(RtError("exec needs a command: learnctr exec ID COMMAND [ARG...]".into()));
+    }
+    let (spec, _) = spec::load(&c.bundle)?;
+    const ORDER: [Namespace; 7] = [
+        Namespace::User,
+        Namespace::Ipc,
+        Namespace::Uts,
+        Namespace::Net,
+        Namespace::Pid,
+        Namespace::Cgroup,
+        Namespace::Mount,
+    ];
+    let kinds: Vec<Namespace> =
+        ORDER.into_iter().filter(|ns| ns.link(Some(c.pid)).ok() != ns.link(None).ok()).collect();
+    match k.fork()? {
+        Some(child) => Ok(process::wait_exit_code(child).map_err(|e| RtError(e.to_string()))?),
+        None => {
+            let outcome = exec_child(k, &c, &spec, &kinds, argv);
+            if let Err(e) = outcome {
+                eprintln!("learnctr: exec: {e}");
+            }
+            std::process::exit(127)
+        }
+    }
+}
+
+fn exec_child(
+    k: &dyn Kernel,
+    c: &Container,
+    spec: &Spec,
+    kinds: &[Namespace],
+    argv: &[String],
+) -> crate::primitives::Result<()> {
+    // SAFETY: prctl(2) with integer arguments only (see init.rs on CVE-2019-5736).
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    for dir in &c.cgroup_dirs {
+        k.write_file(&dir.join("cgroup.procs").display().to_string(), &nix::unistd::getpid().to_string())?;
+    }
+    let mut fds = Vec::new();
+    for ns in kinds {
+        fds.push((*ns, k.open(&ns.proc_path(Some(c.pid)).display().to_string())?));
+    }
+    for (ns, fd) in fds {
+        k.setns(fd, ns.flag())?;
+        k.close(fd)?;
+    }
+    if kinds.contains(&Namespace::Pid) {
+        if let Some(grandchild) = k.fork()? {
+            std::process::exit(process::wait_exit_code(grandchild).unwrap_or(1));
+        }
+    }
+    Err(init::finish(k, spec, Some(argv))?)
+}
+
+/// `learnctr list`.
+pub fn list(root: &Path) -> Vec<(Container, &'static str)> {
+    state::list(root)
+        .into_iter()
+        .map(|c| {
+            let status = c.status(root);
+            (c, status)
+        })
+        .collect()
+}

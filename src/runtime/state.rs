@@ -1,0 +1,132 @@
+//! The state of a container, kept in `ROOT/ID/state.json` (`--root`, default
+//! `/run/learnctr`), and what `learnctr state` prints (the OCI state: ociVersion, id,
+//! status, pid, bundle, annotations).
+
+use crate::primitives::process;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_ROOT: &str = "/run/learnctr";
+
+/// The name of the FIFO the container's init waits on between `create` and `start`.
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The container's process (PID 1 inside), and its start time (a reused pid is
+    /// never mistaken for it).
+    pub pid: i32,
+    pub pid_start: u64,
+    pub created: String,
+    pub cgroup_dirs: Vec<PathBuf>,
+    pub annotations: HashMap<String, String>,
+    /// Hooks to run at start and at delete, copied from config.json at create.
+    pub poststart: Vec<super::hooks::Hook>,
+    pub poststop: Vec<super::hooks::Hook>,
+}
+
+/// The OCI state, as `state` prints it and hooks read it on stdin.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub status: &'a str,
+    pub pid: i32,
+    pub bundle: &'a Path,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+}
+
+/// Container ids: letters, digits, `_ + - .`, as runc allows; `journal` is learnctr's
+/// own folder in the default root.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id != "journal"
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c))
+}
+
+impl Container {
+    pub fn dir(root: &Path, id: &str) -> PathBuf {
+        root.join(id)
+    }
+
+    pub fn load(root: &Path, id: &str) -> Option<Container> {
+        let text = std::fs::read(Self::dir(root, id).join("state.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Save atomically: a temporary file, then rename.
+    pub fn save(&self, root: &Path) -> std::io::Result<()> {
+        let dir = Self::dir(root, &self.id);
+        let tmp = dir.join(".state.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::rename(tmp, dir.join("state.json"))
+    }
+
+    /// created: init runs and still waits on the FIFO; running: it has exec'd the
+    /// container's process; stopped: that process is gone.
+    pub fn status(&self, root: &Path) -> &'static str {
+        if !alive(self.pid, self.pid_start) {
+            "stopped"
+        } else if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
+            "created"
+        } else {
+            "running"
+        }
+    }
+
+    pub fn oci<'a>(&'a self, status: &'a str) -> OciState<'a> {
+        OciState {
+            oci_version: "1.0.2",
+            id: &self.id,
+            status,
+            pid: self.pid,
+            bundle: &self.bundle,
+            annotations: &self.annotations,
+        }
+    }
+}
+
+/// Alive and not a zombie.
+pub fn alive(pid: i32, start: u64) -> bool {
+    if !process::still_running(pid, start) {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()).unwrap_or("");
+    state != "Z" && state != "X"
+}
+
+/// Every container under a root.
+pub fn list(root: &Path) -> Vec<Container> {
+    let mut out: Vec<Container> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|id| Container::load(root, &id))
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_follow_runc() {
+        for ok in ["abc", "my-container_1", "a.b+c"] {
+            assert!(super::valid_id(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "journal", "x y", "é"] {
+            assert!(!super::valid_id(bad), "{bad}");
+        }
+    }
+}
