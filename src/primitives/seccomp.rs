@@ -125,26 +125,32 @@ fn compile<S: AsRef<str>>(names: &[S], arch: TargetArch) -> std::result::Result<
     Ok(program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
 }
 
-/// A profile from config.json: `names` get `filter_action`, everything else
-/// `default` (both in seccompiler's JSON words). Names this architecture does not have
-/// are left out, as runc leaves them out.
-pub fn compile_profile<S: AsRef<str>>(
+/// A filter from config.json: each rule (a call and its argument conditions, in
+/// seccompiler's JSON) gets `filter_action`, everything else `default`. Calls this
+/// architecture does not have are left out, as runc leaves them out.
+pub fn compile_rules(
     name: &str,
-    names: &[S],
+    rules: &[(String, Vec<serde_json::Value>)],
     default: serde_json::Value,
     filter_action: serde_json::Value,
 ) -> Result<Profile> {
     let arch = this_arch().map_err(super::Error::Child)?;
-    let known: Vec<String> =
-        names.iter().map(|n| n.as_ref().to_string()).filter(|n| compile(&[n.as_str()], arch).is_ok()).collect();
-    let rules: Vec<serde_json::Value> = known.iter().map(|n| serde_json::json!({ "syscall": n })).collect();
-    let json = serde_json::json!({ "learnctr": { "mismatch_action": default, "filter_action": filter_action, "filter": rules } });
-    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch)
-        .map_err(|e| super::Error::Child(e.to_string()))?;
+    let known: Vec<&(String, Vec<serde_json::Value>)> = rules.iter().filter(|(n, _)| compile(&[n.as_str()], arch).is_ok()).collect();
+    let filter: Vec<serde_json::Value> = known
+        .iter()
+        .map(|(n, args)| match args.is_empty() {
+            true => serde_json::json!({ "syscall": n }),
+            false => serde_json::json!({ "syscall": n, "args": args }),
+        })
+        .collect();
+    let json = serde_json::json!({ "learnctr": { "mismatch_action": default, "filter_action": filter_action, "filter": filter } });
+    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch).map_err(|e| super::Error::Child(e.to_string()))?;
     let program = map.get("learnctr").ok_or_else(|| super::Error::Child("no program".into()))?;
+    let mut denied: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
+    denied.dedup();
     Ok(Profile {
         name: name.to_string(),
-        denied: known,
+        denied,
         program: program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect(),
     })
 }

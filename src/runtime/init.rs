@@ -71,7 +71,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
             .iter()
             .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
         if dev_is_tmpfs {
-            make_devices(k, c.rootfs, &linux)?;
+            make_devices(k, c.rootfs, &linux, has_namespace(spec, LinuxNamespaceType::User))?;
         }
     }
     // 4. Hooks.
@@ -126,18 +126,30 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
 pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
     let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
     let nnp = process.no_new_privileges().unwrap_or(false);
+    // No fd of ours may pass execve (CVE-2024-21626). First, before a seccomp profile
+    // can forbid close_range; older kernels lack it: then fcntl on each open fd.
+    if k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first: 3 }).is_err() {
+        for fd in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
+            if let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<i32>().ok()).filter(|fd| *fd > 2) {
+                // SAFETY: fcntl(2) F_SETFD on an fd number; a closed one just fails.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+    }
     let profile = spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().clone())
         .map(|s| super::seccomp_profile::compile(&s))
         .transpose()?
-        .flatten();
+        .unwrap_or_default();
     if nnp {
         k.no_new_privs()?;
     }
-    if let (Some(p), false) = (&profile, nnp) {
-        seccomp::install(k, p)?;
+    if !nnp {
+        for p in &profile {
+            seccomp::install(k, p)?;
+        }
     }
     // 9. Capabilities around the user switch.
     let caps = process.capabilities().clone().unwrap_or_default();
@@ -170,17 +182,18 @@ pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result
     for cap in ambient.capabilities() {
         k.raise_ambient(cap)?;
     }
-    // 10. cwd inside the container, and no fd of ours passes execve.
+    // 10. cwd inside the container.
     let cwd = process.cwd().display().to_string();
     k.chdir(&cwd)?;
     let here = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
     if here.starts_with("(unreachable)") {
         return Err(Error::Child(format!("the working directory {cwd} is outside the container")));
     }
-    k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first: 3 })?;
     // 12. seccomp as late as possible, then the program.
-    if let (Some(p), true) = (&profile, nnp) {
-        seccomp::install(k, p)?;
+    if nnp {
+        for p in &profile {
+            seccomp::install(k, p)?;
+        }
     }
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());
@@ -337,21 +350,22 @@ fn mount_cgroups(k: &dyn Kernel, target: &str, flags: MsFlags) -> Result<()> {
 
 /// The default devices of the runtime spec, then `linux.devices`, with mknod (we are
 /// real root; in a user namespace runc binds them from the host instead).
-fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux) -> Result<()> {
+fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux, in_user_ns: bool) -> Result<()> {
     let dev = rootfs.join("dev");
     let d = dev.to_string_lossy().to_string();
     let defaults: [(&str, u64, u64); 6] =
         [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
     for (name, major, minor) in defaults {
         let path = format!("{d}/{name}");
-        if Path::new(&path).symlink_metadata().is_err() {
-            k.invoke(crate::primitives::kernel::Call::MknodDevice {
-                path: path.clone(),
-                block: false,
-                mode: 0o666,
-                major,
-                minor,
-            })?;
+        if Path::new(&path).symlink_metadata().is_ok() {
+            continue;
+        }
+        if in_user_ns {
+            // mknod is not allowed in a user namespace: bind the host's node instead.
+            k.create_file(&path, 0o666)?;
+            k.mount(Some(&format!("/dev/{name}")), &path, None, MsFlags::MS_BIND, None)?;
+        } else {
+            k.invoke(crate::primitives::kernel::Call::MknodDevice { path: path.clone(), block: false, mode: 0o666, major, minor })?;
             k.invoke(crate::primitives::kernel::Call::Chmod { path, mode: 0o666 })?;
         }
     }
@@ -369,6 +383,11 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux)
         let mode = device.file_mode().unwrap_or(0o666);
         if kind == "P" {
             k.invoke(crate::primitives::kernel::Call::Mkfifo { path: p.clone(), mode })?;
+        } else if in_user_ns {
+            k.create_file(&p, 0o666)?;
+            let host = Path::new("/dev").join(device.path().strip_prefix("/dev").unwrap_or(device.path()));
+            k.mount(Some(&host.display().to_string()), &p, None, MsFlags::MS_BIND, None)?;
+            continue;
         } else {
             k.invoke(crate::primitives::kernel::Call::MknodDevice {
                 path: p.clone(),

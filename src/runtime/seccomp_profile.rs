@@ -21,30 +21,53 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<serde_json::Value
 }
 
 /// The compiled profile, or `None` when it would allow everything (nothing to install).
-pub fn compile(s: &LinuxSeccomp) -> Result<Option<Profile>> {
+/// An argument condition in seccompiler's JSON.
+fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<serde_json::Value> {
+    use oci_spec::runtime::LinuxSeccompOperator as Op;
+    let op = match a.op() {
+        Op::ScmpCmpEq => serde_json::json!("eq"),
+        Op::ScmpCmpNe => serde_json::json!("ne"),
+        Op::ScmpCmpLt => serde_json::json!("lt"),
+        Op::ScmpCmpLe => serde_json::json!("le"),
+        Op::ScmpCmpGt => serde_json::json!("gt"),
+        Op::ScmpCmpGe => serde_json::json!("ge"),
+        Op::ScmpCmpMaskedEq => serde_json::json!({ "masked_eq": a.value() }),
+    };
+    let val = if matches!(a.op(), Op::ScmpCmpMaskedEq) { a.value_two().unwrap_or(0) } else { a.value() };
+    Ok(serde_json::json!({ "index": a.index(), "type": "qword", "op": op, "val": val }))
+}
+
+/// The filters to install, in order, for `linux.seccomp`. One filter holds one action
+/// besides the default; a profile whose rules use several actions becomes several
+/// filters, which the kernel combines by taking the most restrictive answer.
+pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
     let default = action(s.default_action(), s.default_errno_ret())?;
-    let mut rule_action = None;
-    let mut names = Vec::new();
+    let allow = serde_json::json!("allow");
+    let mut groups: Vec<(serde_json::Value, Vec<(String, Vec<serde_json::Value>)>)> = Vec::new();
     for rule in s.syscalls().as_deref().unwrap_or(&[]) {
-        if rule.args().as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(Error::Child("seccomp rules with argument conditions are not supported by learnctr".into()));
-        }
         let a = action(rule.action(), rule.errno_ret())?;
-        if rule_action.as_ref().is_some_and(|r| *r != a) {
-            return Err(Error::Child("seccomp rules with different actions are not supported by learnctr".into()));
-        }
         if a == default {
             continue;
         }
-        rule_action = Some(a);
-        names.extend(rule.names().iter().cloned());
-    }
-    let Some(filter_action) = rule_action else {
-        // Only a default action: one that allows everything needs no filter.
-        if default == serde_json::json!("allow") {
-            return Ok(None);
+        let args = rule.args().as_deref().unwrap_or(&[]).iter().map(condition).collect::<Result<Vec<_>>>()?;
+        let entries: Vec<(String, Vec<serde_json::Value>)> = rule.names().iter().map(|n| (n.clone(), args.clone())).collect();
+        match groups.iter_mut().find(|(g, _)| *g == a) {
+            Some((_, list)) => list.extend(entries),
+            None => groups.push((a, entries)),
         }
-        return Err(Error::Child("a seccomp profile that denies every call would stop the container at once".into()));
-    };
-    seccomp::compile_profile("config.json", &names, default, filter_action).map(Some)
+    }
+    if groups.is_empty() {
+        return match default == allow {
+            true => Ok(Vec::new()),
+            false => Err(Error::Child("a seccomp profile that denies every call would stop the container at once".into())),
+        };
+    }
+    let mut filters = Vec::new();
+    for (a, rules) in groups {
+        // The allow rules take the profile's default; any other action is a deny list
+        // on top of "allow".
+        let (mismatch, on_match) = if a == allow { (default.clone(), allow.clone()) } else if default == allow { (allow.clone(), a) } else { (allow.clone(), a) };
+        filters.push(seccomp::compile_rules("config.json", &rules, mismatch, on_match)?);
+    }
+    Ok(filters)
 }

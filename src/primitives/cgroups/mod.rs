@@ -100,7 +100,12 @@ impl Cgroup {
     pub fn create(&self, k: &dyn Kernel) -> Result<()> {
         let parent_dirs: Vec<PathBuf> = self.dirs().iter().filter_map(|d| d.parent().map(PathBuf::from)).collect();
         for parent in &parent_dirs {
-            mkdir_if_missing(k, parent)?;
+            // Every missing ancestor, from the top (a cgroupsPath may be nested).
+            let mut missing: Vec<&std::path::Path> = parent.ancestors().take_while(|a| !a.is_dir()).collect();
+            missing.reverse();
+            for dir in missing {
+                mkdir_if_missing(k, dir)?;
+            }
         }
         if self.hierarchy.mode == Mode::Unified {
             let enable: Vec<String> = self.controllers.iter().map(|c| format!("+{c}")).collect();
