@@ -39,9 +39,11 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-# Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar.
-bench:
+# Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar, and
+# the runtime against runc (crun, youki) on the same /bin/true bundle.
+bench: build
 	$(CARGO) run --release -q -p rootfs-fetch --example bench_unpack
+	$(SUDO) python3 scripts/bench-runtime.py $(BIN)
 
 install: build
 	$(SUDO) install -m 0755 $(BIN) /usr/local/bin/learnctr

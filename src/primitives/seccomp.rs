@@ -157,7 +157,8 @@ pub fn compile_rules(
 
 /// Install a compiled profile in this process (and every child it will have).
 ///
-/// On x86_64 a second, tiny filter goes first: the x32 ABI numbers the same system
+/// On x86_64 a second, tiny filter is installed too (the kernel runs every filter and
+/// keeps the most restrictive answer): the x32 ABI numbers the same system
 /// calls with bit 30 set (`__X32_SYSCALL_BIT`), and a deny list written with x86_64
 /// numbers would let `unshare | 0x40000000` through. Docker's profile is an allow list
 /// and does not have this problem; a deny list must close the door itself.

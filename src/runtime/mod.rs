@@ -325,7 +325,6 @@ fn child(
     foreground: bool,
 ) -> crate::primitives::Result<std::convert::Infallible> {
     crate::primitives::signals::reset_to_default();
-    DEBUG.with(|d| *d.borrow_mut() = std::fs::OpenOptions::new().create(true).append(true).open("/tmp/learnctr-debug-init.err").ok());
     if !foreground {
         // The container outlives `learnctr create`: its own session, no terminal.
         k.invoke(Call::Setsid)?;
@@ -382,11 +381,7 @@ fn child(
         runtime_hooks: &ask_hooks,
         hook_state: hook_state("", "created", 1, dir, spec),
     };
-    if let Err(e) = init::prepare(k, &context) {
-        use std::io::Write;
-        let _ = DEBUG.with(|d| d.borrow_mut().as_mut().map(|f| writeln!(f, "prepare: {e}")));
-        return Err(e);
-    }
+    init::prepare(k, &context)?;
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.
     let fifo = k.invoke(Call::OpenAtWrite { dirfd: state_dirfd, name: EXEC_FIFO.into() })? as i32;
@@ -396,12 +391,8 @@ fn child(
     k.close(state_dirfd)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     hooks::run_all(&hooks::from_spec(hooks.start_container()), &context.hook_state).map_err(Error::Child)?;
-    let e = match init::finish(k, spec, None) { Ok(e) => e, Err(e) => e };
-    use std::io::Write;
-    let _ = DEBUG.with(|d| d.borrow_mut().as_mut().map(|f| writeln!(f, "finish: {e}")));
-    Err(e)
+    Err(init::finish(k, spec, None)?)
 }
-thread_local! { static DEBUG: std::cell::RefCell<Option<std::fs::File>> = const { std::cell::RefCell::new(None) }; }
 
 /// `learnctr start`: release the init waiting on the FIFO, then the poststart hooks.
 pub fn start(root: &Path, id: &str) -> Rt<()> {
