@@ -135,7 +135,8 @@ pub fn compile_rules(
     filter_action: serde_json::Value,
 ) -> Result<Profile> {
     let arch = this_arch().map_err(super::Error::Child)?;
-    let known: Vec<&(String, Vec<serde_json::Value>)> = rules.iter().filter(|(n, _)| compile(&[n.as_str()], arch).is_ok()).collect();
+    let known: Vec<&(String, Vec<serde_json::Value>)> =
+        rules.iter().filter(|(n, _)| compile(&[n.as_str()], arch).is_ok()).collect();
     let filter: Vec<serde_json::Value> = known
         .iter()
         .map(|(n, args)| match args.is_empty() {
@@ -144,7 +145,8 @@ pub fn compile_rules(
         })
         .collect();
     let json = serde_json::json!({ "learnctr": { "mismatch_action": default, "filter_action": filter_action, "filter": filter } });
-    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch).map_err(|e| super::Error::Child(e.to_string()))?;
+    let map = seccompiler::compile_from_json(json.to_string().as_bytes(), arch)
+        .map_err(|e| super::Error::Child(e.to_string()))?;
     let program = map.get("learnctr").ok_or_else(|| super::Error::Child("no program".into()))?;
     let mut denied: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
     denied.dedup();

@@ -365,7 +365,13 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux,
             k.create_file(&path, 0o666)?;
             k.mount(Some(&format!("/dev/{name}")), &path, None, MsFlags::MS_BIND, None)?;
         } else {
-            k.invoke(crate::primitives::kernel::Call::MknodDevice { path: path.clone(), block: false, mode: 0o666, major, minor })?;
+            k.invoke(crate::primitives::kernel::Call::MknodDevice {
+                path: path.clone(),
+                block: false,
+                mode: 0o666,
+                major,
+                minor,
+            })?;
             k.invoke(crate::primitives::kernel::Call::Chmod { path, mode: 0o666 })?;
         }
     }

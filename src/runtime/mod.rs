@@ -144,7 +144,13 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     }
     // From here, any failure removes what was made (the guard).
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
-    k.invoke(Call::Mkfifo { path: dir.join(EXEC_FIFO).display().to_string(), mode: 0o600 })?;
+    let fifo = dir.join(EXEC_FIFO).display().to_string();
+    k.invoke(Call::Mkfifo { path: fifo.clone(), mode: 0o600 })?;
+    // In a user namespace the init is root *inside*: the FIFO must belong to the host
+    // uid that is mapped to it (as runc chowns it), or it cannot open it.
+    if let Some((uid, gid)) = root_ids_on_host(&spec) {
+        k.invoke(Call::Chown { path: fifo, uid, gid })?;
+    }
     let cgroup = cgroup_of(&spec, opts.id);
     cgroup.create(k)?;
     undo.cgroup = Some(cgroup.clone());
@@ -286,6 +292,16 @@ fn spawn_init(
     }
 }
 
+/// With a user namespace: the host uid and gid of root inside.
+fn root_ids_on_host(spec: &Spec) -> Option<(u32, u32)> {
+    let linux = spec.linux().as_ref()?;
+    linux.namespaces().as_ref()?.iter().find(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())?;
+    let host = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.as_deref().unwrap_or(&[]).iter().find(|m| m.container_id() == 0).map(|m| m.host_id())
+    };
+    Some((host(linux.uid_mappings())?, host(linux.gid_mappings())?))
+}
+
 fn hook_state(id: &str, status: &str, pid: i32, bundle: &Path, spec: &Spec) -> String {
     let annotations = spec.annotations().clone().unwrap_or_default();
     serde_json::json!({"ociVersion": "1.0.2", "id": id, "status": status, "pid": pid, "bundle": bundle, "annotations": annotations}).to_string()
@@ -330,6 +346,9 @@ fn child(
         k.invoke(Call::Setsid)?;
     }
     cgroup.add(k, nix::unistd::getpid().as_raw())?;
+    // The state directory, opened while we are still the host's root: the FIFO is
+    // reached through this fd after pivot_root (and from inside a user namespace).
+    let state_dirfd = k.open(&dir.display().to_string())?;
     // Open every namespace to join before entering any (paths are the host's).
     let mut to_join = Vec::new();
     for (ns, path) in join {
@@ -366,7 +385,6 @@ fn child(
         channel::send_to(sock, &ToHost::InitPid(nix::unistd::getpid().as_raw()))?;
     }
     // The init.
-    let state_dirfd = k.open(&dir.display().to_string())?;
     let ask_hooks = || -> crate::primitives::Result<()> {
         channel::send_to(sock, &ToHost::Answer(Ok(crate::primitives::probe::Answer::Number(0))))?;
         match channel::receive::<ToChild>(sock)? {

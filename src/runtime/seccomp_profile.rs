@@ -50,7 +50,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
             continue;
         }
         let args = rule.args().as_deref().unwrap_or(&[]).iter().map(condition).collect::<Result<Vec<_>>>()?;
-        let entries: Vec<(String, Vec<serde_json::Value>)> = rule.names().iter().map(|n| (n.clone(), args.clone())).collect();
+        let entries: Vec<(String, Vec<serde_json::Value>)> =
+            rule.names().iter().map(|n| (n.clone(), args.clone())).collect();
         match groups.iter_mut().find(|(g, _)| *g == a) {
             Some((_, list)) => list.extend(entries),
             None => groups.push((a, entries)),
@@ -59,14 +60,22 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
     if groups.is_empty() {
         return match default == allow {
             true => Ok(Vec::new()),
-            false => Err(Error::Child("a seccomp profile that denies every call would stop the container at once".into())),
+            false => {
+                Err(Error::Child("a seccomp profile that denies every call would stop the container at once".into()))
+            }
         };
     }
     let mut filters = Vec::new();
     for (a, rules) in groups {
         // The allow rules take the profile's default; any other action is a deny list
         // on top of "allow".
-        let (mismatch, on_match) = if a == allow { (default.clone(), allow.clone()) } else if default == allow { (allow.clone(), a) } else { (allow.clone(), a) };
+        let (mismatch, on_match) = if a == allow {
+            (default.clone(), allow.clone())
+        } else if default == allow {
+            (allow.clone(), a)
+        } else {
+            (allow.clone(), a)
+        };
         filters.push(seccomp::compile_rules("config.json", &rules, mismatch, on_match)?);
     }
     Ok(filters)

@@ -119,7 +119,11 @@ impl Cgroup {
         // every process (ENOSPC): copy them from the parent, parent first.
         if self.hierarchy.mode != Mode::Unified && self.controllers.contains(&"cpuset") {
             let leaf = self.dir_of("cpuset");
-            for dir in [leaf.parent().map(PathBuf::from), Some(leaf.clone())].into_iter().flatten() {
+            let top = self.hierarchy.dir("cpuset", "");
+            let mut chain: Vec<PathBuf> =
+                leaf.ancestors().take_while(|a| *a != top.as_path()).map(PathBuf::from).collect();
+            chain.reverse();
+            for dir in chain {
                 for file in ["cpuset.cpus", "cpuset.mems"] {
                     let mine = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
                     if mine.trim().is_empty() {
