@@ -253,11 +253,12 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
-        Some(_) => Ok(()),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
         }
+        // The runtime's commands never come here (see `is_runtime`).
+        Some(_) => Ok(()),
     }
 }
 

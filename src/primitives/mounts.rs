@@ -118,8 +118,6 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn options_split_into_flags_and_data() {
         let o = super::parse_options(&["nosuid", "noexec", "ro", "mode=755", "size=65536k", "rslave"]);

@@ -24,27 +24,6 @@ fn names_in(dir: &str) -> Vec<String> {
     names
 }
 
-/// `ip netns add NAME`: a network namespace that outlives its processes because it is
-/// bind-mounted on a file in /run/netns. This is the one mount learnctr makes in the
-/// host's mount namespace — it *is* the named namespace — so it is journaled by the
-/// caller and removed with `remove_named`.
-pub fn create_named(name: &str) -> super::Result<String> {
-    let path = format!("{NETNS_DIR}/{name}");
-    std::fs::create_dir_all(NETNS_DIR).map_err(|e| super::Error::io(NETNS_DIR, e))?;
-    let k: &dyn Kernel = &Linux;
-    k.create_file(&path, 0o444)?;
-    // A short-lived child makes the namespace; the bind mount keeps it.
-    let holder = super::isolate::Isolated::start(k, super::isolate::Plan::new(&[super::namespaces::Namespace::Net]))?;
-    let bound =
-        k.mount(Some(&format!("/proc/{}/ns/net", holder.pid())), &path, None, nix::mount::MsFlags::MS_BIND, None);
-    drop(holder);
-    if let Err(e) = bound {
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
-    }
-    Ok(path)
-}
-
 /// `ip netns delete NAME`: a named netns is a bind mount of `/proc/PID/ns/net` on a
 /// file in /run/netns; unmount it, then remove the file.
 pub fn remove_named(name: &str) -> super::Result<()> {

@@ -28,16 +28,12 @@ use crate::primitives::mounts::{self, parse_options};
 use crate::primitives::{devices, newroot, paths, seccomp, Error, Kernel, Result};
 use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 /// What the init needs besides config.json.
 pub struct Context<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
-    /// An fd of the container's state directory, opened before pivot_root: the FIFO
-    /// is reached through it afterwards.
-    pub state_dirfd: RawFd,
     /// Runs the runtime's hooks (asks the parent to, and waits).
     pub runtime_hooks: &'a dyn Fn() -> Result<()>,
     pub hook_state: String,

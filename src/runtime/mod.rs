@@ -75,7 +75,10 @@ fn namespace_of(kind: LinuxNamespaceType) -> Option<Namespace> {
 }
 
 /// The namespaces to make, and those to join (type and path).
-fn namespaces(spec: &Spec) -> Rt<(Vec<Namespace>, Vec<(Namespace, PathBuf)>)> {
+/// Namespaces to join: the kind and the path of its file.
+type Joins = Vec<(Namespace, PathBuf)>;
+
+fn namespaces(spec: &Spec) -> Rt<(Vec<Namespace>, Joins)> {
     let mut new = Vec::new();
     let mut join = Vec::new();
     for ns in spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default() {
@@ -115,6 +118,12 @@ fn limits(spec: &Spec) -> Vec<Limit> {
     if let Some(cpu) = r.cpu() {
         if let Some(shares) = cpu.shares() {
             out.push(Limit::CpuShares(shares));
+        }
+        if let Some(cpus) = cpu.cpus().clone().filter(|c| !c.is_empty()) {
+            out.push(Limit::Cpus(cpus));
+        }
+        if let Some(mems) = cpu.mems().clone().filter(|m| !m.is_empty()) {
+            out.push(Limit::Mems(mems));
         }
         if let (Some(quota), period) = (cpu.quota(), cpu.period()) {
             if quota > 0 {
@@ -373,13 +382,10 @@ fn child(
     }
     let pid_ns = new.contains(&Namespace::Pid) || join.iter().any(|(n, _)| *n == Namespace::Pid);
     if pid_ns {
-        match k.fork()? {
-            Some(init) => {
-                channel::send_to(sock, &ToHost::InitPid(init))?;
-                // The init is on its own now (reparented): nothing to wait for here.
-                std::process::exit(0);
-            }
-            None => {}
+        if let Some(init) = k.fork()? {
+            channel::send_to(sock, &ToHost::InitPid(init))?;
+            // The init is on its own now (reparented): nothing to wait for here.
+            std::process::exit(0);
         }
     } else {
         channel::send_to(sock, &ToHost::InitPid(nix::unistd::getpid().as_raw()))?;
@@ -392,13 +398,8 @@ fn child(
             _ => Err(Error::Child("the runtime's hooks failed".into())),
         }
     };
-    let context = init::Context {
-        spec,
-        rootfs,
-        state_dirfd,
-        runtime_hooks: &ask_hooks,
-        hook_state: hook_state("", "created", 1, dir, spec),
-    };
+    let context =
+        init::Context { spec, rootfs, runtime_hooks: &ask_hooks, hook_state: hook_state("", "created", 1, dir, spec) };
     init::prepare(k, &context)?;
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.

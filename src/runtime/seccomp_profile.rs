@@ -37,13 +37,16 @@ fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<serde_json::Value
     Ok(serde_json::json!({ "index": a.index(), "type": "qword", "op": op, "val": val }))
 }
 
+/// Calls with their argument conditions, in seccompiler's JSON.
+type Rules = Vec<(String, Vec<serde_json::Value>)>;
+
 /// The filters to install, in order, for `linux.seccomp`. One filter holds one action
 /// besides the default; a profile whose rules use several actions becomes several
 /// filters, which the kernel combines by taking the most restrictive answer.
 pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
     let default = action(s.default_action(), s.default_errno_ret())?;
     let allow = serde_json::json!("allow");
-    let mut groups: Vec<(serde_json::Value, Vec<(String, Vec<serde_json::Value>)>)> = Vec::new();
+    let mut groups: Vec<(serde_json::Value, Rules)> = Vec::new();
     for rule in s.syscalls().as_deref().unwrap_or(&[]) {
         let a = action(rule.action(), rule.errno_ret())?;
         if a == default {
@@ -69,13 +72,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
     for (a, rules) in groups {
         // The allow rules take the profile's default; any other action is a deny list
         // on top of "allow".
-        let (mismatch, on_match) = if a == allow {
-            (default.clone(), allow.clone())
-        } else if default == allow {
-            (allow.clone(), a)
-        } else {
-            (allow.clone(), a)
-        };
+        let (mismatch, on_match) = if a == allow { (default.clone(), allow.clone()) } else { (allow.clone(), a) };
         filters.push(seccomp::compile_rules("config.json", &rules, mismatch, on_match)?);
     }
     Ok(filters)

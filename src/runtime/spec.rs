@@ -22,8 +22,6 @@ pub enum SpecError {
     NoRoot,
     RootfsMissing(PathBuf),
     RootfsEscapes(String),
-    NoProcess,
-    Unsupported(String),
     Io(String),
 }
 
@@ -45,8 +43,6 @@ impl std::fmt::Display for SpecError {
             SpecError::RootfsEscapes(p) => {
                 write!(f, "root.path \"{p}\" leaves the bundle with \"..\": give a path inside the bundle, such as \"rootfs\"")
             }
-            SpecError::NoProcess => write!(f, "config.json has no \"process\": there is nothing to start"),
-            SpecError::Unsupported(what) => write!(f, "{what}"),
             SpecError::Io(what) => write!(f, "{what}"),
         }
     }

@@ -35,6 +35,10 @@ pub enum Limit {
     CpuShares(u64),
     /// At most this many processes and threads; 0 or less means no limit (OCI).
     Pids(i64),
+    /// The CPUs the processes may run on (`0-1`, `0,2`).
+    Cpus(String),
+    /// The memory nodes they may allocate from.
+    Mems(String),
 }
 
 fn w(controller: &'static str, file: &'static str, value: impl ToString) -> Write {
@@ -55,6 +59,9 @@ pub fn writes(mode: Mode, limit: &Limit) -> Vec<Write> {
         Limit::CpuShares(shares) if v2 => vec![w("cpu", "cpu.weight", shares_to_weight(*shares))],
         Limit::CpuShares(shares) => vec![w("cpu", "cpu.shares", shares)],
         Limit::Pids(n) => vec![w("pids", "pids.max", pids_value(*n))],
+        // The same names in both versions.
+        Limit::Cpus(list) => vec![w("cpuset", "cpuset.cpus", list)],
+        Limit::Mems(list) => vec![w("cpuset", "cpuset.mems", list)],
     }
 }
 
