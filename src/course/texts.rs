@@ -33,6 +33,7 @@ pub fn sources(lang: Lang) -> &'static [(u32, &'static str)] {
                 (5, include_str!(concat!("../../lessons/", $lang, "/05-cgroups.md"))),
                 (6, include_str!(concat!("../../lessons/", $lang, "/06-capabilities.md"))),
                 (7, include_str!(concat!("../../lessons/", $lang, "/07-network.md"))),
+                (8, include_str!(concat!("../../lessons/", $lang, "/08-bundle.md"))),
             ]
         };
     }

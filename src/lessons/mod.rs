@@ -9,6 +9,7 @@ pub mod l04_proc_dev_sys;
 pub mod l05_cgroups;
 pub mod l06_capabilities;
 pub mod l07_network;
+pub mod l08_bundle;
 
 use crate::course::Lesson;
 
@@ -25,6 +26,7 @@ pub fn get(number: u32) -> Option<Lesson> {
         5 => Some(l05_cgroups::lesson()),
         6 => Some(l06_capabilities::lesson()),
         7 => Some(l07_network::lesson()),
+        8 => Some(l08_bundle::lesson()),
         _ => None,
     }
 }
