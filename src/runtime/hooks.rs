@@ -41,6 +41,16 @@ pub fn from_spec(list: &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<Hook> {
     list.as_ref().map(|l| l.iter().map(Hook::from).collect()).unwrap_or_default()
 }
 
+/// poststart and poststop: every hook runs; a failure is only a warning (runtime
+/// spec, "Lifecycle").
+pub fn run_all_warning(hooks: &[Hook], state: &str) {
+    for hook in hooks {
+        if let Err(e) = run(hook, state) {
+            eprintln!("learnctr: warning: {e}");
+        }
+    }
+}
+
 /// Run hooks in order, each with `state` on stdin; the first failure stops.
 pub fn run_all(hooks: &[Hook], state: &str) -> Result<(), String> {
     for hook in hooks {

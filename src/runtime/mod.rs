@@ -134,6 +134,38 @@ fn limits(spec: &Spec) -> Vec<Limit> {
     if let Some(pids) = r.pids() {
         out.push(Limit::Pids(pids.limit()));
     }
+    // Device rules in the order given, then the devices every container needs (as runc
+    // allows them after the bundle's rules): null, zero, full, random, urandom, tty,
+    // ptmx and the pseudo-terminals.
+    if let Some(rules) = r.devices() {
+        for d in rules {
+            let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+            let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+            let access = d.access().clone().unwrap_or_else(|| "rwm".into());
+            out.push(Limit::Device {
+                allow: d.allow(),
+                rule: format!("{kind} {}:{} {access}", num(d.major()), num(d.minor())),
+            });
+        }
+        for rule in [
+            "c 1:3 rwm",
+            "c 1:5 rwm",
+            "c 1:7 rwm",
+            "c 1:8 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:1 rwm",
+            "c 5:2 rwm",
+            "c 136:* rwm",
+        ] {
+            out.push(Limit::Device { allow: true, rule: rule.to_string() });
+        }
+        // The devices config.json asks to create (linux.devices) are allowed too.
+        for d in spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default() {
+            let kind = if format!("{:?}", d.typ()) == "B" { "b" } else { "c" };
+            out.push(Limit::Device { allow: true, rule: format!("{kind} {}:{} rwm", d.major(), d.minor()) });
+        }
+    }
     out
 }
 
@@ -447,10 +479,18 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo);
-    let state = serde_json::to_string(&c.oci("running")).unwrap_or_default();
-    if let Err(e) = hooks::run_all(&c.poststart, &state) {
-        eprintln!("learnctr: warning: {e}");
+    // poststart hooks run once the user's program runs: wait (briefly) until the init
+    // has replaced itself with it, i.e. its /proc/PID/exe is no longer ours.
+    let ours = std::fs::read_link("/proc/self/exe").ok();
+    for _ in 0..200 {
+        let exe = std::fs::read_link(format!("/proc/{}/exe", c.pid)).ok();
+        if exe.is_none() || exe != ours {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    let state = serde_json::to_string(&c.oci("running")).unwrap_or_default();
+    hooks::run_all_warning(&c.poststart, &state);
     Ok(())
 }
 
@@ -506,9 +546,7 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
     std::fs::remove_dir_all(Container::dir(root, id))
         .map_err(|e| RtError(format!("cannot remove the state of {id}: {e}")))?;
     let state = serde_json::to_string(&c.oci("stopped")).unwrap_or_default();
-    if let Err(e) = hooks::run_all(&c.poststop, &state) {
-        eprintln!("learnctr: warning: {e}");
-    }
+    hooks::run_all_warning(&c.poststop, &state);
     if std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(false) {
         let _ = std::fs::remove_dir(root);
     }

@@ -39,6 +39,10 @@ pub enum Limit {
     Cpus(String),
     /// The memory nodes they may allocate from.
     Mems(String),
+    /// One device rule, in the order given: `allow` or deny `c 10:229 rwm`. The
+    /// devices controller of v1 takes it as text; v2 has no file for it (runc loads a
+    /// BPF program instead), so on v2 this writes nothing.
+    Device { allow: bool, rule: String },
 }
 
 fn w(controller: &'static str, file: &'static str, value: impl ToString) -> Write {
@@ -62,6 +66,10 @@ pub fn writes(mode: Mode, limit: &Limit) -> Vec<Write> {
         // The same names in both versions.
         Limit::Cpus(list) => vec![w("cpuset", "cpuset.cpus", list)],
         Limit::Mems(list) => vec![w("cpuset", "cpuset.mems", list)],
+        Limit::Device { .. } if v2 => Vec::new(),
+        Limit::Device { allow, rule } => {
+            vec![w("devices", if *allow { "devices.allow" } else { "devices.deny" }, rule)]
+        }
     }
 }
 
