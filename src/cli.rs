@@ -434,21 +434,15 @@ fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
     let result: Result<i32, runtime::RtError> = match command {
         Command::Spec { bundle, rootless } => runtime::spec::write(&bundle, rootless).map(|_| 0).map_err(Into::into),
         Command::Create { bundle, pid_file, console_socket, id } => {
-            if console_socket.is_some() {
-                Err(runtime::RtError(
-                    "--console-socket (process.terminal) is not supported by learnctr yet: set \"terminal\": false"
-                        .into(),
-                ))
-            } else {
-                let opts = runtime::CreateOptions {
-                    root,
-                    id: &id,
-                    bundle: &bundle,
-                    pid_file: pid_file.as_deref(),
-                    foreground: false,
-                };
-                runtime::create(k, &opts).map(|_| 0)
-            }
+            let opts = runtime::CreateOptions {
+                root,
+                id: &id,
+                bundle: &bundle,
+                pid_file: pid_file.as_deref(),
+                console_socket: console_socket.as_deref(),
+                foreground: false,
+            };
+            runtime::create(k, &opts).map(|_| 0)
         }
         Command::Start { id } => runtime::start(root, &id).map(|_| 0),
         Command::State { id } => runtime::state_json(root, &id).map(|json| {

@@ -169,7 +169,8 @@ fn create(
     // The container outlives nothing of ours, but a crash must not leave it: its state
     // directory and its process go in the journal.
     let mut entries = vec![journal.record(Object::Dir { path: Container::dir(&root, id) })?];
-    let opts = CreateOptions { root: &root, id, bundle: &b.dir, pid_file: None, foreground: false };
+    let opts =
+        CreateOptions { root: &root, id, bundle: &b.dir, pid_file: None, console_socket: None, foreground: false };
     let c = runtime::create(ctx.k, &opts).map_err(|e| Failure::new(e.0))?;
     entries.push(journal.record(Object::Process { pid: c.pid, start: c.pid_start })?);
     Ok((root, c, entries))

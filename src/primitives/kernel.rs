@@ -210,6 +210,26 @@ pub enum Call {
         argv: Vec<String>,
         env: Vec<String>,
     },
+    /// Open a terminal device read-write, without making it our controlling terminal.
+    OpenTerminal {
+        path: String,
+    },
+    /// An ioctl with an integer argument (or a pointer to one, for `TIOCGPTN`).
+    Ioctl {
+        fd: RawFd,
+        name: &'static str,
+        request: u64,
+        arg: i32,
+    },
+    Dup2 {
+        old: RawFd,
+        new: RawFd,
+    },
+    /// Send an fd to the other end of a unix socket (`sendmsg` with SCM_RIGHTS).
+    SendFd {
+        socket: RawFd,
+        fd: RawFd,
+    },
     /// Create a System V shared memory segment (`shmget(2)`).
     Shmget {
         key: i32,
@@ -342,6 +362,12 @@ impl Call {
                 argv.iter().map(|a| c_str(a)).collect::<Vec<_>>().join(", "),
                 env.len()
             ),
+            Call::OpenTerminal { path } => format!("openat(AT_FDCWD, {}, O_RDWR|O_NOCTTY|O_CLOEXEC)", c_str(path)),
+            Call::Ioctl { fd, name, arg, .. } => format!("ioctl({fd}, {name}, {arg})"),
+            Call::Dup2 { old, new } => format!("dup2({old}, {new})"),
+            Call::SendFd { socket, fd } => {
+                format!("sendmsg({socket}, {{msg_control=[{{SOL_SOCKET, SCM_RIGHTS, [{fd}]}}]}}, 0)")
+            }
             Call::Fork => "fork()".to_string(),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
@@ -502,6 +528,41 @@ impl Call {
                     Err(e) => Err(e),
                     Ok(never) => match never {},
                 }
+            }
+            Call::OpenTerminal { path } => {
+                let c = cstring(path)?;
+                // SAFETY: open(2) with a valid NUL-terminated path.
+                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) })
+                    .map(i64::from)
+            }
+            Call::Ioctl { fd, request, arg, name } => {
+                let r = if *name == "TIOCGPTN" {
+                    let mut n: libc::c_int = 0;
+                    // SAFETY: TIOCGPTN writes one int to the pointer we pass.
+                    let r = unsafe { libc::ioctl(*fd, *request as _, &mut n as *mut libc::c_int) };
+                    if r == 0 {
+                        return Ok(i64::from(n));
+                    }
+                    r
+                } else {
+                    let mut value: libc::c_int = *arg;
+                    // SAFETY: these terminal ioctls take an int or a pointer to one.
+                    if *name == "TIOCSPTLCK" {
+                        unsafe { libc::ioctl(*fd, *request as _, &mut value as *mut libc::c_int) }
+                    } else {
+                        unsafe { libc::ioctl(*fd, *request as _, *arg as libc::c_ulong) }
+                    }
+                };
+                Errno::result(r).map(|_| 0)
+            }
+            // SAFETY: dup2(2) with integer arguments only.
+            Call::Dup2 { old, new } => Errno::result(unsafe { libc::dup2(*old, *new) }).map(i64::from),
+            Call::SendFd { socket, fd } => {
+                use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+                let fds = [*fd];
+                let payload = [std::io::IoSlice::new(b"/dev/ptmx")];
+                sendmsg::<()>(*socket, &payload, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+                    .map(|n| n as i64)
             }
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),

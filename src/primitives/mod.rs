@@ -16,6 +16,7 @@ pub mod attempts;
 pub mod capabilities;
 pub mod cgroups;
 pub mod channel;
+pub mod console;
 pub mod devices;
 pub mod error;
 pub mod idmap;

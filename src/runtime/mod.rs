@@ -56,6 +56,8 @@ pub struct CreateOptions<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
+    /// `--console-socket`: where to send the master side of the container's terminal.
+    pub console_socket: Option<&'a Path>,
     /// For `run`: stay the parent of the container (PR_SET_CHILD_SUBREAPER) to wait
     /// for it, and keep our terminal and session.
     pub foreground: bool,
@@ -178,6 +180,10 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     let bundle = std::fs::canonicalize(opts.bundle)
         .map_err(|_| RtError(format!("the bundle {} does not exist", opts.bundle.display())))?;
     let (spec, rootfs) = spec::load(&bundle)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && !opts.foreground && opts.console_socket.is_none() {
+        return Err(RtError("process.terminal is true: give --console-socket, or set \"terminal\": false".into()));
+    }
     let dir = Container::dir(opts.root, opts.id);
     std::fs::create_dir_all(opts.root).map_err(|e| RtError(format!("cannot create {}: {e}", opts.root.display())))?;
     if std::fs::create_dir(&dir).is_err() {
@@ -282,7 +288,24 @@ fn spawn_init(
         None => {
             drop(host_end);
             trace::forward_to(child_end.as_raw_fd());
-            let code = match child(k, spec, rootfs, dir, cgroup, &new, &join, &child_end, opts.foreground) {
+            let console =
+                match (spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false), opts.console_socket) {
+                    (true, Some(path)) => match std::os::unix::net::UnixStream::connect(path) {
+                        Ok(stream) => Some(std::os::fd::IntoRawFd::into_raw_fd(stream)),
+                        Err(e) => {
+                            let _ = channel::send_to(
+                                &child_end,
+                                &ToHost::Failed(format!(
+                                    "cannot connect to the console socket {}: {e}",
+                                    path.display()
+                                )),
+                            );
+                            std::process::exit(1)
+                        }
+                    },
+                    _ => None,
+                };
+            let code = match child(k, spec, rootfs, dir, cgroup, &new, &join, &child_end, opts.foreground, console) {
                 Ok(never) => match never {},
                 Err(e) => {
                     let _ = channel::send_to(&child_end, &ToHost::Failed(e.to_string()));
@@ -380,6 +403,7 @@ fn child(
     join: &[(Namespace, PathBuf)],
     sock: &OwnedFd,
     foreground: bool,
+    console: Option<std::os::fd::RawFd>,
 ) -> crate::primitives::Result<std::convert::Infallible> {
     crate::primitives::signals::reset_to_default();
     if !foreground {
@@ -442,7 +466,7 @@ fn child(
     k.close(state_dirfd)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     hooks::run_all(&hooks::from_spec(hooks.start_container()), &context.hook_state).map_err(Error::Child)?;
-    Err(init::finish(k, spec, None)?)
+    Err(init::finish(k, spec, None, console)?)
 }
 
 /// `learnctr start`: release the init waiting on the FIFO, then the poststart hooks.
@@ -555,7 +579,7 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
 
 /// `learnctr run`: create, start, wait, delete; the container's exit code.
 pub fn run(k: &dyn Kernel, root: &Path, id: &str, bundle: &Path) -> Rt<i32> {
-    let opts = CreateOptions { root, id, bundle, pid_file: None, foreground: true };
+    let opts = CreateOptions { root, id, bundle, pid_file: None, console_socket: None, foreground: true };
     let c = create(k, &opts)?;
     let started = start(root, id);
     let code = if started.is_ok() { process::wait_exit_code(c.pid).unwrap_or(1) } else { 1 };
@@ -625,7 +649,7 @@ fn exec_child(
             std::process::exit(process::wait_exit_code(grandchild).unwrap_or(1));
         }
     }
-    Err(init::finish(k, spec, Some(argv))?)
+    Err(init::finish(k, spec, Some(argv), None)?)
 }
 
 /// `learnctr list`.
