@@ -11,11 +11,11 @@ use std::os::fd::RawFd;
 /// Make the pty, wire it to 0/1/2, send the master to `socket`.
 pub fn attach(k: &dyn Kernel, socket: RawFd) -> Result<()> {
     let master = k.invoke(Call::OpenTerminal { path: "/dev/ptmx".into() })? as RawFd;
-    k.invoke(Call::Ioctl { fd: master, name: "TIOCSPTLCK", request: libc::TIOCSPTLCK as u64, arg: 0 })?;
-    let number = k.invoke(Call::Ioctl { fd: master, name: "TIOCGPTN", request: libc::TIOCGPTN as u64, arg: 0 })?;
+    k.invoke(Call::Ioctl { fd: master, name: "TIOCSPTLCK", request: libc::TIOCSPTLCK, arg: 0 })?;
+    let number = k.invoke(Call::Ioctl { fd: master, name: "TIOCGPTN", request: libc::TIOCGPTN, arg: 0 })?;
     let slave = k.invoke(Call::OpenTerminal { path: format!("/dev/pts/{number}") })? as RawFd;
     k.invoke(Call::Setsid)?;
-    k.invoke(Call::Ioctl { fd: slave, name: "TIOCSCTTY", request: libc::TIOCSCTTY as u64, arg: 0 })?;
+    k.invoke(Call::Ioctl { fd: slave, name: "TIOCSCTTY", request: libc::TIOCSCTTY, arg: 0 })?;
     for target in 0..3 {
         k.invoke(Call::Dup2 { old: slave, new: target })?;
     }
