@@ -261,7 +261,7 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
 /// `nsenter`: open every namespace file first (after joining the mount namespace,
 /// `/proc/PID` might no longer be the same), then `setns` into each. The user
 /// namespace goes first, because it decides what we may do in the others.
-fn join(k: &dyn Kernel, pid: i32, namespaces: &[Namespace]) -> Result<()> {
+pub fn join(k: &dyn Kernel, pid: i32, namespaces: &[Namespace]) -> Result<()> {
     const ORDER: [Namespace; 7] = [
         Namespace::User,
         Namespace::Ipc,

@@ -53,7 +53,7 @@ pub fn make_read_only(k: &dyn Kernel, path: &str) -> Result<()> {
 }
 
 /// The nosuid/nodev/noexec flags of the mount at `path` (from statvfs).
-fn existing_flags(path: &str) -> MsFlags {
+pub fn existing_flags(path: &str) -> MsFlags {
     use nix::sys::statvfs::{statvfs, FsFlags};
     let Ok(st) = statvfs(path) else { return MsFlags::empty() };
     let mut flags = MsFlags::empty();

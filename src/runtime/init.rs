@@ -92,7 +92,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
                 None,
                 "/",
                 None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | existing_flags("/"),
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | paths::existing_flags("/"),
                 None,
             )?;
         }
@@ -298,7 +298,7 @@ fn mount_entry(k: &dyn Kernel, rootfs: &Path, m: &Mount) -> Result<()> {
         // A bind mount takes its flags only from a remount.
         let extra = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            k.mount(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | existing_flags(&t), None)?;
+            k.mount(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | paths::existing_flags(&t), None)?;
         }
     } else if kind == "cgroup" || kind == "cgroup2" {
         mount_cgroups(k, &t, o.flags)?;
@@ -422,18 +422,4 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux,
         }
     }
     Ok(())
-}
-
-/// nosuid, nodev, noexec of the mount at `path` (a remount must keep them).
-fn existing_flags(path: &str) -> MsFlags {
-    use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
-    [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-    ]
-    .iter()
-    .filter(|(f, _)| st.flags().contains(*f))
-    .fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
 }
