@@ -427,6 +427,9 @@ fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
     use crate::runtime;
     let k: &dyn crate::primitives::Kernel = &crate::primitives::Linux;
     let root = g.root.as_path();
+    crate::runtime::timing::mark("learnctr main");
+    // Nobody reads the syscall trace of a runtime command (the lessons show it).
+    crate::primitives::trace::disable();
     let needs_root = !matches!(command, Command::Spec { .. } | Command::List { .. } | Command::State { .. });
     if needs_root && !process::is_root() {
         return runtime_error(g, "the OCI runtime commands need root: run them with sudo");

@@ -245,3 +245,85 @@ fn malformed_bundles_are_one_sentence_and_leave_nothing() {
     }
     assert_same_host(&before, &host_state(), "after malformed bundles");
 }
+
+/// Receive one fd sent with SCM_RIGHTS on `stream`, waiting at most 10 s.
+fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut byte = [0u8; 16];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty())
+        .expect("no message on the console socket");
+    for cmsg in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: the kernel just gave us this fd; nobody else owns it.
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("the console socket's message carried no fd");
+}
+
+#[test]
+fn a_console_socket_receives_the_containers_terminal() {
+    if !require_root("a_console_socket_receives_the_containers_terminal") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let b = bundle(dir.path(), &["sh", "-c", "tty; echo console-ok"], |c| c["process"]["terminal"] = true.into());
+    let socket = dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let args = ["--root", root.to_str().unwrap(), "create", "--bundle", b.to_str().unwrap()];
+    let mut create = learnctr(&args)
+        .args(["--console-socket", socket.to_str().unwrap(), "t1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As with runc, the master side arrives during `create`, before `start`.
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(e) => {
+                let _ = create.kill();
+                panic!("nobody connected to the console socket: {e}");
+            }
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    let master = receive_fd(&stream);
+    let created = create.wait_with_output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert_eq!(status_of(&root, "t1"), "created");
+    assert!(rt(&root, &["start", "t1"]).status.success());
+    // Read the terminal until the shell's last line (or the end: EIO once it exits).
+    let mut screen = String::new();
+    let mut terminal = std::fs::File::from(master);
+    while !screen.contains("console-ok") && std::time::Instant::now() < deadline {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(terminal.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::from(500u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 256];
+        match terminal.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => screen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(screen.contains("/dev/pts/0"), "tty inside printed: {screen:?}");
+    assert!(screen.contains("console-ok"), "{screen:?}");
+    drop(terminal);
+    let out = rt(&root, &["delete", "--force", "t1"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_same_host(&before, &host_state(), "after a container with a terminal");
+}

@@ -230,6 +230,8 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
     let _guard = Cleanup { root: root.clone(), id: id.clone() };
     runtime::start(&root, &id).map_err(|e| Failure::new(e.0))?;
     let pid = c.pid;
+    // What we check is the container's program, after the init's execve.
+    runtime::wait_for_exec(pid);
     ctx.columns = Some((ctx.s("value.guards"), ctx.s("value.measured_host")));
     let mut checks = Vec::new();
     // 1. Propagation: the container's / is not shared with anything.

@@ -14,7 +14,10 @@ pub fn attach(k: &dyn Kernel, socket: RawFd) -> Result<()> {
     k.invoke(Call::Ioctl { fd: master, name: "TIOCSPTLCK", request: libc::TIOCSPTLCK, arg: 0 })?;
     let number = k.invoke(Call::Ioctl { fd: master, name: "TIOCGPTN", request: libc::TIOCGPTN, arg: 0 })?;
     let slave = k.invoke(Call::OpenTerminal { path: format!("/dev/pts/{number}") })? as RawFd;
-    k.invoke(Call::Setsid)?;
+    // A controlling terminal needs a session of our own (we may lead one already).
+    if nix::unistd::getsid(None).ok() != Some(nix::unistd::getpid()) {
+        k.invoke(Call::Setsid)?;
+    }
     k.invoke(Call::Ioctl { fd: slave, name: "TIOCSCTTY", request: libc::TIOCSCTTY, arg: 0 })?;
     for target in 0..3 {
         k.invoke(Call::Dup2 { old: slave, new: target })?;

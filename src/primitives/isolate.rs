@@ -132,7 +132,7 @@ impl Isolated {
                 }
                 Some(ToHost::Ready) => ready = true,
                 Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
-                Some(ToHost::Answer(_)) => return Err(Error::Child("unexpected answer before ready".into())),
+                Some(other) => return Err(Error::Child(format!("unexpected message before ready: {other:?}"))),
                 None => return Err(Error::Child("the isolated process exited before it was ready".into())),
             }
         }
@@ -292,7 +292,7 @@ fn serve(sock: &OwnedFd) -> Result<()> {
                 channel::send_to(sock, &ToHost::Answer(code.map(|c| Answer::Number(i64::from(c)))))?;
             }
             Some(ToChild::Exit) | None => std::process::exit(0),
-            Some(ToChild::IdMapWritten) => {}
+            Some(ToChild::IdMapWritten | ToChild::RuntimeHooksRan { .. } | ToChild::CgroupJoined) => {}
         }
     }
 }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One recorded system call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,8 +41,22 @@ thread_local! {
     static FORWARD: Cell<Option<RawFd>> = const { Cell::new(None) };
 }
 
+/// Whether anyone will read the trace. The lessons always show it; the runtime
+/// commands (`learnctr run`, `create`, ...) turn it off unless asked for `--trace`,
+/// because sending a hundred events from the container's init to the runtime costs
+/// as much as a third of a container's start.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Nobody will read the trace of this process (and of the children it forks later).
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
+
 /// Record one call and its result.
 pub fn record(call: String, result: String) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let event = Event { pid: nix::unistd::getpid().as_raw(), call, result };
     match FORWARD.with(|f| f.get()) {
         // A failed send means the parent is gone; the child is about to die anyway.

@@ -119,18 +119,10 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
 }
 
 /// Steps 8 to 12, after `start`: privileges, then the program.
-pub fn finish(
-    k: &dyn Kernel,
-    spec: &Spec,
-    command: Option<&[String]>,
-    console: Option<std::os::fd::RawFd>,
-) -> Result<Error> {
+pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
+    super::timing::mark("init: released by start");
     let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    // A terminal for the process, when the caller gave a console socket.
-    if let Some(socket) = console {
-        crate::primitives::console::attach(k, socket)?;
-    }
     // No fd of ours may pass execve (CVE-2024-21626). First, before a seccomp profile
     // can forbid close_range; older kernels lack it: then fcntl on each open fd.
     if k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first: 3 }).is_err() {
@@ -205,6 +197,7 @@ pub fn finish(
     let program = args.first().ok_or_else(|| Error::Child("process.args is empty".into()))?;
     let path =
         resolve(program, &env).ok_or_else(|| Error::Child(format!("{program}: not found in the container's PATH")))?;
+    super::timing::mark("init: execve");
     Ok(k.execve_program(&path, &args, &env))
 }
 

@@ -15,6 +15,7 @@ pub mod init;
 pub mod seccomp_profile;
 pub mod spec;
 pub mod state;
+pub mod timing;
 
 use crate::primitives::cgroups::{Cgroup, Hierarchy, Limit};
 use crate::primitives::channel::{self, ToChild, ToHost};
@@ -179,6 +180,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     let bundle = std::fs::canonicalize(opts.bundle)
         .map_err(|_| RtError(format!("the bundle {} does not exist", opts.bundle.display())))?;
     let (spec, rootfs) = spec::load(&bundle)?;
+    timing::mark("config.json read");
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     if terminal && !opts.foreground && opts.console_socket.is_none() {
         return Err(RtError("process.terminal is true: give --console-socket, or set \"terminal\": false".into()));
@@ -203,11 +205,13 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     for limit in limits(&spec) {
         cgroup.set(k, &limit)?;
     }
+    timing::mark("cgroups created, limits written");
     if opts.foreground {
         // SAFETY: prctl(2) with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
     let (pid, start) = spawn_init(k, &spec, &rootfs, &bundle, &dir, &cgroup, opts)?;
+    timing::mark("init ready, waiting for start");
     undo.pid = Some(pid);
     let hooks = spec.hooks().clone().unwrap_or_default();
     let container = Container {
@@ -304,7 +308,7 @@ fn spawn_init(
                     },
                     _ => None,
                 };
-            let code = match child(k, spec, rootfs, dir, cgroup, &new, &join, &child_end, opts.foreground, console) {
+            let code = match child(k, spec, rootfs, dir, &new, &join, &child_end, opts.foreground, console) {
                 Ok(never) => match never {},
                 Err(e) => {
                     let _ = channel::send_to(&child_end, &ToHost::Failed(e.to_string()));
@@ -315,6 +319,20 @@ fn spawn_init(
         }
         Some(outer) => {
             drop(child_end);
+            // We move the child into its cgroups (as runc's parent does) while it
+            // creates its namespaces. The first move of a while into any cgroup waits
+            // for an RCU grace period — the kernel's one cgroup_threadgroup_rwsem is a
+            // per-CPU rwsem, nearly free for its readers (every fork) and slow for its
+            // writer: 7 to 16 ms on the test VM, the largest single cost of a container
+            // start (runc pays it too). The child waits for `CgroupJoined` before it
+            // unshares its cgroup namespace and forks the init, so both start inside.
+            if let Err(e) = cgroup.add(k, outer) {
+                drop(host_end);
+                let _ = process::wait_exit_code(outer);
+                return Err(e.into());
+            }
+            timing::mark("child moved into its cgroups");
+            channel::send_to(&host_end, &ToChild::CgroupJoined)?;
             let mut init = outer;
             let (mut ready, mut known) = (false, false);
             let outcome = loop {
@@ -331,17 +349,17 @@ fn spawn_init(
                         init = pid;
                         known = true;
                     }
-                    Some(ToHost::Answer(_)) => {
-                        // The init asks for the runtime's hooks (prestart, createRuntime).
+                    Some(ToHost::RunRuntimeHooks) => {
                         let state = hook_state(opts.id, "created", init, bundle, spec);
                         let result = hooks::run_all(&runtime_hooks, &state);
-                        channel::send_to(&host_end, &ToChild::Ask(crate::primitives::probe::Probe::Pid))?;
+                        channel::send_to(&host_end, &ToChild::RuntimeHooksRan { ok: result.is_ok() })?;
                         if let Err(e) = result {
                             break Err(RtError(e));
                         }
                     }
                     Some(ToHost::Ready) => ready = true,
                     Some(ToHost::Failed(why)) => break Err(RtError(why)),
+                    Some(ToHost::Answer(_)) => break Err(RtError("the container's init sent an answer".into())),
                     None => break Err(RtError("the container's init exited before it was ready".into())),
                 }
             };
@@ -388,14 +406,14 @@ fn write_id_maps(k: &dyn Kernel, spec: &Spec, pid: i32) -> Rt<()> {
     Ok(())
 }
 
-/// The child: cgroup, namespaces, (fork for a pid namespace), then the init.
+/// The child: namespaces, (fork for a pid namespace), then the init. The runtime
+/// moves it into its cgroups meanwhile (see `spawn_init`).
 #[allow(clippy::too_many_arguments)]
 fn child(
     k: &dyn Kernel,
     spec: &Spec,
     rootfs: &Path,
     dir: &Path,
-    cgroup: &Cgroup,
     new: &[Namespace],
     join: &[(Namespace, PathBuf)],
     sock: &OwnedFd,
@@ -407,7 +425,6 @@ fn child(
         // The container outlives `learnctr create`: its own session, no terminal.
         k.invoke(Call::Setsid)?;
     }
-    cgroup.add(k, nix::unistd::getpid().as_raw())?;
     // The state directory, opened while we are still the host's root: the FIFO is
     // reached through this fd after pivot_root (and from inside a user namespace).
     let state_dirfd = k.open(&dir.display().to_string())?;
@@ -416,7 +433,14 @@ fn child(
     for (ns, path) in join {
         to_join.push((*ns, k.open(&path.display().to_string())?));
     }
-    if new.contains(&Namespace::User) {
+    let wait_for_cgroup = || match channel::receive::<ToChild>(sock)? {
+        Some(ToChild::CgroupJoined) => Ok(()),
+        _ => Err(Error::Child("the runtime did not move us into our cgroups".into())),
+    };
+    let user = new.contains(&Namespace::User);
+    if user {
+        // The id-map exchange needs the runtime, which is busy moving us: wait first.
+        wait_for_cgroup()?;
         k.unshare(Namespace::User.flag())?;
         channel::send_to(sock, &ToHost::NeedIdMap)?;
         match channel::receive::<ToChild>(sock)? {
@@ -429,9 +453,18 @@ fn child(
         k.setns(fd, ns.flag())?;
         k.close(fd)?;
     }
-    let others: Vec<Namespace> = new.iter().copied().filter(|n| *n != Namespace::User).collect();
+    // Every new namespace but the cgroup one: its root is the cgroup we are in when we
+    // unshare it, so it must wait until we are in ours.
+    let others: Vec<Namespace> =
+        new.iter().copied().filter(|n| *n != Namespace::User && *n != Namespace::Cgroup).collect();
     if !others.is_empty() {
         k.unshare(flags_of(&others))?;
+    }
+    if !user {
+        wait_for_cgroup()?;
+    }
+    if new.contains(&Namespace::Cgroup) {
+        k.unshare(Namespace::Cgroup.flag())?;
     }
     let pid_ns = new.contains(&Namespace::Pid) || join.iter().any(|(n, _)| *n == Namespace::Pid);
     if pid_ns {
@@ -445,15 +478,22 @@ fn child(
     }
     // The init.
     let ask_hooks = || -> crate::primitives::Result<()> {
-        channel::send_to(sock, &ToHost::Answer(Ok(crate::primitives::probe::Answer::Number(0))))?;
+        channel::send_to(sock, &ToHost::RunRuntimeHooks)?;
         match channel::receive::<ToChild>(sock)? {
-            Some(ToChild::Ask(_)) => Ok(()),
+            Some(ToChild::RuntimeHooksRan { ok: true }) => Ok(()),
             _ => Err(Error::Child("the runtime's hooks failed".into())),
         }
     };
     let context =
         init::Context { spec, rootfs, runtime_hooks: &ask_hooks, hook_state: hook_state("", "created", 1, dir, spec) };
+    timing::mark("namespaces created");
     init::prepare(k, &context)?;
+    // The terminal now, from the container's devpts: whoever gave --console-socket has
+    // the master side before `create` returns, as with runc.
+    if let Some(socket) = console {
+        crate::primitives::console::attach(k, socket)?;
+    }
+    timing::mark("init prepared (mounts, pivot_root, ...)");
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.
     let fifo = k.invoke(Call::OpenAtWrite { dirfd: state_dirfd, name: EXEC_FIFO.into() })? as i32;
@@ -463,7 +503,7 @@ fn child(
     k.close(state_dirfd)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     hooks::run_all(&hooks::from_spec(hooks.start_container()), &context.hook_state).map_err(Error::Child)?;
-    Err(init::finish(k, spec, None, console)?)
+    Err(init::finish(k, spec, None)?)
 }
 
 /// `learnctr start`: release the init waiting on the FIFO, then the poststart hooks.
@@ -484,38 +524,56 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
         .open(&fifo)
         .map_err(|e| RtError(format!("cannot open {}: {e}", fifo.display())))?;
     // The init opens the other end and writes one byte: wait for it (or for its death).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut byte = [0u8; 1];
-    loop {
-        use std::io::Read;
-        match (&file).read(&mut byte) {
-            Ok(1) => break,
-            _ if !state::alive(c.pid, c.pid_start) => {
-                return Err(RtError(format!("container {id} died before it started")))
-            }
-            _ if std::time::Instant::now() > deadline => {
-                return Err(RtError(format!("container {id} did not start in time")))
-            }
-            _ => std::thread::sleep(std::time::Duration::from_millis(2)),
-        }
-    }
+    wait_for_byte(&file, &c).map_err(|why| RtError(format!("container {id} {why}")))?;
+    timing::mark("started");
     let _ = std::fs::remove_file(&fifo);
-    // poststart hooks run once the user's program runs: wait (briefly) until the init
-    // has replaced itself with it, i.e. its /proc/PID/exe is no longer ours.
-    let ours = std::fs::read_link("/proc/self/exe").ok();
-    for _ in 0..200 {
-        let exe = std::fs::read_link(format!("/proc/{}/exe", c.pid)).ok();
-        if exe.is_none() || exe != ours {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+    if c.poststart.is_empty() {
+        return Ok(());
     }
+    // poststart hooks run once the user's program runs.
+    wait_for_exec(c.pid);
     let state = serde_json::to_string(&c.oci("running")).unwrap_or_default();
     hooks::run_all_warning(&c.poststart, &state);
     Ok(())
 }
 
 use std::os::unix::fs::OpenOptionsExt;
+
+/// Wait (at most 200 ms) until a started init has replaced itself with the container's
+/// program, i.e. its /proc/PID/exe is no longer learnctr.
+pub fn wait_for_exec(pid: i32) {
+    let ours = std::fs::read_link("/proc/self/exe").ok();
+    for _ in 0..200 {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if exe.is_none() || exe != ours {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Read the init's one byte from the FIFO. poll(2) wakes us the moment it is written;
+/// every 20 ms we look whether the init died instead (it would never write).
+fn wait_for_byte(file: &std::fs::File, c: &Container) -> Result<(), &'static str> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut byte = [0u8; 1];
+    loop {
+        if let Ok(1) = (&*file).read(&mut byte) {
+            return Ok(());
+        }
+        if !state::alive(c.pid, c.pid_start) {
+            return Err("died before it started");
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("did not start in time");
+        }
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(20u8));
+    }
+}
 
 /// `learnctr state`: the OCI state as JSON.
 pub fn state_json(root: &Path, id: &str) -> Rt<String> {
@@ -581,7 +639,9 @@ pub fn run(k: &dyn Kernel, root: &Path, id: &str, bundle: &Path) -> Rt<i32> {
     let started = start(root, id);
     let code = if started.is_ok() { process::wait_exit_code(c.pid).unwrap_or(1) } else { 1 };
     let _ = process::wait_exit_code(c.pid);
+    timing::mark("container exited");
     delete(k, root, id, true)?;
+    timing::mark("deleted");
     started.map(|_| code)
 }
 
@@ -632,7 +692,7 @@ fn exec_child(
             std::process::exit(process::wait_exit_code(grandchild).unwrap_or(1));
         }
     }
-    Err(init::finish(k, spec, Some(argv), None)?)
+    Err(init::finish(k, spec, Some(argv))?)
 }
 
 /// `learnctr list`.
