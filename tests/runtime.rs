@@ -201,6 +201,7 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let b = bundle(dir.path(), &["true"], |c| {
         c["hooks"] = serde_json::json!({
             "createRuntime": [hook("createRuntime")],
+            "prestart": [hook("prestart")],
             "poststart": [hook("poststart")],
             "poststop": [hook("poststop")],
         });
@@ -209,8 +210,8 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     assert!(out.status.success(), "{:?}", text(&out));
     let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
     let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(order, ["createRuntime", "poststart", "poststop"], "{lines:?}");
-    for (line, status) in lines.iter().zip(["created", "running", "stopped"]) {
+    assert_eq!(order, ["createRuntime", "prestart", "poststart", "poststop"], "{lines:?}");
+    for (line, status) in lines.iter().zip(["created", "created", "running", "stopped"]) {
         let json: serde_json::Value = serde_json::from_str(line.split_once(' ').unwrap().1).unwrap();
         assert_eq!(json["status"], status, "{line}");
         assert_eq!(json["id"], "h1");

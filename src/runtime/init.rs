@@ -2,14 +2,15 @@
 //! `execve` of the container's process. The order is runc's (and youki's); each step
 //! names what it guards against.
 //!
-//! 1. mount propagation of `/` made private (or `rootfsPropagation`'s choice) before any
-//!    mount — otherwise mounts leak to the host (lesson 3);
+//! 1. mount propagation of `/` made a slave (runc's default; `rootfsPropagation`'s choice
+//!    after pivot_root) before any mount — otherwise mounts leak to the host (lesson 3);
 //! 2. the rootfs bound onto itself, then every `mounts` entry inside it;
 //! 3. `/dev`: default devices and `linux.devices`, the standard symlinks (lesson 4);
-//! 4. createRuntime/prestart hooks (by the runtime), createContainer hooks (here);
+//! 4. createRuntime hooks (run by the runtime), createContainer hooks (here); prestart
+//!    hooks run later, at `start` (runtime spec 1.0.2);
 //! 5. `pivot_root`, old root detached — no path back to the host (lesson 3);
 //! 6. masked and read-only paths of `/proc` and `/sys` (lesson 4); a read-only root;
-//! 7. hostname, sysctl, rlimits, oom_score_adj;
+//! 7. `lo` up in a new network namespace, hostname, sysctl, rlimits, oom_score_adj;
 //! 8. no_new_privs; seccomp now only without it (it needs CAP_SYS_ADMIN);
 //! 9. capabilities, bounding set first, around the switch to the configured user
 //!    (PR_SET_KEEPCAPS keeps them across setuid) (lesson 6);
@@ -34,16 +35,29 @@ use std::path::{Path, PathBuf};
 pub struct Context<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// Waits until the runtime has moved us into the container's cgroups, then
+    /// unshares the cgroup namespace (its root is the cgroup we are in). Called before
+    /// the first cgroup mount, or after all mounts: the mounts before it are made while
+    /// the runtime waits for the kernel (see `spawn_init`).
+    pub enter_cgroup: &'a dyn Fn() -> Result<()>,
     /// Runs the runtime's hooks (asks the parent to, and waits).
     pub runtime_hooks: &'a dyn Fn() -> Result<()>,
     pub hook_state: String,
+}
+
+/// A namespace config.json asks to create (no `path` to join).
+fn new_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind && n.path().is_none()))
 }
 
 fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
     spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
 }
 
-/// Steps 1 to 10: everything before the wait for `start`.
+/// Steps 1 to 7: the root filesystem and the namespaces' settings (then `drop_privileges`).
 pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     // SAFETY: prctl(2) with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -51,12 +65,21 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     let linux = spec.linux().clone().unwrap_or_default();
     let root = c.rootfs.to_string_lossy().to_string();
     let new_mount_ns = has_namespace(spec, LinuxNamespaceType::Mount);
+    let entered = std::cell::Cell::new(false);
     if new_mount_ns {
-        // 1. No mount of ours may reach the host.
-        k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+        // 1. No mount of ours may reach the host: every mount becomes a slave, as runc
+        // does unless rootfsPropagation says otherwise — the host's later mounts still
+        // arrive, ours never leave. (A chosen rootfsPropagation is applied after
+        // pivot_root, below.)
+        k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SLAVE, None)?;
         // 2. The rootfs, then the mounts.
         newroot::bind_onto_itself(k, &root)?;
         for m in spec.mounts().as_deref().unwrap_or(&[]) {
+            let cgroupfs = matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"));
+            if cgroupfs && !entered.get() {
+                (c.enter_cgroup)()?;
+                entered.set(true);
+            }
             mount_entry(k, c.rootfs, m)?;
         }
         // 3. /dev, when config.json gives it a tmpfs of its own.
@@ -69,6 +92,9 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
         if dev_is_tmpfs {
             make_devices(k, c.rootfs, &linux, has_namespace(spec, LinuxNamespaceType::User))?;
         }
+    }
+    if !entered.get() {
+        (c.enter_cgroup)()?;
     }
     // 4. Hooks.
     (c.runtime_hooks)()?;
@@ -97,7 +123,11 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
             )?;
         }
     }
-    // 7. Hostname, sysctl, rlimits, oom_score_adj.
+    // 7. Loopback up in a new network namespace (runc does it too: a new namespace has
+    // only `lo`, and down), then hostname, sysctl, rlimits, oom_score_adj.
+    if new_namespace(spec, LinuxNamespaceType::Network) {
+        crate::primitives::netlink::Netlink::open()?.up(k, "lo")?;
+    }
     if has_namespace(spec, LinuxNamespaceType::Uts) {
         if let Some(name) = spec.hostname() {
             k.sethostname(name)?;
@@ -118,10 +148,20 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     Ok(())
 }
 
-/// Steps 8 to 12, after `start`: privileges, then the program.
+/// The seccomp filters still to install right before `execve` (with no_new_privs).
+pub struct Pending(Vec<seccomp::Profile>);
+
+/// Steps 8 to 12 at once (`learnctr exec`, which has no `start` to wait for).
 pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
-    super::timing::mark("init: released by start");
-    let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
+    let pending = drop_privileges(k, spec)?;
+    exec_program(k, spec, pending, command)
+}
+
+/// Steps 8 to 10, before the wait for `start`, as runc does: after them, the waiting
+/// init already has the container's user, capabilities and working directory.
+pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
+    // Without a process, `create` may still succeed; `start` is what must fail.
+    let Some(process) = spec.process().clone() else { return Ok(Pending(Vec::new())) };
     let nnp = process.no_new_privileges().unwrap_or(false);
     // No fd of ours may pass execve (CVE-2024-21626). First, before a seccomp profile
     // can forbid close_range; older kernels lack it: then fcntl on each open fd.
@@ -186,11 +226,16 @@ pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result
     if here.starts_with("(unreachable)") {
         return Err(Error::Child(format!("the working directory {cwd} is outside the container")));
     }
-    // 12. seccomp as late as possible, then the program.
-    if nnp {
-        for p in &profile {
-            seccomp::install(k, p)?;
-        }
+    Ok(Pending(if nnp { profile } else { Vec::new() }))
+}
+
+/// Step 12, after `start`: seccomp as late as possible (it may forbid what the init
+/// still needs), then the program.
+pub fn exec_program(k: &dyn Kernel, spec: &Spec, pending: Pending, command: Option<&[String]>) -> Result<Error> {
+    super::timing::mark("init: released by start");
+    let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
+    for p in &pending.0 {
+        seccomp::install(k, p)?;
     }
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());

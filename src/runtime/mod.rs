@@ -192,8 +192,15 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     }
     // From here, any failure removes what was made (the guard).
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
+    // Searchable by the container's user (to reach exec.fifo), listable by root only.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
+        .map_err(|e| RtError(format!("cannot set the mode of {}: {e}", dir.display())))?;
     let fifo = dir.join(EXEC_FIFO).display().to_string();
-    k.invoke(Call::Mkfifo { path: fifo.clone(), mode: 0o600 })?;
+    k.invoke(Call::Mkfifo { path: fifo.clone(), mode: 0o622 })?;
+    // Writable by all (as runc makes it): the init opens it after switching to the
+    // container's user. Only root can read it, so only root can `start`.
+    k.invoke(Call::Chmod { path: fifo.clone(), mode: 0o622 })?;
     // In a user namespace the init is root *inside*: the FIFO must belong to the host
     // uid that is mapped to it (as runc chowns it), or it cannot open it.
     if let Some((uid, gid)) = root_ids_on_host(&spec) {
@@ -223,6 +230,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
         created: now(),
         cgroup_dirs: cgroup.dirs(),
         annotations: spec.annotations().clone().unwrap_or_default(),
+        prestart: hooks::from_spec(hooks.prestart()),
         poststart: hooks::from_spec(hooks.poststart()),
         poststop: hooks::from_spec(hooks.poststop()),
     };
@@ -285,8 +293,9 @@ fn spawn_init(
     let (new, join) = namespaces(spec)?;
     let (host_end, child_end) = channel::pair()?;
     let hooks = spec.hooks().clone().unwrap_or_default();
-    let runtime_hooks: Vec<hooks::Hook> =
-        hooks::from_spec(hooks.prestart()).into_iter().chain(hooks::from_spec(hooks.create_runtime())).collect();
+    // prestart hooks run at `start` (runtime spec 1.0.2: "after the start operation is
+    // called but before the user-specified program is executed"); createRuntime here.
+    let runtime_hooks: Vec<hooks::Hook> = hooks::from_spec(hooks.create_runtime());
     match k.fork()? {
         None => {
             drop(host_end);
@@ -320,19 +329,20 @@ fn spawn_init(
         Some(outer) => {
             drop(child_end);
             // We move the child into its cgroups (as runc's parent does) while it
-            // creates its namespaces. The first move of a while into any cgroup waits
-            // for an RCU grace period — the kernel's one cgroup_threadgroup_rwsem is a
-            // per-CPU rwsem, nearly free for its readers (every fork) and slow for its
-            // writer: 7 to 16 ms on the test VM, the largest single cost of a container
-            // start (runc pays it too). The child waits for `CgroupJoined` before it
-            // unshares its cgroup namespace and forks the init, so both start inside.
+            // creates its namespaces and the init mounts its root filesystem. The
+            // first move of a while into any cgroup waits for an RCU grace period —
+            // the kernel's one cgroup_threadgroup_rwsem is a per-CPU rwsem, nearly free
+            // for its readers (every fork) and slow for its writer: 7 to 16 ms on the
+            // test VM, the largest single cost of a container start (runc pays it
+            // too). The init is moved as well once we know its pid (cheap then), and
+            // waits for `CgroupJoined` before it unshares its cgroup namespace; it
+            // cannot run the container's program before: `create` returns after.
             if let Err(e) = cgroup.add(k, outer) {
                 drop(host_end);
                 let _ = process::wait_exit_code(outer);
                 return Err(e.into());
             }
             timing::mark("child moved into its cgroups");
-            channel::send_to(&host_end, &ToChild::CgroupJoined)?;
             let mut init = outer;
             let (mut ready, mut known) = (false, false);
             let outcome = loop {
@@ -348,6 +358,13 @@ fn spawn_init(
                     Some(ToHost::InitPid(pid)) => {
                         init = pid;
                         known = true;
+                        // Forked before its parent was moved, the init may still be in
+                        // our cgroups: move it too (the lock is warm now).
+                        if init != outer {
+                            cgroup.add(k, init)?;
+                        }
+                        timing::mark("init moved into its cgroups");
+                        channel::send_to(&host_end, &ToChild::CgroupJoined)?;
                     }
                     Some(ToHost::RunRuntimeHooks) => {
                         let state = hook_state(opts.id, "created", init, bundle, spec);
@@ -433,14 +450,7 @@ fn child(
     for (ns, path) in join {
         to_join.push((*ns, k.open(&path.display().to_string())?));
     }
-    let wait_for_cgroup = || match channel::receive::<ToChild>(sock)? {
-        Some(ToChild::CgroupJoined) => Ok(()),
-        _ => Err(Error::Child("the runtime did not move us into our cgroups".into())),
-    };
-    let user = new.contains(&Namespace::User);
-    if user {
-        // The id-map exchange needs the runtime, which is busy moving us: wait first.
-        wait_for_cgroup()?;
+    if new.contains(&Namespace::User) {
         k.unshare(Namespace::User.flag())?;
         channel::send_to(sock, &ToHost::NeedIdMap)?;
         match channel::receive::<ToChild>(sock)? {
@@ -454,17 +464,11 @@ fn child(
         k.close(fd)?;
     }
     // Every new namespace but the cgroup one: its root is the cgroup we are in when we
-    // unshare it, so it must wait until we are in ours.
+    // unshare it, so the init does that once the runtime has moved it into its own.
     let others: Vec<Namespace> =
         new.iter().copied().filter(|n| *n != Namespace::User && *n != Namespace::Cgroup).collect();
     if !others.is_empty() {
         k.unshare(flags_of(&others))?;
-    }
-    if !user {
-        wait_for_cgroup()?;
-    }
-    if new.contains(&Namespace::Cgroup) {
-        k.unshare(Namespace::Cgroup.flag())?;
     }
     let pid_ns = new.contains(&Namespace::Pid) || join.iter().any(|(n, _)| *n == Namespace::Pid);
     if pid_ns {
@@ -484,8 +488,24 @@ fn child(
             _ => Err(Error::Child("the runtime's hooks failed".into())),
         }
     };
-    let context =
-        init::Context { spec, rootfs, runtime_hooks: &ask_hooks, hook_state: hook_state("", "created", 1, dir, spec) };
+    let new_cgroup_ns = new.contains(&Namespace::Cgroup);
+    let enter_cgroup = || -> crate::primitives::Result<()> {
+        match channel::receive::<ToChild>(sock)? {
+            Some(ToChild::CgroupJoined) => {}
+            _ => return Err(Error::Child("the runtime did not move the init into its cgroups".into())),
+        }
+        if new_cgroup_ns {
+            k.unshare(Namespace::Cgroup.flag())?;
+        }
+        Ok(())
+    };
+    let context = init::Context {
+        spec,
+        rootfs,
+        enter_cgroup: &enter_cgroup,
+        runtime_hooks: &ask_hooks,
+        hook_state: hook_state("", "created", 1, dir, spec),
+    };
     timing::mark("namespaces created");
     init::prepare(k, &context)?;
     // The terminal now, from the container's devpts: whoever gave --console-socket has
@@ -493,6 +513,8 @@ fn child(
     if let Some(socket) = console {
         crate::primitives::console::attach(k, socket)?;
     }
+    // User, capabilities, cwd: the created container already runs with them.
+    let pending = init::drop_privileges(k, spec)?;
     timing::mark("init prepared (mounts, pivot_root, ...)");
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.
@@ -503,7 +525,7 @@ fn child(
     k.close(state_dirfd)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     hooks::run_all(&hooks::from_spec(hooks.start_container()), &context.hook_state).map_err(Error::Child)?;
-    Err(init::finish(k, spec, None)?)
+    Err(init::exec_program(k, spec, pending, None)?)
 }
 
 /// `learnctr start`: release the init waiting on the FIFO, then the poststart hooks.
@@ -517,6 +539,15 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
             )))
         }
     }
+    if !c.prestart.is_empty() {
+        let state = serde_json::to_string(&c.oci("created")).unwrap_or_default();
+        if let Err(why) = hooks::run_all(&c.prestart, &state) {
+            // A failed prestart hook stops and destroys the container, then the
+            // lifecycle goes on as after a delete (runtime spec, "lifecycle").
+            let _ = delete(&Linux, root, id, true);
+            return Err(RtError(why));
+        }
+    }
     let fifo = Container::dir(root, id).join(EXEC_FIFO);
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -527,10 +558,8 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
     wait_for_byte(&file, &c).map_err(|why| RtError(format!("container {id} {why}")))?;
     timing::mark("started");
     let _ = std::fs::remove_file(&fifo);
-    if c.poststart.is_empty() {
-        return Ok(());
-    }
-    // poststart hooks run once the user's program runs.
+    // `start` returns once the container's program runs (a signal sent right after
+    // reaches the program, not our init), and poststart hooks run then.
     wait_for_exec(c.pid);
     let state = serde_json::to_string(&c.oci("running")).unwrap_or_default();
     hooks::run_all_warning(&c.poststart, &state);
@@ -539,16 +568,16 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
 
 use std::os::unix::fs::OpenOptionsExt;
 
-/// Wait (at most 200 ms) until a started init has replaced itself with the container's
+/// Wait (at most about 200 ms) until a started init has replaced itself with the container's
 /// program, i.e. its /proc/PID/exe is no longer learnctr.
 pub fn wait_for_exec(pid: i32) {
     let ours = std::fs::read_link("/proc/self/exe").ok();
-    for _ in 0..200 {
+    for _ in 0..2000 {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
         if exe.is_none() || exe != ours {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::thread::sleep(std::time::Duration::from_micros(100));
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Container {
     pub cgroup_dirs: Vec<PathBuf>,
     pub annotations: HashMap<String, String>,
     /// Hooks to run at start and at delete, copied from config.json at create.
+    #[serde(default)]
+    pub prestart: Vec<super::hooks::Hook>,
     pub poststart: Vec<super::hooks::Hook>,
     pub poststop: Vec<super::hooks::Hook>,
 }
