@@ -131,12 +131,16 @@ pub fn detect_mode() -> Mode {
     }
 }
 
-/// The controllers a new cgroup can use here: on v2 the root's `cgroup.controllers`;
+/// The controllers a new cgroup can use here: on v2 what the root delegates (`cgroup.subtree_control`);
 /// on v1 and hybrid the hierarchies mounted under /sys/fs/cgroup that the kernel has
 /// enabled (`/proc/cgroups`).
 pub fn usable_controllers(mode: Mode) -> Vec<String> {
     match mode {
-        Mode::Unified => std::fs::read_to_string(format!("{ROOT}/cgroup.controllers"))
+        // What the root hands down to its children (learnctr's parent is one of them):
+        // its `cgroup.subtree_control`, not `cgroup.controllers` — a controller the
+        // root has but does not delegate cannot be enabled below it, and learnctr does
+        // not change the host's root to delegate it.
+        Mode::Unified => std::fs::read_to_string(format!("{ROOT}/cgroup.subtree_control"))
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_string)
