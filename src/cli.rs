@@ -130,6 +130,38 @@ enum Command {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
     },
+    /// The finale: a whole container — every namespace, pivot_root, /proc /dev /sys,
+    /// cgroup limits, capabilities, no_new_privs, seccomp, a network — with a shell
+    /// inside, or COMMAND after `--`. Uses --rootfs (Alpine when online, else BusyBox).
+    Shell {
+        /// Memory limit: 64M, 1G, or bytes (default 256M).
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// CPU limit in CPUs: 0.5 is half of one (default: no limit).
+        #[arg(long, value_name = "N")]
+        cpus: Option<f64>,
+        /// Most processes at once (default 512).
+        #[arg(long, value_name = "N")]
+        pids: Option<i64>,
+        /// A network: eth0 on the bridge learnctr0, as in lesson 7.
+        #[arg(long)]
+        net: bool,
+        /// The subnet for --net (default: the first free of lesson 7's).
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        /// The container's hostname.
+        #[arg(long, default_value = "learnctr")]
+        hostname: String,
+        /// A read-only root filesystem.
+        #[arg(long)]
+        readonly: bool,
+        /// Print every system call learnctr made to build the container.
+        #[arg(long)]
+        trace: bool,
+        /// The command to run instead of a shell.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// Root filesystems for the lessons: fetch, list, import, export, remove.
     Rootfs {
         #[command(subcommand)]
@@ -212,7 +244,9 @@ fn clap_error(e: clap::Error) -> i32 {
 }
 
 fn report(f: Failure) -> i32 {
-    eprintln!("{} {}", "learnctr:".red().bold(), f.message);
+    if !f.message.is_empty() {
+        eprintln!("{} {}", "learnctr:".red().bold(), f.message);
+    }
     f.exit_code
 }
 
@@ -253,6 +287,33 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
+        Some(Command::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, command }) => {
+            let memory = match memory {
+                Some(text) => Some(
+                    crate::shell::bundle::parse_size(&text)
+                        .ok_or_else(|| Failure::usage(tf("error.bad_size", &[("text", &text)])))?,
+                ),
+                None => Some(crate::shell::bundle::DEFAULT_MEMORY),
+            };
+            if cpus.is_some_and(|c| !(c > 0.0 && c <= 1024.0)) {
+                return Err(Failure::usage(t("error.bad_cpus")));
+            }
+            if pids.is_some_and(|p| p < 1) {
+                return Err(Failure::usage(t("error.bad_pids")));
+            }
+            let options = crate::shell::Options {
+                memory,
+                cpus,
+                pids: Some(pids.unwrap_or(crate::shell::bundle::DEFAULT_PIDS)),
+                net,
+                subnet,
+                hostname,
+                readonly,
+                trace,
+                command,
+            };
+            run_shell(&options, rootfs, interactive)
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
@@ -299,6 +360,18 @@ fn run_lesson(
 }
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.
+/// `learnctr shell`: exits with the container's exit code.
+fn run_shell(options: &crate::shell::Options, rootfs: Option<&str>, interactive: bool) -> Result<(), Failure> {
+    require_root("learnctr shell")?;
+    recover_quietly();
+    let lower = crate::rootfs::for_shell(rootfs, interactive)?;
+    match crate::shell::run(&crate::primitives::Linux, &lower, options) {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(Failure::exit(code)),
+        Err(e) => Err(Failure::new(e.0)),
+    }
+}
+
 fn recover_quietly() {
     let report = cleanup::recover(journal::Journal::system().dir());
     if !report.removed.is_empty() {

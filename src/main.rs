@@ -11,6 +11,7 @@ mod lessons;
 mod primitives;
 mod rootfs;
 mod runtime;
+mod shell;
 
 fn main() {
     // Lesson 6's setuid helper is a copy of this binary under another name: it only

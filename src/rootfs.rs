@@ -66,12 +66,24 @@ pub fn preference(choice: Option<&str>) -> Preference {
 
 /// The root filesystem for a lesson, fetched on first use; says which one it is.
 pub fn for_lesson(choice: Option<&str>, progress: bool) -> Result<PathBuf, Failure> {
+    let (path, shown) = resolve(choice, progress)?;
+    println!("{}", tf("lesson_rootfs.using", &[("path", &shown)]).dimmed());
+    Ok(path)
+}
+
+/// The same for `learnctr shell`, which says it on stderr (stdout is the program's).
+pub fn for_shell(choice: Option<&str>, progress: bool) -> Result<PathBuf, Failure> {
+    let (path, shown) = resolve(choice, progress)?;
+    eprintln!("{}", tf("lesson_rootfs.using", &[("path", &shown)]).dimmed());
+    Ok(path)
+}
+
+fn resolve(choice: Option<&str>, progress: bool) -> Result<(PathBuf, String), Failure> {
     let rootfs = store().progress(progress).ensure(preference(choice)).map_err(failure)?;
     show_notes(&rootfs.notes);
     check(&rootfs.path)?;
     let shown = format!("{} ({}, {})", rootfs.name, rootfs.source.as_str(), rootfs.path.display());
-    println!("{}", tf("lesson_rootfs.using", &[("path", &shown)]).dimmed());
-    Ok(rootfs.path)
+    Ok((rootfs.path, shown))
 }
 
 /// The names of the root filesystems already unpacked on this machine.

@@ -21,6 +21,11 @@ impl Failure {
         Failure { message, exit_code: 1 }
     }
 
+    /// No message: exit with a program's own code (`learnctr shell -- false` is 1).
+    pub fn exit(code: i32) -> Failure {
+        Failure { message: String::new(), exit_code: code }
+    }
+
     pub fn interrupted() -> Failure {
         Failure { message: t("error.interrupted"), exit_code: 130 }
     }

@@ -45,6 +45,33 @@ pub fn wait_exit_code(pid: i32) -> std::result::Result<i32, nix::errno::Errno> {
     }
 }
 
+/// Wait for a child like [`wait_exit_code`], but give up when Ctrl-C (or SIGTERM)
+/// arrives: `None` then, and the child is still running. The flag may be raised just
+/// before a blocking `waitpid` would start, so the wait is a `poll` on a pidfd (the
+/// child's exit makes it readable) that looks at the flag at least every 50 ms.
+pub fn wait_unless_interrupted(pid: i32) -> Option<std::result::Result<i32, nix::errno::Errno>> {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open(2) takes a pid and flags; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        // Before Linux 5.3: a plain wait (EINTR still ends it, mostly).
+        return Some(wait_exit_code(pid));
+    }
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    loop {
+        if super::signals::interrupted() {
+            return None;
+        }
+        let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u8)) {
+            if n > 0 {
+                return Some(wait_exit_code(pid));
+            }
+        }
+    }
+}
+
 /// Am I root (uid 0)? Most lessons need it.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

@@ -49,7 +49,13 @@ impl From<spec::SpecError> for RtError {
     }
 }
 
-type Rt<T> = std::result::Result<T, RtError>;
+impl From<std::io::Error> for RtError {
+    fn from(e: std::io::Error) -> RtError {
+        RtError(e.to_string())
+    }
+}
+
+pub type Rt<T> = std::result::Result<T, RtError>;
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,

@@ -49,8 +49,10 @@ pub fn learnctr(args: &[&str]) -> Command {
     cmd
 }
 
+/// In Cargo's scratch directory for integration tests (under target/), never in /tmp:
+/// the host keeps nothing of a test run.
 pub fn progress_file() -> PathBuf {
-    std::env::temp_dir().join(format!("learnctr-test-progress-{}.json", std::process::id()))
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("learnctr-test-progress-{}.json", std::process::id()))
 }
 
 pub fn text(out: &Output) -> (String, String) {
@@ -65,6 +67,8 @@ pub struct HostState {
     pub netns: Vec<String>,
     pub cgroups: Vec<String>,
     pub run_dir: Vec<String>,
+    /// `/tmp/learnctr-*` (the finale's bundles).
+    pub tmp: Vec<String>,
     pub learnctr_processes: Vec<String>,
     pub routes: String,
 }
@@ -126,6 +130,10 @@ pub fn host_state() -> HostState {
         netns: sorted_dir("/run/netns"),
         cgroups: learnctr_cgroups(),
         run_dir: sorted_dir("/run/learnctr"),
+        tmp: sorted_dir(&std::env::temp_dir().display().to_string())
+            .into_iter()
+            .filter(|n| n.starts_with("learnctr-"))
+            .collect(),
         learnctr_processes: learnctr_processes(),
         routes,
     }
