@@ -16,11 +16,16 @@ build:
 run: build deps
 	$(SUDO) ./$(BIN)
 
-# What the tests need beyond Rust: a static busybox for the test root filesystem.
+# What the tests need beyond Rust: a static busybox for the test root filesystem, and
+# runc for lessons 8 and 9's side-by-side comparison (and `make bench`).
 deps:
 	@if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then \
 		echo "installing busybox-static (for the test root filesystem)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq busybox-static; \
+	fi
+	@if ! command -v runc >/dev/null 2>&1; then \
+		echo "installing runc (lessons 8 and 9 compare learnctr with it)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq runc; \
 	fi
 
 # Build as the current user, run as root: the integration tests make namespaces,
@@ -41,7 +46,7 @@ fmt:
 
 # Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar, and
 # the runtime against runc (crun, youki) on the same /bin/true bundle.
-bench: build
+bench: build deps
 	$(CARGO) run --release -q -p rootfs-fetch --example bench_unpack
 	$(SUDO) python3 scripts/bench-runtime.py $(BIN)
 

@@ -53,20 +53,31 @@ try:
     def runtime_argv(name, path, i):
         return [path, "--root", os.path.join(work, "root-" + name), "run", "--bundle", bundle, f"bench-{name}-{i}"]
 
+    # `learnctr shell -- /bin/true` on the same root filesystem: the finale's whole
+    # path (bundle with an overlay root, create, the host-side summary, start, delete).
+    rootfs = os.path.join(bundle, "rootfs")
+    shell_argv = [learnctr, "--rootfs", rootfs, "shell", "--", "/bin/true"]
     results = {name: ([], []) for name, _ in runtimes}
+    results["learnctr shell"] = ([], [])
     for i in range(RUNS):
         for name, path in runtimes:
             wall, kib, _ = once(runtime_argv(name, path, i))
             results[name][0].append(wall)
             results[name][1].append(kib)
-    print(f"runtime: {RUNS} runs each of /bin/true from the same bundle, alternating")
+        wall, kib, _ = once(shell_argv)
+        results["learnctr shell"][0].append(wall)
+        results["learnctr shell"][1].append(kib)
+    print(f"runtime: {RUNS} runs each of /bin/true from the same bundle, alternating "
+          "(and `learnctr shell -- /bin/true` on its root filesystem)")
     for name, (walls, kib) in results.items():
-        print(f"  {name:<9} median {statistics.median(walls) * 1000:6.1f} ms   "
+        print(f"  {name:<15} median {statistics.median(walls) * 1000:6.1f} ms   "
               f"peak memory {max(kib) / 1024:5.1f} MiB")
     if "runc" in results:
         ratio = statistics.median(results["learnctr"][0]) / statistics.median(results["runc"][0])
         mem = max(results["learnctr"][1]) / max(results["runc"][1])
         print(f"  learnctr / runc: wall {ratio:.2f}x, peak memory {mem:.2f}x")
+        shell = statistics.median(results["learnctr shell"][0]) / statistics.median(results["runc"][0])
+        print(f"  learnctr shell -- /bin/true / runc run: wall {shell:.2f}x")
     else:
         print("  (runc is not installed: apt-get install runc to compare)")
 

@@ -364,7 +364,9 @@ fn run_lesson(
 fn run_shell(options: &crate::shell::Options, rootfs: Option<&str>, interactive: bool) -> Result<(), Failure> {
     require_root("learnctr shell")?;
     recover_quietly();
+    crate::runtime::timing::mark("learnctr main");
     let lower = crate::rootfs::for_shell(rootfs, interactive)?;
+    crate::runtime::timing::mark("shell: root filesystem found");
     match crate::shell::run(&crate::primitives::Linux, &lower, options) {
         Ok(0) => Ok(()),
         Ok(code) => Err(Failure::exit(code)),

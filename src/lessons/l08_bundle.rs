@@ -30,6 +30,7 @@ pub fn lesson() -> Lesson {
                 run: lifecycle,
             },
             Step { id: "checklist", shell: &["learnctr run demo    # create + start + wait + delete"], run: checklist },
+            Step { id: "runc", shell: &["runc run --bundle . demo    # the same bundle, with runc"], run: with_runc },
         ],
     }
 }
@@ -265,4 +266,9 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
         ctx.checks.push(Check { claim: ctx.s(key), passed, measured });
     }
     Ok(())
+}
+
+fn with_runc(ctx: &mut Ctx) -> Result<(), Failure> {
+    let b = bundle(ctx, &["sh"])?;
+    super::side_by_side::step(ctx, &b.dir, &format!("lesson8r-{}", std::process::id()))
 }

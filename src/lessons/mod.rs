@@ -10,6 +10,8 @@ pub mod l05_cgroups;
 pub mod l06_capabilities;
 pub mod l07_network;
 pub mod l08_bundle;
+pub mod l09_finale;
+mod side_by_side;
 
 use crate::course::Lesson;
 
@@ -27,6 +29,7 @@ pub fn get(number: u32) -> Option<Lesson> {
         6 => Some(l06_capabilities::lesson()),
         7 => Some(l07_network::lesson()),
         8 => Some(l08_bundle::lesson()),
+        9 => Some(l09_finale::lesson()),
         _ => None,
     }
 }

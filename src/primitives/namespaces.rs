@@ -86,6 +86,26 @@ pub fn inode_of(link: &str) -> Option<u64> {
     link.split_once('[')?.1.strip_suffix(']')?.parse().ok()
 }
 
+/// The hostname in the uts namespace of process `pid`, read by a thread that joins it.
+/// A uts namespace belongs to each thread, not to the whole process, so a short-lived
+/// thread can `setns` into it and ask `uname` — no child process needed, and the rest
+/// of learnctr stays in its own.
+pub fn hostname_of(k: &dyn super::Kernel, pid: i32) -> super::Result<String> {
+    let fd = k.open(&Namespace::Uts.proc_path(Some(pid)).display().to_string())?;
+    // The Kernel is not Send: the thread makes the same two calls through its own Linux.
+    let outcome = std::thread::scope(|s| {
+        s.spawn(move || -> super::Result<String> {
+            let linux = super::Linux;
+            let k: &dyn super::Kernel = &linux;
+            k.setns(fd, CloneFlags::CLONE_NEWUTS)?;
+            Ok(nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default())
+        })
+        .join()
+    });
+    k.close(fd)?;
+    outcome.unwrap_or_else(|_| Err(super::Error::Child("the thread reading the hostname failed".into())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

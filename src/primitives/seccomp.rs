@@ -102,17 +102,24 @@ pub fn deny<S: AsRef<str>>(
     arch: TargetArch,
     skip_unknown: bool,
 ) -> std::result::Result<Profile, String> {
-    let mut denied = Vec::new();
-    for name in names {
-        let name = name.as_ref();
-        match compile(&[name], arch) {
-            Ok(_) => denied.push(name.to_string()),
-            Err(_) if skip_unknown => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let all: Vec<String> = names.iter().map(|n| n.as_ref().to_string()).collect();
+    let denied = if skip_unknown { known(all, arch) } else { all };
     let program = compile(&denied, arch)?;
     Ok(Profile { name: profile.to_string(), denied, program })
+}
+
+/// The names this architecture has. seccompiler names the first unknown one in its
+/// error: drop it and try again (one compilation when all are known).
+fn known(mut names: Vec<String>, arch: TargetArch) -> Vec<String> {
+    loop {
+        let Err(message) = compile(&names, arch) else { return names };
+        let marker = "Invalid syscall name: ";
+        let unknown = message.find(marker).and_then(|at| message[at + marker.len()..].split(' ').next());
+        match unknown {
+            Some(bad) if names.iter().any(|n| n == bad) => names.retain(|n| n != bad),
+            _ => return names,
+        }
+    }
 }
 
 fn compile<S: AsRef<str>>(names: &[S], arch: TargetArch) -> std::result::Result<Vec<libc::sock_filter>, String> {
@@ -135,8 +142,8 @@ pub fn compile_rules(
     filter_action: serde_json::Value,
 ) -> Result<Profile> {
     let arch = this_arch().map_err(super::Error::Child)?;
-    let known: Vec<&(String, Vec<serde_json::Value>)> =
-        rules.iter().filter(|(n, _)| compile(&[n.as_str()], arch).is_ok()).collect();
+    let names = known(rules.iter().map(|(n, _)| n.clone()).collect(), arch);
+    let known: Vec<&(String, Vec<serde_json::Value>)> = rules.iter().filter(|(n, _)| names.contains(n)).collect();
     let filter: Vec<serde_json::Value> = known
         .iter()
         .map(|(n, args)| match args.is_empty() {

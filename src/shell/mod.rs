@@ -18,7 +18,7 @@ pub use bundle::Options;
 use crate::course::i18n::{t, tf};
 use crate::host::journal::{Entry, Journal, Object};
 use crate::primitives::{process, signals, trace, Kernel};
-use crate::runtime::{self, state, CreateOptions, Rt, RtError};
+use crate::runtime::{self, state, timing, CreateOptions, Rt, RtError};
 use colored::Colorize;
 use std::path::Path;
 
@@ -63,9 +63,11 @@ pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
     let host = observe::host_namespaces();
     bundle::private_mounts(k)?;
     let b = bundle::Bundle::make(k, lower, &id, &mut config)?;
+    timing::mark("shell: bundle and overlay made");
     let (c, _deleting) = create(k, root, &id, &b.dir)?;
     let net = if o.net { Some(network::connect(k, c.pid, o.subnet.as_deref())?) } else { None };
     let seen = observe::observe(k, &c, &host)?;
+    timing::mark("shell: container observed");
     summary(&c, &seen, lower, b.writable, net.as_ref());
     if o.trace {
         print_trace();
@@ -118,7 +120,7 @@ fn summary(
     if !shared.is_empty() {
         line("finale.shared", shared.join(" "));
     }
-    let root = if writable {
+    let root = if writable && !seen.root_readonly {
         tf("finale.root_overlay", &[("fs", &seen.root_fs), ("lower", &lower.display())])
     } else {
         tf("finale.root_readonly", &[("fs", &seen.root_fs), ("lower", &lower.display())])

@@ -3,9 +3,7 @@
 //! copied from config.json.
 
 use crate::primitives::capabilities::{self, Mask};
-use crate::primitives::isolate::{Isolated, Plan};
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{Answer, Probe};
 use crate::primitives::{mountinfo, Kernel};
 use crate::runtime::state::Container;
 use crate::runtime::Rt;
@@ -43,20 +41,21 @@ pub struct Observed {
 const LIMIT_FILES: [&str; 6] =
     ["memory.max", "memory.limit_in_bytes", "cpu.max", "cpu.cfs_quota_us", "pids.max", "cpu.cfs_period_us"];
 
-/// A field of `/proc/PID/status` (`NoNewPrivs`, `Seccomp`).
+/// A field of `/proc/PID/status` (`NoNewPrivs`, `Seccomp`): its first value.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(&format!("{field}:")))?;
-    Some(line.split_whitespace().nth(1)?.to_string())
+    Some(status_field_all(pid, field).split_whitespace().next()?.to_string())
 }
 
-/// The hostname in the container's uts namespace: a helper joins it and asks.
+/// A field of `/proc/PID/status` with all its values (`NSpid: 4242 1`).
+pub fn status_field_all(pid: i32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let prefix = format!("{field}:");
+    status.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_string()).unwrap_or_default()
+}
+
+/// The hostname in the container's uts namespace (a thread joins it and asks).
 pub fn hostname_of(k: &dyn Kernel, pid: i32) -> Rt<String> {
-    let helper = Isolated::start(k, Plan::join(pid, &[Namespace::Uts]))?;
-    match helper.ask(Probe::Hostname)? {
-        Answer::Text(name) => Ok(name),
-        other => Ok(format!("{other:?}")),
-    }
+    Ok(crate::primitives::namespaces::hostname_of(k, pid)?)
 }
 
 /// The namespaces in the order the summary shows them.
@@ -70,10 +69,11 @@ const KINDS: [Namespace; 7] = [
     Namespace::User,
 ];
 
-/// learnctr's own namespaces, the host's side of the comparison: read them before
-/// learnctr gives itself a mount namespace of its own.
+/// learnctr's own namespaces, the host's side of the comparison: read once, before
+/// learnctr gives itself a mount namespace of its own (call it before that).
 pub fn host_namespaces() -> Vec<(Namespace, String)> {
-    KINDS.into_iter().map(|kind| (kind, kind.link(None).unwrap_or_default())).collect()
+    static HOST: std::sync::OnceLock<Vec<(Namespace, String)>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| KINDS.into_iter().map(|kind| (kind, kind.link(None).unwrap_or_default())).collect()).clone()
 }
 
 /// Measure the container `c` from the host.

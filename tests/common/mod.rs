@@ -222,3 +222,12 @@ pub fn start_held(args: &[&str], step: &str) -> std::process::Child {
 pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
+
+/// Whether lessons 8 and 9 will compare with runc: runc on the PATH. In CI it must be
+/// (`make deps` installs it), so a missing runc fails instead of shrinking the test.
+pub fn runc_available() -> bool {
+    let found =
+        std::env::var("PATH").unwrap_or_default().split(':').any(|d| std::path::Path::new(d).join("runc").is_file());
+    assert!(found || std::env::var("CI").as_deref() != Ok("true"), "CI: runc is not installed (make deps installs it)");
+    found
+}

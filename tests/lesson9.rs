@@ -1,0 +1,52 @@
+//! Lesson 9, the finale, as root, in the three languages: every earlier lesson's
+//! claim proved again on one container, the comparison with runc, nothing left behind.
+
+mod common;
+
+use common::*;
+
+/// bundle 3, create 9, privileges 4, network 3, runc 1 (when installed), built 1.
+fn expected_checks() -> usize {
+    20 + usize::from(runc_available())
+}
+
+fn run_lesson9(lang: &str, title: &str) {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    let before = host_state();
+    let out =
+        learnctr(&["--lang", lang, "lesson", "9", "--yes", "--rootfs", rootfs.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{lang}: {stdout}\n{stderr}");
+    assert_eq!(stdout.matches('✓').count(), expected_checks(), "{lang}: {stdout}");
+    assert!(!stdout.contains('✗'), "{lang}: {stdout}");
+    assert!(!stdout.contains('⟦'), "{lang}: a text is missing: {stdout}");
+    assert!(stdout.contains(title), "{lang}: not in its language: {stdout}");
+    // The runtime's calls are in the trace: the overlay, the pivot, the capabilities.
+    for call in ["mount(\"overlay\"", "pivot_root(\".\", \".\") = 0", "capset("] {
+        assert!(stdout.contains(call), "{lang}: trace lacks {call}\n{stdout}");
+    }
+    assert_same_host(&before, &host_state(), &format!("after lesson 9 in {lang}"));
+}
+
+#[test]
+fn lesson9_in_english() {
+    if require_root("lesson9_in_english") {
+        run_lesson9("en", "Lesson 9");
+    }
+}
+
+#[test]
+fn lesson9_in_italian() {
+    if require_root("lesson9_in_italian") {
+        run_lesson9("it", "Lezione 9");
+    }
+}
+
+#[test]
+fn lesson9_in_portuguese() {
+    if require_root("lesson9_in_portuguese") {
+        run_lesson9("pt", "Lição 9");
+    }
+}
