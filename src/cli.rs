@@ -419,11 +419,16 @@ fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
             let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
             format!("{mark} {n}  {}{state}", t(&format!("course.lesson.{n}")))
         })
+        .chain([format!("  ›  {}", t("course.menu_shell"))])
         .collect();
     let first_open = (1..=lessons::PLANNED).position(|n| !done.contains(&n)).unwrap_or(0);
     let picked =
         dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
     match picked {
+        Ok(Some(i)) if i as u32 == lessons::PLANNED => {
+            let options = crate::shell::Options::default();
+            run_shell(&options, rootfs, interactive)
+        }
         Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
