@@ -174,3 +174,30 @@ fn trace_shows_the_calls_that_built_the_container() {
         assert!(stderr.contains(call), "{call} missing from the trace:\n{stderr}");
     }
 }
+
+#[test]
+fn after_kill_9_cleanup_removes_everything() {
+    if !require_root("after_kill_9_cleanup_removes_everything") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    let mut child = learnctr(&["--rootfs", rootfs.to_str().unwrap(), "shell", "--net", "--", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut err, "mode 2");
+    // learnctr dies without a chance to clean up: the container, its cgroups, the
+    // bridge and veth, the state and the bundle stay, named in the journal.
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    assert_ne!(host_state(), before, "a killed shell leaves its objects until cleanup");
+    let out = learnctr(&["cleanup"]).output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_same_host(&before, &host_state(), "after kill -9 and learnctr cleanup");
+}

@@ -58,6 +58,21 @@ pub fn cleanup(journal_dir: &Path) -> Report {
     report
 }
 
+/// Only ever a folder of learnctr's own: inside /run/learnctr or /var/lib/learnctr, or
+/// named `learnctr-*` in /run (a runtime's state root) or the temporary directory (a
+/// finale's bundle). Compared as text, with no `..` anywhere.
+fn is_learnctr_dir(path: &Path) -> bool {
+    use std::path::Component;
+    if path.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return false;
+    }
+    let inside = ["/run/learnctr/", "/var/lib/learnctr/"].iter().any(|p| path.starts_with(p));
+    let tmp = std::env::temp_dir();
+    let named = path.parent().is_some_and(|parent| parent == Path::new("/run") || parent == tmp)
+        && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("learnctr-"));
+    inside || named
+}
+
 fn describe(object: &Object) -> String {
     match object {
         Object::Process { pid, .. } => format!("process {pid}"),
@@ -80,9 +95,7 @@ fn remove(object: &Object) -> Result<(), String> {
         Object::Netns { name } => crate::primitives::netns::remove_named(name).map_err(|e| e.to_string()),
         Object::Link { name } => crate::primitives::netns::delete_link(name).map_err(|e| e.to_string()),
         Object::Dir { path } => {
-            // Only ever inside learnctr's own folders.
-            let ours = ["/run/learnctr/", "/var/lib/learnctr/", "/tmp/learnctr"].iter().any(|p| path.starts_with(p));
-            if !ours {
+            if !is_learnctr_dir(path) {
                 return Err("not a learnctr folder".into());
             }
             match std::fs::remove_dir_all(path) {
@@ -106,4 +119,22 @@ fn named_objects() -> Vec<Object> {
         found.push(Object::Link { name });
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_learnctr_folders_are_removed() {
+        let tmp = std::env::temp_dir().join("learnctr-shell-1");
+        for ours in [Path::new("/run/learnctr/shell-1"), tmp.as_path(), Path::new("/run/learnctr-lesson8r-1-runc")] {
+            assert!(is_learnctr_dir(ours), "{}", ours.display());
+        }
+        for not_ours in
+            ["/tmp", "/tmp/learnctrx/../etc", "/etc/learnctr-x", "/run/learnctr/../shadow", "/home/learnctr-x"]
+        {
+            assert!(!is_learnctr_dir(Path::new(not_ours)), "{not_ours}");
+        }
+    }
 }

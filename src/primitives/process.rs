@@ -14,9 +14,14 @@ pub fn start_time(pid: i32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Whether the very process that had this pid and start time still runs.
+/// Whether the very process that had this pid and start time still runs. A zombie
+/// (killed, not yet reaped by its parent) does not.
 pub fn still_running(pid: i32, start: u64) -> bool {
-    start_time(pid) == Some(start)
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rfind(')').map(|at| stat[at + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(false);
+    !zombie && start_time(pid) == Some(start)
 }
 
 /// SIGKILL a process and reap it if it is our child. Errors mean it is already gone.
