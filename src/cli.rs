@@ -220,7 +220,7 @@ pub fn main() -> i32 {
     let _ = cli.systemd_cgroup;
     match cli.command {
         Some(command) if is_runtime(&command) => run_runtime(command, &runtime),
-        command => match dispatch(command, interactive, rootfs.as_deref()) {
+        command => match dispatch(command, interactive, rootfs.as_deref(), &runtime.root) {
             Ok(()) => 0,
             Err(f) => report(f),
         },
@@ -250,7 +250,12 @@ fn report(f: Failure) -> i32 {
     f.exit_code
 }
 
-fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
+fn dispatch(
+    command: Option<Command>,
+    interactive: bool,
+    rootfs: Option<&str>,
+    runtime_root: &std::path::Path,
+) -> Result<(), Failure> {
     match command {
         None => menu(interactive, rootfs),
         Some(Command::Lessons) => {
@@ -311,6 +316,7 @@ fn dispatch(command: Option<Command>, interactive: bool, rootfs: Option<&str>) -
                 readonly,
                 trace,
                 command,
+                root: runtime_root.to_path_buf(),
             };
             run_shell(&options, rootfs, interactive)
         }

@@ -29,6 +29,8 @@ pub struct Options {
     pub readonly: bool,
     pub trace: bool,
     pub command: Vec<String>,
+    /// The runtime's state directory (the global `--root`).
+    pub root: PathBuf,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             readonly: false,
             trace: false,
             command: Vec::new(),
+            root: PathBuf::from(crate::runtime::state::DEFAULT_ROOT),
         }
     }
 }

@@ -58,7 +58,7 @@ pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
         trace::disable();
     }
     let id = format!("shell-{}", std::process::id());
-    let root = Path::new(state::DEFAULT_ROOT);
+    let root = o.root.as_path();
     let mut config = bundle::config(o, &id)?;
     let host = observe::host_namespaces();
     bundle::private_mounts(k)?;
