@@ -68,7 +68,7 @@ pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
     let net = if o.net { Some(network::connect(k, c.pid, o.subnet.as_deref())?) } else { None };
     let seen = observe::observe(k, &c, &host)?;
     timing::mark("shell: container observed");
-    summary(&c, &seen, lower, b.writable, net.as_ref());
+    summary(&c, &seen, lower, b.writable, net.as_ref(), root);
     if o.trace {
         print_trace();
     }
@@ -111,6 +111,7 @@ fn summary(
     lower: &Path,
     writable: bool,
     net: Option<&network::Network>,
+    state_root: &Path,
 ) {
     let line = |label: &str, value: String| eprintln!("  {:<14} {value}", t(label).bold());
     eprintln!("{}", tf("finale.title", &[("id", &c.id), ("pid", &c.pid)]).bold());
@@ -153,7 +154,10 @@ fn summary(
     }
     eprintln!("  {}", t("finale.outside").dimmed());
     let mut commands = vec![
-        format!("sudo learnctr exec {} sh", c.id),
+        match state_root == Path::new(state::DEFAULT_ROOT) {
+            true => format!("sudo learnctr exec {} sh", c.id),
+            false => format!("sudo learnctr --root {} exec {} sh", state_root.display(), c.id),
+        },
         format!("sudo nsenter -t {} -a sh", c.pid),
         format!("lsns -p {}", c.pid),
     ];
