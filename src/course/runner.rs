@@ -161,7 +161,9 @@ fn open_shell(ctx: &Ctx, inspect: &super::step::Inspect) -> Result<(), Failure> 
     }
     println!("{}", t("shell.leave").dimmed());
     let prompt = format!("learnctr[{}·{}]# ", ctx.lesson, ctx.step);
-    inspect.process.shell(&inspect.program, &prompt)?;
+    let outcome = inspect.process.shell(&inspect.program, &prompt);
+    crate::primitives::signals::reclaim_terminal();
+    outcome?;
     Ok(())
 }
 

@@ -102,6 +102,9 @@ pub struct Ctx<'a> {
     pub columns: Option<(String, String)>,
     pub checks: Vec<Check>,
     pub inspect: Option<Inspect>,
+    /// Whatever else must live until the step ends, after its pause (a runtime's
+    /// container that the inspect shell has joined): dropped right after it.
+    held: Vec<Box<dyn std::any::Any>>,
     /// Cgroups of this step: removed when the step ends, after the inspect process
     /// (fields drop in order).
     cgroups: Vec<OwnedCgroup>,
@@ -133,6 +136,7 @@ impl<'a> Ctx<'a> {
             columns: None,
             checks: Vec::new(),
             inspect: None,
+            held: Vec::new(),
             cgroups: Vec::new(),
             links: Vec::new(),
             subnet: None,
@@ -217,6 +221,11 @@ impl<'a> Ctx<'a> {
     /// Record a check. `measured` says what was compared, in plain values.
     pub fn check(&mut self, claim_key: &str, passed: bool, measured: impl Display) {
         self.checks.push(Check { claim: self.s(claim_key), passed, measured: measured.to_string() });
+    }
+
+    /// Keep `thing` alive until the step ends (after its pause and shell).
+    pub fn hold(&mut self, thing: Box<dyn std::any::Any>) {
+        self.held.push(thing);
     }
 
     /// Offer a shell in `process` at the pause after this step.

@@ -166,6 +166,25 @@ fn create(ctx: &mut Ctx) -> Result<(), Failure> {
         std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().lines().any(|l| l == pid.to_string())
     });
     ctx.check("check.create.cgroup", member, f.c.cgroup_dirs.len());
+    offer_shell(ctx, f, &["hostname", "ps", "cat /proc/self/mountinfo", "ls /dev"])
+}
+
+/// At the pause, a shell that joins the container's namespaces, as `nsenter` would (it
+/// keeps root's full privileges: the container's own limits are applied to what
+/// `learnctr exec` or the container runs, not to a joined shell). The container lives
+/// until the step ends.
+fn offer_shell(ctx: &mut Ctx, f: Finale, inside: &[&str]) -> Result<(), Failure> {
+    let pid = f.c.pid;
+    let kinds = [Namespace::Uts, Namespace::Ipc, Namespace::Net, Namespace::Pid, Namespace::Cgroup, Namespace::Mount];
+    let helper = ctx.start(Plan::join(pid, &kinds))?;
+    let outside = vec![
+        format!("sudo learnctr exec {} sh", f.c.id),
+        format!("sudo nsenter -t {pid} -a sh"),
+        format!("lsns -p {pid}"),
+        format!("cat /proc/{pid}/status"),
+    ];
+    ctx.hold(Box::new(f));
+    ctx.inspect(helper, inside, outside);
     Ok(())
 }
 
@@ -239,7 +258,8 @@ fn network(ctx: &mut Ctx) -> Result<(), Failure> {
     let replies = net_client::ping(net.address, 3, std::time::Duration::from_secs(2))?;
     ctx.observe("label.ping", format!("→ {}", net.address), format!("{} / 3", replies.len()));
     ctx.check("check.network.ping", !replies.is_empty(), replies.len());
-    Ok(())
+    let gateway = format!("ping -c 3 {}", net.gateway);
+    offer_shell(ctx, f, &["ip addr", "ip route", &gateway])
 }
 
 fn with_runc(ctx: &mut Ctx) -> Result<(), Failure> {

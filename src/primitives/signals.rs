@@ -79,3 +79,23 @@ fn set_all(handler: SigHandler) {
         let _ = unsafe { sigaction(*sig, &action) };
     }
 }
+
+/// Make our process group the terminal's foreground group again, after a shell that
+/// ran inside a pid namespace has exited. Such a shell took the terminal for its own
+/// process group (job control), but could not give it back: the group that had it
+/// before is invisible from inside its pid namespace (`tcgetpgrp` answered 0). Without
+/// this, learnctr would be a background process of its own terminal, and its next read
+/// would fail with EIO. SIGTTOU is ignored meanwhile: a background process that calls
+/// `tcsetpgrp` gets it.
+pub fn reclaim_terminal() {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN installs no code; the old action is restored below.
+    let Ok(old) = (unsafe { sigaction(Signal::SIGTTOU, &ignore) }) else { return };
+    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    // SAFETY: restoring the action that was installed before.
+    let _ = unsafe { sigaction(Signal::SIGTTOU, &old) };
+}
