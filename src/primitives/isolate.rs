@@ -188,6 +188,12 @@ impl Drop for Isolated {
             process::kill_stranded(self.init);
         }
         process::kill_and_reap(self.outer);
+        if self.init != self.outer {
+            // A child subreaper (learnctr running a foreground container) inherits
+            // the inner process once the outer one is gone: reap it, or the pid
+            // namespace it was in (a container's) cannot end while it is a zombie.
+            process::reap_if_ours(self.init);
+        }
     }
 }
 

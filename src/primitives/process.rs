@@ -31,6 +31,12 @@ pub fn kill_and_reap(pid: i32) {
     let _ = waitpid(pid, None);
 }
 
+/// Reap `pid` if it is our child (a zombie otherwise stays until we exit); nothing if
+/// it is not (ECHILD at once).
+pub fn reap_if_ours(pid: i32) {
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
 /// SIGKILL a process that is not our child (found in the journal after a crash).
 pub fn kill_stranded(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
