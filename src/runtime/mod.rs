@@ -4,11 +4,19 @@
 //! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read with precise errors;
 //! - `state.rs`: `ROOT/ID/state.json` and the OCI state;
 //! - `init.rs`: the container's init, in runc's order;
-//! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`.
+//! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`;
+//! - `timing.rs`: `LEARNCTR_TIMING=1` marks, for `make bench`.
 //!
-//! How `create` and `start` meet: the init does everything up to the user's program,
-//! then opens `ROOT/ID/exec.fifo` for writing, which blocks until `start` opens it for
-//! reading. `create` has exited by then; the init waits alone.
+//! How `create` works: learnctr forks a child and moves it into the container's
+//! cgroups while the child unshares its namespaces (the move waits for the kernel; see
+//! `spawn_init`); the child forks the init (PID 1 of the new pid namespace), which
+//! mounts its root filesystem, unshares its cgroup namespace once it is in its
+//! cgroups, pivots, and switches to the container's user and capabilities.
+//!
+//! How `create` and `start` meet: the init has done everything up to the user's
+//! program, then opens `ROOT/ID/exec.fifo` for writing, which blocks until `start`
+//! opens it for reading. `create` has exited by then; the init waits alone. `start`
+//! returns once the init has become the container's program (`execve`).
 
 pub mod hooks;
 pub mod init;
