@@ -51,6 +51,11 @@ pub enum Call {
     },
     /// A new process: returns the child's pid in the parent, 0 in the child.
     Fork,
+    /// `clone3` like `fork`, but the child starts inside the cgroup v2 directory open
+    /// as `cgroup_fd` (Linux 5.7): nobody has to move it there afterwards.
+    ForkIntoCgroup {
+        cgroup_fd: RawFd,
+    },
     /// Ask the kernel to send `signal` to us when our parent dies (`PR_SET_PDEATHSIG`).
     SetParentDeathSignal {
         signal: i32,
@@ -369,6 +374,10 @@ impl Call {
                 format!("sendmsg({socket}, {{msg_control=[{{SOL_SOCKET, SCM_RIGHTS, [{fd}]}}]}}, 0)")
             }
             Call::Fork => "fork()".to_string(),
+            Call::ForkIntoCgroup { cgroup_fd } => format!(
+                "clone3({{flags=CLONE_INTO_CGROUP, exit_signal=SIGCHLD, cgroup={cgroup_fd}}}, {})",
+                std::mem::size_of::<CloneArgs>()
+            ),
             Call::SetParentDeathSignal { signal } => format!("prctl(PR_SET_PDEATHSIG, {})", signal_name(*signal)),
             Call::WriteFile { path, data } => format!("write({}, {})", c_str(path), c_str(data)),
             Call::Setgroups { groups } => format!(
@@ -566,6 +575,22 @@ impl Call {
             }
             // SAFETY: learnctr is single-threaded, so the child may run any code after fork.
             Call::Fork => Errno::result(unsafe { libc::fork() }).map(i64::from),
+            Call::ForkIntoCgroup { cgroup_fd } => {
+                let args = CloneArgs {
+                    flags: CLONE_INTO_CGROUP,
+                    exit_signal: libc::SIGCHLD as u64,
+                    cgroup: *cgroup_fd as u64,
+                    ..CloneArgs::default()
+                };
+                // SAFETY: clone3(2) without CLONE_VM and without a stack behaves like
+                // fork(2): the child continues here on a copy of our memory. learnctr
+                // is single-threaded when it forks, so no lock is held by another
+                // thread in the copy.
+                let ret = unsafe {
+                    libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
+                };
+                Errno::result(ret)
+            }
             Call::SetParentDeathSignal { signal } => {
                 // SAFETY: prctl(2) with integer arguments only.
                 Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, *signal as libc::c_ulong) }).map(|_| 0)
@@ -597,6 +622,25 @@ pub trait Kernel {
     fn invoke(&self, call: Call) -> Result<i64>;
 }
 
+/// `struct clone_args` of clone3(2), as the kernel defines it (version 2, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 /// The real kernel: performs each call, then records it with its result.
 pub struct Linux;
 
@@ -609,7 +653,7 @@ impl Kernel for Linux {
             trace::record(text.clone(), "<unfinished ...>".to_string());
         }
         let answer = call.perform();
-        if matches!(call, Call::Fork) && answer == Ok(0) {
+        if matches!(call, Call::Fork | Call::ForkIntoCgroup { .. }) && answer == Ok(0) {
             // In the new child: the parent records this fork, not the child.
             return Ok(0);
         }
@@ -666,7 +710,7 @@ impl Kernel for Fake {
         // Pretend fds and pids are 3 and 4242; fork pretends we are the parent.
         Ok(match call {
             Call::Open { .. } => 3,
-            Call::Fork => 4242,
+            Call::Fork | Call::ForkIntoCgroup { .. } => 4242,
             _ => 0,
         })
     }
@@ -766,6 +810,10 @@ impl dyn Kernel + '_ {
     /// `Some(pid)` in the parent, `None` in the child.
     pub fn fork(&self) -> Result<Option<i32>> {
         self.invoke(Call::Fork).map(|pid| if pid == 0 { None } else { Some(pid as i32) })
+    }
+    /// `fork` into a cgroup v2 directory (`clone3` with `CLONE_INTO_CGROUP`).
+    pub fn fork_into_cgroup(&self, cgroup_fd: RawFd) -> Result<Option<i32>> {
+        self.invoke(Call::ForkIntoCgroup { cgroup_fd }).map(|pid| if pid == 0 { None } else { Some(pid as i32) })
     }
     pub fn set_parent_death_signal(&self, signal: i32) -> Result<()> {
         self.invoke(Call::SetParentDeathSignal { signal }).map(drop)

@@ -30,6 +30,7 @@ use crate::primitives::channel::{self, ToChild, ToHost};
 use crate::primitives::kernel::Call;
 use crate::primitives::namespaces::{flags_of, Namespace};
 use crate::primitives::{process, trace, Error, Kernel, Linux};
+use nix::errno::Errno;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use state::{Container, EXEC_FIFO};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -310,7 +311,8 @@ fn spawn_init(
     // prestart hooks run at `start` (runtime spec 1.0.2: "after the start operation is
     // called but before the user-specified program is executed"); createRuntime here.
     let runtime_hooks: Vec<hooks::Hook> = hooks::from_spec(hooks.create_runtime());
-    match k.fork()? {
+    let (forked, placed) = fork_child(k, cgroup)?;
+    match forked {
         None => {
             drop(host_end);
             trace::forward_to(child_end.as_raw_fd());
@@ -342,21 +344,24 @@ fn spawn_init(
         }
         Some(outer) => {
             drop(child_end);
-            // We move the child into its cgroups (as runc's parent does) while it
-            // creates its namespaces and the init mounts its root filesystem. The
-            // first move of a while into any cgroup waits for an RCU grace period —
-            // the kernel's one cgroup_threadgroup_rwsem is a per-CPU rwsem, nearly free
-            // for its readers (every fork) and slow for its writer: 7 to 16 ms on the
-            // test VM, the largest single cost of a container start (runc pays it
-            // too). The init is moved as well once we know its pid (cheap then), and
-            // waits for `CgroupJoined` before it unshares its cgroup namespace; it
-            // cannot run the container's program before: `create` returns after.
-            if let Err(e) = cgroup.add(k, outer) {
-                drop(host_end);
-                let _ = process::wait_exit_code(outer);
-                return Err(e.into());
+            // Unless clone3 put it there, we move the child into its cgroups (as
+            // runc's parent does) while it creates its namespaces and the init mounts
+            // its root filesystem. The first move of a while into any cgroup waits
+            // for an RCU grace period — the kernel's one cgroup_threadgroup_rwsem is
+            // a per-CPU rwsem, nearly free for its readers (every fork) and slow for
+            // its writer: 7 to 28 ms on the test VMs, the largest single cost of a
+            // container start (runc pays it too). The init is moved as well once we
+            // know its pid (cheap then), and waits for `CgroupJoined` before it
+            // unshares its cgroup namespace; it cannot run the container's program
+            // before: `create` returns after.
+            if !placed {
+                if let Err(e) = cgroup.add(k, outer) {
+                    drop(host_end);
+                    let _ = process::wait_exit_code(outer);
+                    return Err(e.into());
+                }
+                timing::mark("child moved into its cgroups");
             }
-            timing::mark("child moved into its cgroups");
             let mut init = outer;
             let (mut ready, mut known) = (false, false);
             let outcome = loop {
@@ -374,7 +379,7 @@ fn spawn_init(
                         known = true;
                         // Forked before its parent was moved, the init may still be in
                         // our cgroups: move it too (the lock is warm now).
-                        if init != outer {
+                        if init != outer && !placed {
                             cgroup.add(k, init)?;
                         }
                         timing::mark("init moved into its cgroups");
@@ -402,6 +407,37 @@ fn spawn_init(
             Ok((init, start))
         }
     }
+}
+
+/// Fork the container's first child. On cgroup v2 it is born in its cgroup (clone3
+/// with CLONE_INTO_CGROUP, Linux 5.7+): no process is ever moved, so nothing waits for
+/// the kernel's grace period (see `spawn_init`), as crun does it. Elsewhere — v1,
+/// hybrid, an older kernel — a plain fork, and the caller moves the child. Returns
+/// fork's answer and whether the child is already in place.
+fn fork_child(k: &dyn Kernel, cgroup: &Cgroup) -> Rt<(Option<i32>, bool)> {
+    if cgroup.mode() == crate::primitives::cgroups::Mode::Unified {
+        if let Some(dir) = cgroup.dirs().first() {
+            let fd = k.open(&dir.display().to_string())?;
+            let forked = k.fork_into_cgroup(fd);
+            match forked {
+                Ok(None) => {
+                    // In the child: it does not need its cgroup's directory open.
+                    k.close(fd)?;
+                    return Ok((None, true));
+                }
+                Ok(Some(pid)) => {
+                    k.close(fd)?;
+                    return Ok((Some(pid), true));
+                }
+                // Older kernels: no clone3, or no CLONE_INTO_CGROUP.
+                Err(e) if matches!(e.errno(), Some(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL)) => {
+                    k.close(fd)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok((k.fork()?, false))
 }
 
 /// With a user namespace: the host uid and gid of root inside.

@@ -57,6 +57,11 @@ impl Cgroup {
         Cgroup { hierarchy, name: path.trim_start_matches('/').to_string(), controllers: controllers.to_vec() }
     }
 
+    /// v2, hybrid or v1.
+    pub fn mode(&self) -> Mode {
+        self.hierarchy.mode
+    }
+
     /// The cgroup's directories: one on v2, one per controller on v1.
     pub fn dirs(&self) -> Vec<PathBuf> {
         match self.hierarchy.mode {
