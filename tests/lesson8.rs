@@ -6,10 +6,10 @@ mod common;
 use common::*;
 
 /// spec 2, fields 2, edit 2, lifecycle 2, checklist 5 (4 where this kernel has none of
-/// the masked /proc files), and 1 for the comparison with runc when it is installed.
+/// the masked /proc files), http 3, and 1 for the comparison with runc when installed.
 fn expected_checks() -> usize {
     let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"].iter().any(|p| std::path::Path::new(p).exists());
-    12 + usize::from(masked) + usize::from(runc_available())
+    15 + usize::from(masked) + usize::from(runc_available())
 }
 
 #[test]
@@ -31,6 +31,7 @@ fn lesson8_runs_a_bundle_with_learnctrs_runtime() {
         assert!(stdout.contains(call), "trace lacks {call}\n{stdout}");
     }
     assert!(stdout.contains("line") && stdout.contains("column"), "{stdout}");
+    assert!(stdout.contains("✓ the host gets the page: HTTP 200"), "{stdout}");
     if runc_available() {
         assert!(stdout.contains("✓ every line the two containers print is the same"), "{stdout}");
     }

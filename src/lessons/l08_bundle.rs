@@ -30,6 +30,15 @@ pub fn lesson() -> Lesson {
                 run: lifecycle,
             },
             Step { id: "checklist", shell: &["learnctr run demo    # create + start + wait + delete"], run: checklist },
+            Step {
+                id: "http",
+                shell: &[
+                    "ip netns add demo    # the course notes' named namespace (here a process holds it)",
+                    "jq '.process.terminal=false | .process.args=[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/tmp/www\"] | .mounts += [{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}] | .linux.namespaces |= map(if .type==\"network\" then .path=\"/var/run/netns/demo\" else . end)' config.json > c && mv c config.json",
+                    "learnctr run demo &    # then, from the host: wget -qO- http://ADDRESS/",
+                ],
+                run: http,
+            },
             Step { id: "runc", shell: &["runc run --bundle . demo    # the same bundle, with runc"], run: with_runc },
         ],
     }
@@ -271,4 +280,62 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
 fn with_runc(ctx: &mut Ctx) -> Result<(), Failure> {
     let b = bundle(ctx, &["sh"])?;
     super::side_by_side::step(ctx, &b.dir, &format!("lesson8r-{}", std::process::id()))
+}
+
+/// The page the container's web server sends (no `'` or `%`: it goes through a shell's
+/// single quotes and printf).
+const PAGE: &str = "<h1>learnctr</h1>\n<p>Served by httpd, the program that config.json names.</p>\n";
+
+/// The course notes' last edit: `args` runs a web server, the network namespace is one
+/// that already exists (joined by `path`), plugged into a bridge from the host; then
+/// the host fetches the page. The notes name the namespace with `ip netns add`, which
+/// bind-mounts it on the host; here a process of ours holds it, and config.json joins
+/// it through that process's `/proc/PID/ns/net` — the same `setns`, no host mount.
+fn http(ctx: &mut Ctx) -> Result<(), Failure> {
+    use crate::primitives::isolate::Plan;
+    use crate::primitives::namespaces::Namespace;
+    let holder = ctx.start(Plan::new(&[Namespace::Net]))?;
+    let net = crate::shell::network::connect(ctx.k, holder.pid(), ctx.subnet).map_err(|e| Failure::new(e.0))?;
+    let script = format!(
+        "mkdir -p /tmp/www && printf '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+        PAGE.replace('\n', "\\n")
+    );
+    let b = bundle(ctx, &["sh", "-c", &script])?;
+    let config_path = b.dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path)?).map_err(|e| Failure::new(e.to_string()))?;
+    let netns = format!("/proc/{}/ns/net", holder.pid());
+    for ns in config["linux"]["namespaces"].as_array_mut().into_iter().flatten() {
+        if ns["type"] == "network" {
+            ns["path"] = netns.clone().into();
+        }
+    }
+    // The root is read-only: the page goes in a tmpfs at /tmp.
+    if let Some(mounts) = config["mounts"].as_array_mut() {
+        mounts.push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}));
+    }
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).map_err(|e| Failure::new(e.to_string()))?)?;
+    ctx.fact("label.netns_path", &netns);
+    let id = format!("lesson8h-{}", std::process::id());
+    let (root, c, _entries) = create(ctx, &b, &id)?;
+    let _guard = Cleanup { root: root.clone(), id: id.clone() };
+    runtime::start(&root, &id).map_err(|e| Failure::new(e.0))?;
+    let theirs = Namespace::Net.link(Some(holder.pid())).unwrap_or_default();
+    let joined = Namespace::Net.link(Some(c.pid)).unwrap_or_default();
+    ctx.observe("label.net_joined", &theirs, &joined);
+    ctx.check("check.http.joined", !joined.is_empty() && joined == theirs, &joined);
+    // The server needs a moment to listen: try for up to two seconds.
+    let mut answer = Err(std::io::Error::other("no answer"));
+    for _ in 0..40 {
+        answer = crate::primitives::net_client::http_get(net.address, 80, "/", std::time::Duration::from_secs(1));
+        if answer.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = answer.unwrap_or_else(|e| (e.to_string(), String::new()));
+    ctx.observe("label.http_status", &status, format!("httpd -p 80 ({})", net.address));
+    ctx.check("check.http.ok", status.contains(" 200"), &status);
+    ctx.check("check.http.body", body == PAGE, body.trim_end());
+    Ok(())
 }
