@@ -421,8 +421,9 @@ fn fork_child(k: &dyn Kernel, cgroup: &Cgroup) -> Rt<(Option<i32>, bool)> {
             let forked = k.fork_into_cgroup(fd);
             match forked {
                 Ok(None) => {
-                    // In the child: it does not need its cgroup's directory open.
-                    k.close(fd)?;
+                    // In the child, which must never return an error into the
+                    // parent's code: it does not need its cgroup's directory open.
+                    let _ = k.close(fd);
                     return Ok((None, true));
                 }
                 Ok(Some(pid)) => {
