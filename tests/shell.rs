@@ -15,6 +15,27 @@ fn shell(rootfs: &Path, args: &[&str], script: &str) -> std::process::Output {
     learnctr(&full).stdin(std::process::Stdio::null()).output().unwrap()
 }
 
+/// `learnctr --rootfs ROOTFS shell ARGS -- COMMAND` in the background, returned once
+/// the command runs (the summary's seccomp line is printed after its `execve`); its
+/// stderr keeps being drained.
+fn shell_running(rootfs: &Path, args: &[&str], command: &[&str]) -> std::process::Child {
+    let mut full = vec!["--rootfs", rootfs.to_str().unwrap(), "shell"];
+    full.extend_from_slice(args);
+    full.push("--");
+    full.extend_from_slice(command);
+    let mut child = learnctr(&full)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut err, "mode 2");
+    // Keep reading: a closed pipe would fail learnctr's next line on stderr.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    child
+}
+
 /// `KEY=value` lines printed by the script inside.
 fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
     stdout.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("no {key} in {stdout}"))
@@ -125,15 +146,7 @@ fn ctrl_c_stops_a_command_and_leaves_nothing() {
     let before = host_state();
     let dir = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(dir.path());
-    let mut child = learnctr(&["--rootfs", rootfs.to_str().unwrap(), "shell", "--", "sleep", "30"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    // The seccomp line is printed once the program runs.
-    wait_for_line(&mut err, "mode 2");
+    let mut child = shell_running(&rootfs, &[], &["sleep", "30"]);
     let started = std::time::Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
@@ -186,14 +199,7 @@ fn after_kill_9_cleanup_removes_everything() {
     let before = host_state();
     let dir = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(dir.path());
-    let mut child = learnctr(&["--rootfs", rootfs.to_str().unwrap(), "shell", "--net", "--", "sleep", "30"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    wait_for_line(&mut err, "mode 2");
+    let mut child = shell_running(&rootfs, &["--net"], &["sleep", "30"]);
     // learnctr dies without a chance to clean up: the container, its cgroups, the
     // bridge and veth, the state and the bundle stay, named in the journal.
     signal(&child, nix::sys::signal::Signal::SIGKILL);

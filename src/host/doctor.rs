@@ -86,6 +86,20 @@ fn read_sysctl(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
+/// A kernel setting that forbids user namespaces to processes without CAP_SYS_ADMIN
+/// (Debian's sysctl, Ubuntu's AppArmor switch) or to everyone (a zero limit), if this
+/// machine has one: `kernel.unprivileged_userns_clone = 0`.
+pub fn userns_restriction() -> Option<String> {
+    [
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+        ("/proc/sys/user/max_user_namespaces", "0"),
+    ]
+    .iter()
+    .find(|(path, blocking)| read_sysctl(path).as_deref() == Some(*blocking))
+    .map(|(path, value)| format!("{} = {value}", path.trim_start_matches("/proc/sys/").replace('/', ".")))
+}
+
 fn user_namespaces() -> Vec<Finding> {
     let mut out = Vec::new();
     match read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() {

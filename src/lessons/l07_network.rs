@@ -13,6 +13,7 @@ use crate::primitives::mounts;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::net_client;
 use crate::primitives::netlink::Netlink;
+use crate::primitives::netns::BRIDGE;
 use crate::primitives::probe::{Answer, Interface, Probe};
 use crate::primitives::subnet::{self, Subnet};
 use std::net::Ipv4Addr;
@@ -53,9 +54,6 @@ pub fn lesson() -> Lesson {
         ],
     }
 }
-
-/// The bridge on the host (the and the course notes' `runc0`, with our prefix).
-pub const BRIDGE: &str = "learnctr0";
 
 /// The subnet: `--subnet`, else the first default that no host route uses.
 fn choose_subnet(ctx: &mut Ctx) -> Result<Subnet, Failure> {
@@ -263,9 +261,7 @@ fn bridge(ctx: &mut Ctx) -> Result<(), Failure> {
     let c = container(ctx)?;
     let host = make_bridge(ctx, &s)?;
     let host_end = plug_into_bridge(ctx, &host, &c, 'a', &s, 2)?;
-    let master = std::fs::read_link(format!("/sys/class/net/{host_end}/master"))
-        .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-        .unwrap_or_default();
+    let master = crate::primitives::netns::master_of(&host_end);
     ctx.observe("label.master", format!("{host_end} → {master}"), "");
     ctx.check("check.bridge.attached", master == BRIDGE, &master);
     let table = c.ask(Probe::Run(vec!["ip".into(), "route".into()]))?.text();
@@ -288,15 +284,7 @@ fn http(ctx: &mut Ctx) -> Result<(), Failure> {
     plug_into_bridge(ctx, &host, &c, 'a', &s, 2)?;
     c.ask(Probe::WriteText("/tmp/www/index.html".into(), PAGE.into()))?;
     c.ask(Probe::Spawn(vec!["httpd".into(), "-f".into(), "-p".into(), "80".into(), "-h".into(), "/tmp/www".into()]))?;
-    // The server needs a moment to listen: try for up to two seconds.
-    let mut answer = Err(std::io::Error::other("no answer"));
-    for _ in 0..40 {
-        answer = net_client::http_get(s.host(2), 80, "/", Duration::from_secs(1));
-        if answer.is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let answer = net_client::http_get_within(s.host(2), 80, "/", Duration::from_secs(2));
     let (status, body) =
         answer.map_err(|e| Failure::new(tf("net.http_failed", &[("addr", &s.host(2)), ("detail", &e)])))?;
     ctx.observe("label.http_status", &status, format!("httpd -p 80 ({})", s.host(2)));

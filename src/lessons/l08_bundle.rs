@@ -324,15 +324,8 @@ fn http(ctx: &mut Ctx) -> Result<(), Failure> {
     let joined = Namespace::Net.link(Some(c.pid)).unwrap_or_default();
     ctx.observe("label.net_joined", &theirs, &joined);
     ctx.check("check.http.joined", !joined.is_empty() && joined == theirs, &joined);
-    // The server needs a moment to listen: try for up to two seconds.
-    let mut answer = Err(std::io::Error::other("no answer"));
-    for _ in 0..40 {
-        answer = crate::primitives::net_client::http_get(net.address, 80, "/", std::time::Duration::from_secs(1));
-        if answer.is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let within = std::time::Duration::from_secs(2);
+    let answer = crate::primitives::net_client::http_get_within(net.address, 80, "/", within);
     let (status, body) = answer.unwrap_or_else(|e| (e.to_string(), String::new()));
     ctx.observe("label.http_status", &status, format!("httpd -p 80 ({})", net.address));
     ctx.check("check.http.ok", status.contains(" 200"), &status);

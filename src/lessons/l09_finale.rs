@@ -10,7 +10,6 @@ use crate::primitives::capabilities::{Mask, DOCKER_DEFAULT};
 use crate::primitives::isolate::{Isolated, Plan};
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::probe::{self, Answer, Probe};
-use crate::primitives::seccomp::DEFAULT_DENY;
 use crate::primitives::{mountinfo, net_client};
 use crate::runtime::{self, spec, state};
 use crate::shell::{bundle, network, observe, Deleting, Options};
@@ -59,6 +58,7 @@ fn make(ctx: &Ctx, command: &[&str]) -> Result<(bundle::Bundle, Options, String)
     let o = Options { command: command.iter().map(|s| s.to_string()).collect(), ..Options::default() };
     let id = format!("lesson9-{}-{}", ctx.step, std::process::id());
     let mut config = bundle::config(&o, &id).map_err(|e| Failure::new(e.0))?;
+    // learnctr's own namespaces are read before it leaves the host's mount namespace.
     observe::host_namespaces();
     bundle::private_mounts(ctx.k).map_err(|e| Failure::new(e.0))?;
     let lower = ctx.rootfs()?;
@@ -75,7 +75,7 @@ fn finale(ctx: &Ctx, command: &[&str], net: bool) -> Result<Finale, Failure> {
 }
 
 fn make_bundle(ctx: &mut Ctx) -> Result<(), Failure> {
-    let (b, o, _) = make(ctx, &["/bin/sh"])?;
+    let (b, _, _) = make(ctx, &["/bin/sh"])?;
     ctx.fact("label.bundle", b.dir.display());
     let (loaded, _) = spec::load(&b.dir).map_err(|e| Failure::new(e.to_string()))?;
     let linux = loaded.linux().clone().unwrap_or_default();
@@ -87,10 +87,28 @@ fn make_bundle(ctx: &mut Ctx) -> Result<(), Failure> {
         .map(|n| format!("{:?}", n.typ()).to_lowercase())
         .collect();
     ctx.observe("field.namespaces", "", namespaces.join(" "));
-    ctx.observe("field.capabilities", "", format!("{} (Docker's default)", DOCKER_DEFAULT.len()));
-    ctx.observe("field.seccomp", "", format!("{} → EPERM", DEFAULT_DENY.len()));
-    ctx.observe("field.memory", "", o.memory.map(|m| format!("{} MiB", m >> 20)).unwrap_or_default());
-    ctx.observe("field.pids", "", o.pids.map(|p| p.to_string()).unwrap_or_default());
+    // What the file says, read back (not the constants it was written from).
+    let bounding = loaded
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .map(|set| set.len())
+        .unwrap_or(0);
+    ctx.observe("field.capabilities", "", bounding);
+    let denied: usize = linux
+        .seccomp()
+        .as_ref()
+        .and_then(|s| s.syscalls().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|rule| rule.names().len())
+        .sum();
+    ctx.observe("field.seccomp", "", format!("{denied} → EPERM"));
+    let resources = linux.resources().clone().unwrap_or_default();
+    let memory = resources.memory().as_ref().and_then(|m| m.limit()).unwrap_or(0);
+    ctx.observe("field.memory", "", format!("{} MiB", memory >> 20));
+    ctx.observe("field.pids", "", resources.pids().as_ref().map(|p| p.limit()).unwrap_or(0));
     let rootfs = b.dir.join("rootfs").display().to_string();
     let ours = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo")?);
     let overlay = mountinfo::at(&ours, &rootfs).map(|m| m.fstype.clone()).unwrap_or_default();
@@ -112,8 +130,7 @@ const CONTAINER_FS: [&str; 8] = ["overlay", "proc", "tmpfs", "devpts", "mqueue",
 fn create(ctx: &mut Ctx) -> Result<(), Failure> {
     let f = finale(ctx, &["sleep", "3600"], false)?;
     let pid = f.c.pid;
-    let host = observe::host_namespaces();
-    let seen = observe::observe(ctx.k, &f.c, &host).map_err(|e| Failure::new(e.0))?;
+    let seen = observe::observe(ctx.k, &f.c).map_err(|e| Failure::new(e.0))?;
     // Lesson 1: six new namespaces, the user namespace shared (as runc's default).
     for n in &seen.namespaces {
         ctx.observe_raw(n.kind.proc_name(), &n.host, &n.container);
@@ -130,7 +147,8 @@ fn create(ctx: &mut Ctx) -> Result<(), Failure> {
         .filter(|m| !CONTAINER_FS.contains(&m.fstype.as_str()))
         .map(|m| format!("{} ({})", m.mount_point, m.fstype))
         .collect();
-    ctx.observe("label.root", "", format!("{} ({} mounts)", seen.root_fs, table.len()));
+    ctx.observe("label.root", "", &seen.root_fs);
+    ctx.observe("label.mounts", "", table.len());
     ctx.check("check.create.root", seen.root_fs == "overlay" && foreign.is_empty(), foreign.join(", "));
     let nspid = observe::status_field_all(pid, "NSpid");
     ctx.observe("label.pid", pid, nspid.split_whitespace().last().unwrap_or("?"));
@@ -191,8 +209,7 @@ fn offer_shell(ctx: &mut Ctx, f: Finale, inside: &[&str]) -> Result<(), Failure>
 fn privileges(ctx: &mut Ctx) -> Result<(), Failure> {
     let f = finale(ctx, &["sleep", "3600"], false)?;
     let pid = f.c.pid;
-    let host = observe::host_namespaces();
-    let seen = observe::observe(ctx.k, &f.c, &host).map_err(|e| Failure::new(e.0))?;
+    let seen = observe::observe(ctx.k, &f.c).map_err(|e| Failure::new(e.0))?;
     let docker = Mask::from_names(&DOCKER_DEFAULT).map_err(Failure::new)?;
     ctx.observe("label.bounding", "", seen.bounding.summary());
     ctx.check(
@@ -205,36 +222,23 @@ fn privileges(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = seen.seccomp_mode;
     runtime::start(Path::new(ROOT), &f.c.id).map_err(|e| Failure::new(e.0))?;
     let after = observe::status_field(pid, "Seccomp").unwrap_or_default();
-    ctx.observe("label.seccomp", format!("created: {before}"), format!("running: {after}"));
+    ctx.observe("label.seccomp_created", "", before);
+    ctx.observe("label.seccomp_running", "", &after);
     ctx.check("check.privileges.seccomp", before == 0 && after == "2", format!("{before} → {after}"));
     // A call of the deny list, tried inside with the container's own settings: exit 0
     // only if unshare failed with EPERM (busybox names the errno in its message).
     let script = "unshare -U true 2>&1 | grep -q 'Operation not permitted'";
     let argv: Vec<String> = ["sh", "-c", script].iter().map(|s| s.to_string()).collect();
     let code = runtime::exec(ctx.k, Path::new(ROOT), &f.c.id, &argv).map_err(|e| Failure::new(e.0))?;
-    let answer = if code == 0 { "EPERM".to_string() } else { format!("not EPERM (exit {code})") };
+    let answer = if code == 0 { "EPERM".to_string() } else { format!("≠ EPERM (exit {code})") };
     ctx.observe("label.unshare", "", &answer);
     // Only where this kernel would let the container make a user namespace without
     // the profile does the refusal prove the profile.
-    match userns_restriction() {
+    match crate::host::doctor::userns_restriction() {
         None => ctx.check("check.privileges.denied", code == 0, answer),
         Some(setting) => ctx.fact("label.userns_restricted", setting),
     }
     Ok(())
-}
-
-/// A kernel setting that forbids user namespaces to processes without CAP_SYS_ADMIN,
-/// if this machine has one (Debian's sysctl, Ubuntu's AppArmor switch, a zero limit).
-fn userns_restriction() -> Option<String> {
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|v| v.trim().to_string());
-    [
-        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
-        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
-        ("/proc/sys/user/max_user_namespaces", "0"),
-    ]
-    .iter()
-    .find(|(path, blocking)| read(path).as_deref() == Some(*blocking))
-    .map(|(path, value)| format!("{} = {value}", path.trim_start_matches("/proc/sys/").replace('/', ".")))
 }
 
 fn network(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -251,9 +255,7 @@ fn network(ctx: &mut Ctx) -> Result<(), Failure> {
     let eth0 = inside.iter().find(|i| i.name == "eth0");
     let wanted = format!("{}/{}", net.address, net.subnet.prefix);
     ctx.check("check.network.eth0", eth0.is_some_and(|i| i.up && i.addresses.contains(&wanted)), &wanted);
-    let master = std::fs::read_link(format!("/sys/class/net/{}/master", net.host_end))
-        .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-        .unwrap_or_default();
+    let master = crate::primitives::netns::master_of(&net.host_end);
     ctx.check("check.network.bridge", master == network::BRIDGE, &master);
     let replies = net_client::ping(net.address, 3, std::time::Duration::from_secs(2))?;
     ctx.observe("label.ping", format!("→ {}", net.address), format!("{} / 3", replies.len()));

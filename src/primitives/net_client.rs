@@ -107,6 +107,18 @@ pub fn http_get(addr: Ipv4Addr, port: u16, path: &str, timeout: Duration) -> std
     Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
 }
 
+/// `http_get`, tried every 50 ms for up to `within`: a server just started needs a
+/// moment to listen. The last error when it never answers.
+pub fn http_get_within(addr: Ipv4Addr, port: u16, path: &str, within: Duration) -> std::io::Result<(String, String)> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match http_get(addr, port, path, Duration::from_secs(1)) {
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            answer => return answer,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,6 +6,18 @@ use nix::mount::MntFlags;
 
 pub const NETNS_DIR: &str = "/run/netns";
 
+/// The bridge of lesson 7 and of the finale's `--net` (the course notes' `runc0`, with
+/// our prefix).
+pub const BRIDGE: &str = "learnctr0";
+
+/// The bridge a host interface is plugged into (`ip link show master`), or "".
+pub fn master_of(link: &str) -> String {
+    std::fs::read_link(format!("/sys/class/net/{link}/master"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
 /// Named network namespaces whose name starts with `learnctr`.
 pub fn learnctr_netns() -> Vec<String> {
     names_in(NETNS_DIR)

@@ -60,13 +60,14 @@ pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
     let id = format!("shell-{}", std::process::id());
     let root = o.root.as_path();
     let mut config = bundle::config(o, &id)?;
-    let host = observe::host_namespaces();
+    // learnctr's own namespaces are read before it leaves the host's mount namespace.
+    observe::host_namespaces();
     bundle::private_mounts(k)?;
     let b = bundle::Bundle::make(k, lower, &id, &mut config)?;
     timing::mark("shell: bundle and overlay made");
     let (c, _deleting) = create(k, root, &id, &b.dir)?;
     let net = if o.net { Some(network::connect(k, c.pid, o.subnet.as_deref())?) } else { None };
-    let seen = observe::observe(k, &c, &host)?;
+    let seen = observe::observe(k, &c)?;
     timing::mark("shell: container observed");
     summary(&c, &seen, lower, b.writable, net.as_ref(), root);
     if o.trace {

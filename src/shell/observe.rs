@@ -53,11 +53,6 @@ pub fn status_field_all(pid: i32, field: &str) -> String {
     status.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_string()).unwrap_or_default()
 }
 
-/// The hostname in the container's uts namespace (a thread joins it and asks).
-pub fn hostname_of(k: &dyn Kernel, pid: i32) -> Rt<String> {
-    Ok(crate::primitives::namespaces::hostname_of(k, pid)?)
-}
-
 /// The namespaces in the order the summary shows them.
 const KINDS: [Namespace; 7] = [
     Namespace::Pid,
@@ -76,10 +71,11 @@ pub fn host_namespaces() -> Vec<(Namespace, String)> {
     HOST.get_or_init(|| KINDS.into_iter().map(|kind| (kind, kind.link(None).unwrap_or_default())).collect()).clone()
 }
 
-/// Measure the container `c` from the host.
-pub fn observe(k: &dyn Kernel, c: &Container, host: &[(Namespace, String)]) -> Rt<Observed> {
+/// Measure the container `c` from the host (its namespaces beside learnctr's own, as
+/// `host_namespaces` first read them).
+pub fn observe(k: &dyn Kernel, c: &Container) -> Rt<Observed> {
     let pid = c.pid;
-    let namespaces = host
+    let namespaces = host_namespaces()
         .iter()
         .map(|(kind, link)| NsPair {
             kind: *kind,
@@ -101,7 +97,7 @@ pub fn observe(k: &dyn Kernel, c: &Container, host: &[(Namespace, String)]) -> R
     let set = |name: &str| sets.iter().find(|(n, _)| *n == name).map(|(_, m)| *m).unwrap_or(Mask(0));
     Ok(Observed {
         namespaces,
-        hostname: hostname_of(k, pid)?,
+        hostname: crate::primitives::namespaces::hostname_of(k, pid)?,
         root_fs: root.map(|m| m.fstype.clone()).unwrap_or_default(),
         root_readonly: root.is_some_and(|m| m.read_only()),
         cgroup_dirs: c.cgroup_dirs.clone(),
