@@ -40,7 +40,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
     log_format: String,
     /// Accepted for runc compatibility (learnctr manages cgroups itself).
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, global = true)]
     systemd_cgroup: bool,
     #[command(subcommand)]
     command: Option<Command>,
@@ -102,7 +102,7 @@ enum Command {
         id: String,
         #[arg(default_value = "SIGTERM")]
         signal: String,
-        #[arg(long, short = 'a', hide = true)]
+        #[arg(long, short = 'a')]
         all: bool,
     },
     /// Delete a container; a running one only with --force (OCI runtime).
@@ -120,7 +120,7 @@ enum Command {
     Run {
         #[arg(long, short = 'b', default_value = ".")]
         bundle: std::path::PathBuf,
-        #[arg(long, short = 'd', hide = true)]
+        #[arg(long, short = 'd')]
         detach: bool,
         id: String,
     },
@@ -216,8 +216,26 @@ pub fn main() -> i32 {
     signals::install();
     let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let rootfs = cli.rootfs.clone();
-    let runtime = RuntimeGlobals { root: cli.root.clone(), log: cli.log.clone(), json: cli.log_format == "json" };
-    let _ = cli.systemd_cgroup;
+    let runtime = RuntimeGlobals {
+        root: cli.root.clone(),
+        log: cli.log.clone(),
+        json: cli.log_format == "json",
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    // Commands that put learnctr's own processes into a container first re-execute
+    // learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
+    let enters_containers = matches!(
+        cli.command,
+        Some(Command::Create { .. } | Command::Run { .. } | Command::Exec { .. } | Command::Shell { .. })
+    );
+    if enters_containers && process::is_root() {
+        if let Err(e) = crate::runtime::sealed::ensure(&crate::primitives::Linux) {
+            return runtime_error(
+                &runtime,
+                &format!("cannot run from a read-only copy of learnctr ({e}), so no container is entered"),
+            );
+        }
+    }
     match cli.command {
         Some(command) if is_runtime(&command) => run_runtime(command, &runtime),
         command => match dispatch(command, interactive, rootfs.as_deref(), &runtime.root) {
@@ -490,6 +508,7 @@ struct RuntimeGlobals {
     root: std::path::PathBuf,
     log: Option<std::path::PathBuf>,
     json: bool,
+    systemd_cgroup: bool,
 }
 
 fn is_runtime(c: &Command) -> bool {
@@ -530,6 +549,7 @@ fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
                 pid_file: pid_file.as_deref(),
                 console_socket: console_socket.as_deref(),
                 foreground: false,
+                systemd_cgroup: g.systemd_cgroup,
             };
             runtime::create(k, &opts).map(|_| 0)
         }
@@ -538,7 +558,7 @@ fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
             println!("{json}");
             0
         }),
-        Command::Kill { id, signal, .. } => runtime::kill(k, root, &id, &signal).map(|_| 0),
+        Command::Kill { id, signal, all } => runtime::kill(k, root, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => runtime::delete(k, root, &id, force).map(|_| 0),
         Command::List { quiet } => {
             for (c, status) in runtime::list(root) {
@@ -550,7 +570,7 @@ fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
             }
             Ok(0)
         }
-        Command::Run { bundle, id, .. } => runtime::run(k, root, &id, &bundle),
+        Command::Run { bundle, id, detach } => runtime::run(k, root, &id, &bundle, detach, g.systemd_cgroup),
         Command::Exec { id, command } => runtime::exec(k, root, &id, &command),
         _ => Ok(0),
     };

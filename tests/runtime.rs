@@ -6,40 +6,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-
-/// A bundle in `dir` running `args`, with `edit` applied to its config.json.
-fn bundle(dir: &Path, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
-    let b = dir.join("bundle");
-    std::fs::create_dir_all(&b).unwrap();
-    let rootfs = busybox_rootfs(dir);
-    std::fs::rename(&rootfs, b.join("rootfs")).unwrap();
-    let out = learnctr(&["spec", "--bundle", b.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
-    let path = b.join("config.json");
-    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    config["process"]["terminal"] = false.into();
-    config["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
-    edit(&mut config);
-    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    b
-}
-
-fn rt(root: &Path, args: &[&str]) -> std::process::Output {
-    let mut full = vec!["--root", root.to_str().unwrap()];
-    full.extend_from_slice(args);
-    learnctr(&full).output().unwrap()
-}
-
-/// `create` with stdio that does not wait for the container: the container inherits
-/// it (as with runc), so a captured pipe would stay open until the container exits.
-fn create(root: &Path, bundle: &Path, extra: &[&str], id: &str) -> std::process::ExitStatus {
-    let mut args = vec!["--root", root.to_str().unwrap(), "create", "--bundle", bundle.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    args.push(id);
-    let log = std::fs::File::create(root.with_extension("log")).unwrap();
-    learnctr(&args).stdout(std::process::Stdio::null()).stderr(log).status().unwrap()
-}
+use std::path::Path;
 
 fn status_of(root: &Path, id: &str) -> String {
     let out = rt(root, &["state", id]);

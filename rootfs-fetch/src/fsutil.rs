@@ -68,9 +68,15 @@ pub(crate) fn remove_any(path: &Path) {
     }
 }
 
-/// Create `dir` (and parents) if needed, then remove temporaries left there by dead processes.
+/// Create `dir` (and parents) if needed, make it root's alone (0700), then remove
+/// temporaries left there by dead processes. Root only: an imported tarball may keep
+/// setuid-root programs (a container needs them), and no other user of this machine
+/// may reach them to run them.
 pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("create directory {}", show(dir)), e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io(format!("set the mode of {}", show(dir)), e))?;
     clean_stale(dir);
     Ok(())
 }

@@ -40,9 +40,11 @@ pub fn recover(journal_dir: &Path) -> Report {
     report
 }
 
-/// `learnctr cleanup`: the journal pass, then the sweep by name.
+/// `learnctr cleanup`: the journal pass, the containers a killed `create` left half
+/// made, then the sweep by name.
 pub fn cleanup(journal_dir: &Path) -> Report {
     let mut report = recover(journal_dir);
+    half_made_containers(&mut report);
     let claimed: Vec<Object> =
         journal::entries(journal_dir).into_iter().map(|(_, r): (PathBuf, Record)| r.object).collect();
     for object in named_objects() {
@@ -56,6 +58,19 @@ pub fn cleanup(journal_dir: &Path) -> Report {
     }
     journal::remove_if_empty(journal_dir);
     report
+}
+
+/// Containers in the default state root whose `create` died before it finished (the
+/// status is then `stopped`, with the creator still named): `delete --force` each.
+fn half_made_containers(report: &mut Report) {
+    use crate::runtime::state;
+    let root = Path::new(state::DEFAULT_ROOT);
+    for c in state::list(root).into_iter().filter(|c| c.creator.is_some() && c.status(root) == "stopped") {
+        match crate::runtime::delete(&crate::primitives::Linux, root, &c.id, true) {
+            Ok(()) => report.removed.push(format!("half-made container {}", c.id)),
+            Err(e) => report.failed.push(format!("container {}: {e}", c.id)),
+        }
+    }
 }
 
 /// Only ever a folder of learnctr's own: inside /run/learnctr or /var/lib/learnctr, or

@@ -64,7 +64,7 @@ pub fn lesson() -> Lesson {
 
 const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 const MEMORY_LIMIT: u64 = 32 << 20;
-const CPU_QUOTA_US: u64 = 20_000;
+const CPU_QUOTA_US: i64 = 20_000;
 const CPU_PERIOD_US: u64 = 100_000;
 const BURN_MS: u64 = 1_000;
 const PIDS_LIMIT: i64 = 20;
@@ -148,7 +148,12 @@ fn detect(ctx: &mut Ctx) -> Result<(), Failure> {
         (Limit::Pids(PIDS_LIMIT), "label.file.pids"),
     ] {
         let show = |mode| {
-            files::writes(mode, &limit).iter().map(|w| format!("{}={}", w.file, w.value)).collect::<Vec<_>>().join(" ")
+            files::writes(mode, &limit)
+                .unwrap_or_default()
+                .iter()
+                .map(|w| format!("{}={}", w.file, w.value))
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         obs.push((ctx.s(label), show(Mode::Unified), show(Mode::Legacy)));
     }

@@ -179,8 +179,15 @@ fn create(
     // The container outlives nothing of ours, but a crash must not leave it: its state
     // directory and its process go in the journal.
     let mut entries = vec![journal.record(Object::Dir { path: Container::dir(&root, id) })?];
-    let opts =
-        CreateOptions { root: &root, id, bundle: &b.dir, pid_file: None, console_socket: None, foreground: false };
+    let opts = CreateOptions {
+        root: &root,
+        id,
+        bundle: &b.dir,
+        pid_file: None,
+        console_socket: None,
+        foreground: false,
+        systemd_cgroup: false,
+    };
     let c = runtime::create(ctx.k, &opts).map_err(|e| Failure::new(e.0))?;
     entries.push(journal.record(Object::Process { pid: c.pid, start: c.pid_start })?);
     Ok((root, c, entries))
@@ -198,7 +205,7 @@ fn lifecycle(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut seen = vec![("create".to_string(), status(&root, &id))];
     runtime::start(&root, &id).map_err(|e| Failure::new(e.0))?;
     seen.push(("start".into(), status(&root, &id)));
-    runtime::kill(ctx.k, &root, &id, "KILL").map_err(|e| Failure::new(e.0))?;
+    runtime::kill(ctx.k, &root, &id, "KILL", false).map_err(|e| Failure::new(e.0))?;
     for _ in 0..200 {
         if status(&root, &id) == "stopped" {
             break;

@@ -131,6 +131,8 @@ pub enum Call {
     /// what the compiled BPF program does.
     Seccomp {
         label: String,
+        /// `SECCOMP_FILTER_FLAG_*` (config.json's `linux.seccomp.flags`), usually 0.
+        flags: u32,
         program: Vec<libc::sock_filter>,
     },
     Chown {
@@ -201,12 +203,6 @@ pub enum Call {
     CloseRangeCloexec {
         first: u32,
     },
-    /// Open `name` relative to the directory `dirfd` for writing (a FIFO: blocks
-    /// until a reader opens it).
-    OpenAtWrite {
-        dirfd: RawFd,
-        name: String,
-    },
     /// A new session, without a controlling terminal (`setsid(2)`).
     Setsid,
     /// Replace this process with a program (`execve(2)`); returns only on failure.
@@ -241,6 +237,93 @@ pub enum Call {
         size: usize,
         flags: i32,
     },
+    /// Load an eBPF program that decides device access for a cgroup v2
+    /// (`bpf(BPF_PROG_LOAD)` with `BPF_PROG_TYPE_CGROUP_DEVICE`); returns its fd.
+    BpfProgLoad {
+        label: String,
+        program: Vec<BpfInsn>,
+    },
+    /// Attach a loaded program to a cgroup directory (`bpf(BPF_PROG_ATTACH)`).
+    BpfProgAttach {
+        cgroup_fd: RawFd,
+        prog_fd: RawFd,
+    },
+    /// `getcwd(2)`, failing with ENOENT when the working directory is not under our
+    /// root (the kernel then answers "(unreachable)/…", which glibc turns into ENOENT).
+    GetcwdInside,
+    /// Open a file only as a handle (`O_PATH`): it can be named again through
+    /// `/proc/self/fd/N`, but neither read nor written, nor used as a directory.
+    OpenPath {
+        path: String,
+    },
+    /// Open a file for writing (a FIFO: blocks until a reader opens it).
+    OpenWrite {
+        path: String,
+    },
+    /// Write bytes to an fd.
+    Write {
+        fd: RawFd,
+        data: Vec<u8>,
+    },
+    /// A detached copy of the mount that holds `path`, reduced to that one file
+    /// (`open_tree(OPEN_TREE_CLONE)`, Linux 5.2): attached nowhere, seen by no one.
+    OpenTreeClone {
+        path: String,
+    },
+    /// Make a detached mount read-only (`mount_setattr(MOUNT_ATTR_RDONLY)`, Linux 5.12).
+    MountSetattrReadOnly {
+        fd: RawFd,
+    },
+    /// An anonymous file in memory (`memfd_create(2)`), which can be sealed.
+    MemfdCreate {
+        name: String,
+    },
+    /// Copy a whole file into an fd (`sendfile(2)` until the end).
+    CopyFileInto {
+        path: String,
+        fd: RawFd,
+    },
+    /// Forbid every change to a memfd from now on (`fcntl(F_ADD_SEALS)`).
+    SealMemfd {
+        fd: RawFd,
+    },
+    /// Run the program an fd refers to (`execveat(fd, "", …, AT_EMPTY_PATH)`);
+    /// returns only on failure.
+    Execveat {
+        fd: RawFd,
+        argv: Vec<String>,
+        env: Vec<String>,
+    },
+    /// `prctl(PR_SET_DUMPABLE)`: 0 keeps other processes of the same user (a
+    /// container's root) from reading our memory or opening `/proc/PID/exe`.
+    SetDumpable {
+        on: bool,
+    },
+    /// `umask(2)`: the permission bits new files never get.
+    Umask {
+        mask: u32,
+    },
+    /// `setdomainname(2)` (the NIS domain name of the uts namespace).
+    Setdomainname {
+        name: String,
+    },
+    /// `ioprio_set(IOPRIO_WHO_PROCESS, 0, …)`: this process's disk priority.
+    IoprioSet {
+        class: u32,
+        level: u32,
+    },
+}
+
+/// One eBPF instruction, as the kernel reads it (`struct bpf_insn`, 8 bytes): the
+/// opcode, the destination register in the low and the source in the high 4 bits,
+/// a jump offset and an immediate value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u8,
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
 }
 
 const CLONE_FLAGS: &[(u64, &str)] = &[
@@ -270,6 +353,16 @@ const MOUNT_FLAGS: &[(u64, &str)] = &[
     (libc::MS_SHARED, "MS_SHARED"),
     (libc::MS_RELATIME, "MS_RELATIME"),
     (libc::MS_STRICTATIME, "MS_STRICTATIME"),
+];
+
+/// `SECCOMP_FILTER_FLAG_*`.
+pub const SECCOMP_FLAGS: &[(u64, &str)] = &[
+    (1, "SECCOMP_FILTER_FLAG_TSYNC"),
+    (2, "SECCOMP_FILTER_FLAG_LOG"),
+    (4, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
+    (8, "SECCOMP_FILTER_FLAG_NEW_LISTENER"),
+    (16, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
+    (32, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
 ];
 
 const UMOUNT_FLAGS: &[(u64, &str)] = &[(libc::MNT_FORCE as u64, "MNT_FORCE"), (libc::MNT_DETACH as u64, "MNT_DETACH")];
@@ -314,8 +407,12 @@ impl Call {
             Call::ClearAmbient => "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)".to_string(),
             Call::RaiseAmbient { cap } => format!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, {cap}, 0, 0)"),
             Call::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)".to_string(),
-            Call::Seccomp { label, program } => {
-                format!("seccomp(SECCOMP_SET_MODE_FILTER, 0, {{len={}, filter=/* {label} */}})", program.len())
+            Call::Seccomp { label, flags, program } => {
+                format!(
+                    "seccomp(SECCOMP_SET_MODE_FILTER, {}, {{len={}, filter=/* {label} */}})",
+                    c_flags(u64::from(*flags), SECCOMP_FLAGS),
+                    program.len()
+                )
             }
             Call::Chown { path, uid, gid } => format!("chown({}, {uid}, {gid})", c_str(path)),
             Call::Chmod { path, mode } => format!("chmod({}, 0{mode:o})", c_str(path)),
@@ -359,7 +456,6 @@ impl Call {
             }
             Call::KeepCaps { on } => format!("prctl(PR_SET_KEEPCAPS, {})", u8::from(*on)),
             Call::CloseRangeCloexec { first } => format!("close_range({first}, ~0U, CLOSE_RANGE_CLOEXEC)"),
-            Call::OpenAtWrite { dirfd, name } => format!("openat({dirfd}, {}, O_WRONLY|O_CLOEXEC)", c_str(name)),
             Call::Setsid => "setsid()".to_string(),
             Call::Execve { path, argv, env } => format!(
                 "execve({}, [{}], [/* {} vars */])",
@@ -388,6 +484,41 @@ impl Call {
             Call::Setresgid { gid } => format!("setresgid({gid}, {gid}, {gid})"),
             Call::Setresuid { uid } => format!("setresuid({uid}, {uid}, {uid})"),
             Call::Shmget { key, size, flags } => format!("shmget({key:#x}, {size}, IPC_CREAT|0{:o})", flags & 0o777),
+            Call::BpfProgLoad { label, program } => format!(
+                "bpf(BPF_PROG_LOAD, {{prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt={}, insns=/* {label} */, license=\"Apache-2.0\"}}, {})",
+                program.len(),
+                std::mem::size_of::<ProgLoadAttr>()
+            ),
+            Call::BpfProgAttach { cgroup_fd, prog_fd } => format!(
+                "bpf(BPF_PROG_ATTACH, {{target_fd={cgroup_fd}, attach_bpf_fd={prog_fd}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}}, {})",
+                std::mem::size_of::<ProgAttachAttr>()
+            ),
+            Call::GetcwdInside => "getcwd(buf, 4096)".to_string(),
+            Call::OpenPath { path } => format!("openat(AT_FDCWD, {}, O_PATH|O_CLOEXEC)", c_str(path)),
+            Call::OpenWrite { path } => format!("openat(AT_FDCWD, {}, O_WRONLY|O_CLOEXEC)", c_str(path)),
+            Call::Write { fd, data } => format!("write({fd}, {}, {})", c_str(&String::from_utf8_lossy(data)), data.len()),
+            Call::OpenTreeClone { path } => {
+                format!("open_tree(AT_FDCWD, {}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)", c_str(path))
+            }
+            Call::MountSetattrReadOnly { fd } => {
+                format!("mount_setattr({fd}, \"\", AT_EMPTY_PATH, {{attr_set=MOUNT_ATTR_RDONLY}}, 32)")
+            }
+            Call::MemfdCreate { name } => format!("memfd_create({}, MFD_CLOEXEC|MFD_ALLOW_SEALING)", c_str(name)),
+            Call::CopyFileInto { path, fd } => format!("sendfile({fd}, open({}), NULL, /* whole file */)", c_str(path)),
+            Call::SealMemfd { fd } => {
+                format!("fcntl({fd}, F_ADD_SEALS, F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE)")
+            }
+            Call::Execveat { fd, argv, env } => format!(
+                "execveat({fd}, \"\", [{}], [/* {} vars */], AT_EMPTY_PATH)",
+                argv.iter().map(|a| c_str(a)).collect::<Vec<_>>().join(", "),
+                env.len()
+            ),
+            Call::SetDumpable { on } => format!("prctl(PR_SET_DUMPABLE, {})", u8::from(*on)),
+            Call::Umask { mask } => format!("umask(0{mask:o})"),
+            Call::Setdomainname { name } => format!("setdomainname({}, {})", c_str(name), name.len()),
+            Call::IoprioSet { class, level } => {
+                format!("ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE({class}, {level}))")
+            }
         }
     }
 
@@ -442,11 +573,16 @@ impl Call {
             }
             // SAFETY: prctl(2) with integer arguments only.
             Call::NoNewPrivs => Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(|_| 0),
-            Call::Seccomp { program, .. } => {
+            Call::Seccomp { program, flags, .. } => {
                 let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut _ };
                 // SAFETY: the kernel copies the program; `program` outlives the call.
                 let r = unsafe {
-                    libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog)
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        libc::SECCOMP_SET_MODE_FILTER,
+                        *flags,
+                        &prog as *const libc::sock_fprog,
+                    )
                 };
                 Errno::result(r).map(|_| 0)
             }
@@ -521,12 +657,6 @@ impl Call {
                 // SAFETY: close_range(2) with integer arguments only.
                 let r = unsafe { libc::syscall(libc::SYS_close_range, *first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
                 Errno::result(r).map(|_| 0)
-            }
-            Call::OpenAtWrite { dirfd, name } => {
-                let c = cstring(name)?;
-                // SAFETY: openat(2) on our own directory fd with a valid path.
-                Errno::result(unsafe { libc::openat(*dirfd, c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })
-                    .map(i64::from)
             }
             Call::Setsid => unistd::setsid().map(|p| i64::from(p.as_raw())),
             Call::Execve { path, argv, env } => {
@@ -612,6 +742,167 @@ impl Call {
                 // SAFETY: shmget(2) with integer arguments only.
                 Errno::result(unsafe { libc::shmget(*key, *size, libc::IPC_CREAT | flags) }).map(i64::from)
             }
+            Call::BpfProgLoad { program, .. } => {
+                let license = b"Apache-2.0\0";
+                let mut attr = ProgLoadAttr {
+                    prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+                    insn_cnt: program.len() as u32,
+                    insns: program.as_ptr() as u64,
+                    license: license.as_ptr() as u64,
+                    ..ProgLoadAttr::default()
+                };
+                attr.prog_name[..12].copy_from_slice(b"learnctr_dev");
+                // SAFETY: the kernel copies the instructions and the license while the
+                // call runs; both outlive it, and `attr` is the size we pass.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_bpf,
+                        BPF_PROG_LOAD,
+                        &attr as *const ProgLoadAttr,
+                        std::mem::size_of::<ProgLoadAttr>(),
+                    )
+                };
+                Errno::result(r)
+            }
+            Call::BpfProgAttach { cgroup_fd, prog_fd } => {
+                let attr = ProgAttachAttr {
+                    target_fd: *cgroup_fd as u32,
+                    attach_bpf_fd: *prog_fd as u32,
+                    attach_type: BPF_CGROUP_DEVICE,
+                    attach_flags: BPF_F_ALLOW_MULTI,
+                    replace_bpf_fd: 0,
+                };
+                // SAFETY: bpf(2) reads `attr`, which lives on our stack, of the size we pass.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_bpf,
+                        BPF_PROG_ATTACH,
+                        &attr as *const ProgAttachAttr,
+                        std::mem::size_of::<ProgAttachAttr>(),
+                    )
+                };
+                Errno::result(r).map(|_| 0)
+            }
+            Call::GetcwdInside => {
+                let mut buf = [0u8; 4096];
+                // SAFETY: the raw getcwd(2) writes at most buf.len() bytes into buf.
+                let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+                let len = Errno::result(r)?;
+                // "(unreachable)/…": the directory is not below our root.
+                if buf[0] != b'/' {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(len)
+            }
+            Call::OpenPath { path } => {
+                let c = cstring(path)?;
+                // SAFETY: open(2) with a valid NUL-terminated path.
+                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) }).map(i64::from)
+            }
+            Call::OpenWrite { path } => {
+                let c = cstring(path)?;
+                // SAFETY: open(2) with a valid NUL-terminated path.
+                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) }).map(i64::from)
+            }
+            Call::Write { fd, data } => {
+                // SAFETY: write(2) reads data.len() bytes from data.
+                Errno::result(unsafe { libc::write(*fd, data.as_ptr() as *const libc::c_void, data.len()) })
+                    .map(|n| n as i64)
+            }
+            Call::OpenTreeClone { path } => {
+                let c = cstring(path)?;
+                const OPEN_TREE_CLONE: libc::c_uint = 1;
+                // SAFETY: open_tree(2) with a valid path and integer flags.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_open_tree,
+                        libc::AT_FDCWD,
+                        c.as_ptr(),
+                        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+                    )
+                };
+                Errno::result(r)
+            }
+            Call::MountSetattrReadOnly { fd } => {
+                #[repr(C)]
+                struct MountAttr {
+                    attr_set: u64,
+                    attr_clr: u64,
+                    propagation: u64,
+                    userns_fd: u64,
+                }
+                const MOUNT_ATTR_RDONLY: u64 = 1;
+                let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+                // SAFETY: mount_setattr(2) reads `attr` of the size we pass; "" with
+                // AT_EMPTY_PATH means the fd itself.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_mount_setattr,
+                        *fd,
+                        c"".as_ptr(),
+                        libc::AT_EMPTY_PATH,
+                        &attr as *const MountAttr,
+                        std::mem::size_of::<MountAttr>(),
+                    )
+                };
+                Errno::result(r).map(|_| 0)
+            }
+            Call::MemfdCreate { name } => {
+                let c = cstring(name)?;
+                // SAFETY: memfd_create(2) with a valid name and integer flags.
+                Errno::result(unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })
+                    .map(i64::from)
+            }
+            Call::CopyFileInto { path, fd } => {
+                use std::os::fd::FromRawFd;
+                let mut from = std::fs::File::open(path).map_err(io_errno)?;
+                // SAFETY: the fd is ours (from MemfdCreate); ManuallyDrop keeps it open.
+                let mut to = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(*fd) });
+                std::io::copy(&mut from, &mut *to).map(|n| n as i64).map_err(io_errno)
+            }
+            Call::SealMemfd { fd } => {
+                let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+                // SAFETY: fcntl(2) with integer arguments only.
+                Errno::result(unsafe { libc::fcntl(*fd, libc::F_ADD_SEALS, seals) }).map(|_| 0)
+            }
+            Call::Execveat { fd, argv, env } => {
+                let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                let env: Vec<CString> = env.iter().map(|a| cstring(a)).collect::<std::result::Result<_, _>>()?;
+                let mut argp: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+                argp.push(std::ptr::null());
+                let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+                envp.push(std::ptr::null());
+                // SAFETY: NULL-terminated arrays of valid C strings, alive during the call.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_execveat,
+                        *fd,
+                        c"".as_ptr(),
+                        argp.as_ptr(),
+                        envp.as_ptr(),
+                        libc::AT_EMPTY_PATH,
+                    )
+                };
+                Errno::result(r)
+            }
+            Call::SetDumpable { on } => {
+                // SAFETY: prctl(2) with integer arguments only.
+                Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(*on), 0, 0, 0) })
+                    .map(|_| 0)
+            }
+            // SAFETY: umask(2) cannot fail.
+            Call::Umask { mask } => Ok(i64::from(unsafe { libc::umask(*mask as libc::mode_t) })),
+            Call::Setdomainname { name } => {
+                // SAFETY: setdomainname(2) reads name.len() bytes.
+                Errno::result(unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) })
+                    .map(|_| 0)
+            }
+            Call::IoprioSet { class, level } => {
+                const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+                let value = ((*class as libc::c_long) << 13) | *level as libc::c_long;
+                // SAFETY: ioprio_set(2) with integer arguments only.
+                Errno::result(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) }).map(|_| 0)
+            }
         }
     }
 }
@@ -641,6 +932,42 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+// bpf(2): the two commands and the program and attach types learnctr uses.
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// The `BPF_PROG_LOAD` part of `union bpf_attr` (the fields up to
+/// expected_attach_type; the kernel takes a shorter struct as zero beyond it).
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// The `BPF_PROG_ATTACH` part of `union bpf_attr`.
+#[repr(C)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
 /// The real kernel: performs each call, then records it with its result.
 pub struct Linux;
 
@@ -649,7 +976,7 @@ impl Kernel for Linux {
         let text = call.describe();
         // execve replaces this process when it succeeds: it is recorded before, as
         // strace shows it, and again only if it comes back with an error.
-        if matches!(call, Call::Execve { .. }) {
+        if matches!(call, Call::Execve { .. } | Call::Execveat { .. }) {
             trace::record(text.clone(), "<unfinished ...>".to_string());
         }
         let answer = call.perform();
@@ -709,7 +1036,7 @@ impl Kernel for Fake {
         }
         // Pretend fds and pids are 3 and 4242; fork pretends we are the parent.
         Ok(match call {
-            Call::Open { .. } => 3,
+            Call::Open { .. } | Call::OpenPath { .. } | Call::OpenTreeClone { .. } | Call::MemfdCreate { .. } => 3,
             Call::Fork | Call::ForkIntoCgroup { .. } => 4242,
             _ => 0,
         })

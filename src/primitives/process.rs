@@ -87,3 +87,10 @@ pub fn wait_unless_interrupted(pid: i32) -> Option<std::result::Result<i32, nix:
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// This process: its pid and start time (how the runtime names who is creating a
+/// container, so a dead creator is recognised).
+pub fn me() -> (i32, u64) {
+    let pid = std::process::id() as i32;
+    (pid, start_time(pid).unwrap_or(0))
+}

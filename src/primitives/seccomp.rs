@@ -74,6 +74,8 @@ pub const DEFAULT_DENY: [&str; 45] = [
 /// A compiled profile: its name, the calls it denies, the BPF program.
 pub struct Profile {
     pub name: String,
+    /// `SECCOMP_FILTER_FLAG_*` to install it with (config.json's `flags`), usually 0.
+    pub flags: u32,
     pub denied: Vec<String>,
     pub program: Vec<libc::sock_filter>,
 }
@@ -105,7 +107,7 @@ pub fn deny<S: AsRef<str>>(
     let all: Vec<String> = names.iter().map(|n| n.as_ref().to_string()).collect();
     let denied = if skip_unknown { known(all, arch) } else { all };
     let program = compile(&denied, arch)?;
-    Ok(Profile { name: profile.to_string(), denied, program })
+    Ok(Profile { name: profile.to_string(), flags: 0, denied, program })
 }
 
 /// The names this architecture has. seccompiler names the first unknown one in its
@@ -158,6 +160,7 @@ pub fn compile_rules(
     let mut denied: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
     denied.dedup();
     Ok(Profile {
+        flags: 0,
         name: name.to_string(),
         denied,
         program: program.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect(),
@@ -174,10 +177,10 @@ pub fn compile_rules(
 pub fn install(k: &dyn Kernel, profile: &Profile) -> Result<()> {
     if cfg!(target_arch = "x86_64") {
         let label = "x32 system calls (nr >= 0x40000000) → EPERM".to_string();
-        k.invoke(Call::Seccomp { label, program: x32_guard() })?;
+        k.invoke(Call::Seccomp { label, flags: 0, program: x32_guard() })?;
     }
     let label = format!("profile \"{}\": {} calls → EPERM", profile.name, profile.denied.len());
-    k.invoke(Call::Seccomp { label, program: profile.program.clone() }).map(drop)
+    k.invoke(Call::Seccomp { label, flags: profile.flags, program: profile.program.clone() }).map(drop)
 }
 
 /// `if arch == x86_64 && nr >= 0x40000000 { return EPERM } else { allow }`, in BPF.

@@ -3,8 +3,8 @@
 //!
 //! | hook            | when                                              | run by        |
 //! |-----------------|---------------------------------------------------|---------------|
-//! | prestart        | after the namespaces exist, before pivot_root     | the runtime   |
-//! | createRuntime   | same point (prestart is its deprecated name)      | the runtime   |
+//! | createRuntime   | after the namespaces exist, before pivot_root     | the runtime   |
+//! | prestart        | at `start`, before the user's program (spec 1.0.2) | the runtime  |
 //! | createContainer | in the container's mount namespace, before pivot  | the init      |
 //! | startContainer  | inside, after `start`, before the user's program   | the init      |
 //! | poststart       | after the user's program started                  | `start`       |
@@ -26,19 +26,24 @@ pub struct Hook {
     pub timeout: Option<u64>,
 }
 
-impl From<&oci_spec::runtime::Hook> for Hook {
-    fn from(h: &oci_spec::runtime::Hook) -> Hook {
-        Hook {
-            path: h.path().display().to_string(),
-            args: h.args().clone().unwrap_or_default(),
-            env: h.env().clone().unwrap_or_default(),
-            timeout: h.timeout().map(|t| t as u64),
-        }
+impl TryFrom<&oci_spec::runtime::Hook> for Hook {
+    type Error = String;
+
+    /// A hook of config.json; its timeout must be more than zero seconds (runtime spec).
+    fn try_from(h: &oci_spec::runtime::Hook) -> Result<Hook, String> {
+        let path = h.path().display().to_string();
+        let timeout = match h.timeout() {
+            Some(t) if t <= 0 => {
+                return Err(format!("the hook {path} has timeout {t}: a timeout is more than 0 seconds"))
+            }
+            t => t.map(|t| t as u64),
+        };
+        Ok(Hook { path, args: h.args().clone().unwrap_or_default(), env: h.env().clone().unwrap_or_default(), timeout })
     }
 }
 
-pub fn from_spec(list: &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<Hook> {
-    list.as_ref().map(|l| l.iter().map(Hook::from).collect()).unwrap_or_default()
+pub fn from_spec(list: &Option<Vec<oci_spec::runtime::Hook>>) -> Result<Vec<Hook>, String> {
+    list.as_ref().map(|l| l.iter().map(Hook::try_from).collect()).unwrap_or(Ok(Vec::new()))
 }
 
 /// poststart and poststop: every hook runs; a failure is only a warning (runtime
@@ -78,7 +83,8 @@ fn run(hook: &Hook, state: &str) -> Result<(), String> {
         // A hook may exit without reading: a broken pipe is not the hook's failure.
         let _ = stdin.write_all(state.as_bytes());
     }
-    let deadline = hook.timeout.map(|s| Instant::now() + Duration::from_secs(s));
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = hook.timeout.and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
     loop {
         match child.try_wait().map_err(|e| format!("hook {}: {e}", hook.path))? {
             Some(status) if status.success() => return Ok(()),

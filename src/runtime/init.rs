@@ -9,21 +9,27 @@
 //! 4. createRuntime hooks (run by the runtime), createContainer hooks (here); prestart
 //!    hooks run later, at `start` (runtime spec 1.0.2);
 //! 5. `pivot_root`, old root detached — no path back to the host (lesson 3);
-//! 6. masked and read-only paths of `/proc` and `/sys` (lesson 4); a read-only root;
-//! 7. `lo` up in a new network namespace, hostname, sysctl, rlimits, oom_score_adj;
-//! 8. no_new_privs; seccomp now only without it (it needs CAP_SYS_ADMIN);
-//! 9. capabilities, bounding set first, around the switch to the configured user
-//!    (PR_SET_KEEPCAPS keeps them across setuid) (lesson 6);
-//! 10. cwd, checked to be inside the container (CVE-2024-21626: a leaked host fd used as
-//!     cwd gave access to the host), every fd above 2 close-on-exec;
-//! 11. wait for `start` on `exec.fifo`, then startContainer hooks;
-//! 12. seccomp last with no_new_privs, and `execve`.
+//! 6. hostname, domainname and sysctls (`sysctl.rs` said which are allowed), while
+//!    `/proc/sys` can still be written;
+//! 7. masked and read-only paths of `/proc` and `/sys` (lesson 4); a read-only root;
+//! 8. `lo` up in a new network namespace, rlimits, oom_score_adj, I/O priority;
+//! 9. no_new_privs; seccomp now only without it (it needs CAP_SYS_ADMIN);
+//! 10. capabilities, bounding set first, around the switch to the configured user
+//!     (PR_SET_KEEPCAPS keeps them across setuid) (lesson 6); umask;
+//! 11. cwd, then `getcwd` must answer a path inside the root (CVE-2024-21626: a host
+//!     directory's fd leaked into the init, used as cwd through `/proc/self/fd/N`, gave
+//!     the container the host's files), every fd above 2 close-on-exec;
+//! 12. wait for `start` on `exec.fifo`, then startContainer hooks;
+//! 13. seccomp last with no_new_privs, and `execve`.
 //!
-//! CVE-2019-5736 (a container overwriting runc's binary through /proc/PID/exe): this
-//! init is not dumpable (`PR_SET_DUMPABLE` 0), so the container cannot open its exe,
-//! and after `execve` /proc/PID/exe is the container's own program.
+//! CVE-2019-5736 (a container overwriting the runtime's binary through /proc/PID/exe):
+//! this init is not dumpable (`PR_SET_DUMPABLE` 0), which keeps a container without
+//! CAP_SYS_PTRACE from opening its exe, and it runs from a read-only copy of learnctr
+//! (`sealed.rs`), which keeps everyone from writing it.
 
 use crate::primitives::capabilities::Mask;
+use crate::primitives::cgroups::Cgroup;
+use crate::primitives::kernel::Call;
 use crate::primitives::mountinfo;
 use crate::primitives::mounts::{self, parse_options};
 use crate::primitives::{devices, newroot, paths, seccomp, Error, Kernel, Result};
@@ -35,6 +41,10 @@ use std::path::{Path, PathBuf};
 pub struct Context<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// The container's cgroup: without a cgroup namespace, `/sys/fs/cgroup` inside is
+    /// a bind of its own directories, never the host's tree.
+    pub cgroup: &'a Cgroup,
+    pub new_cgroup_ns: bool,
     /// Waits until the runtime has moved us into the container's cgroups, then
     /// unshares the cgroup namespace (its root is the cgroup we are in). Called before
     /// the first cgroup mount, or after all mounts: the mounts before it are made while
@@ -57,10 +67,9 @@ fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
     spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
 }
 
-/// Steps 1 to 7: the root filesystem and the namespaces' settings (then `drop_privileges`).
+/// Steps 1 to 8: the root filesystem and the namespaces' settings (then `drop_privileges`).
 pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
-    // SAFETY: prctl(2) with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    k.invoke(Call::SetDumpable { on: false })?;
     let spec = c.spec;
     let linux = spec.linux().clone().unwrap_or_default();
     let root = c.rootfs.to_string_lossy().to_string();
@@ -80,7 +89,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
                 (c.enter_cgroup)()?;
                 entered.set(true);
             }
-            mount_entry(k, c.rootfs, m)?;
+            mount_entry(k, c, m)?;
         }
         // 3. /dev, when config.json gives it a tmpfs of its own.
         let dev_is_tmpfs = spec
@@ -99,14 +108,32 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     // 4. Hooks.
     (c.runtime_hooks)()?;
     let hooks = spec.hooks().clone().unwrap_or_default();
-    super::hooks::run_all(&super::hooks::from_spec(hooks.create_container()), &c.hook_state).map_err(Error::Child)?;
+    let create_container = super::hooks::from_spec(hooks.create_container()).map_err(Error::Child)?;
+    super::hooks::run_all(&create_container, &c.hook_state).map_err(Error::Child)?;
     if new_mount_ns {
         // 5. pivot_root, then the propagation the bundle asked for.
         newroot::pivot_into(k, &root)?;
         if let Some(flag) = linux.rootfs_propagation().as_deref().and_then(mounts::propagation_flag) {
             k.mount(None, "/", None, flag, None)?;
         }
-        // 6. Masked and read-only paths, then a read-only root.
+    }
+    // 6. Hostname, domainname, sysctls: before /proc/sys becomes read-only (runc's
+    // order). refuse.rs has checked that each belongs to a namespace of the container.
+    if has_namespace(spec, LinuxNamespaceType::Uts) {
+        if let Some(name) = spec.hostname() {
+            k.sethostname(name)?;
+        }
+        if let Some(name) = spec.domainname() {
+            k.invoke(Call::Setdomainname { name: name.clone() })?;
+        }
+    }
+    let mut sysctls: Vec<(String, String)> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    sysctls.sort();
+    for (key, value) in sysctls {
+        k.write_file(&super::sysctl::file_of(&key), &value)?;
+    }
+    if new_mount_ns {
+        // 7. Masked and read-only paths, then a read-only root.
         for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
             paths::mask(k, p)?;
         }
@@ -123,18 +150,10 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
             )?;
         }
     }
-    // 7. Loopback up in a new network namespace (runc does it too: a new namespace has
-    // only `lo`, and down), then hostname, sysctl, rlimits, oom_score_adj.
+    // 8. Loopback up in a new network namespace (runc does it too: a new namespace has
+    // only `lo`, and down), then rlimits, oom_score_adj, I/O priority.
     if new_namespace(spec, LinuxNamespaceType::Network) {
         crate::primitives::netlink::Netlink::open()?.up(k, "lo")?;
-    }
-    if has_namespace(spec, LinuxNamespaceType::Uts) {
-        if let Some(name) = spec.hostname() {
-            k.sethostname(name)?;
-        }
-    }
-    for (key, value) in linux.sysctl().clone().unwrap_or_default() {
-        k.write_file(&format!("/proc/sys/{}", key.replace('.', "/")), &value)?;
     }
     let process = spec.process().clone().unwrap_or_default();
     for rl in process.rlimits().as_deref().unwrap_or(&[]) {
@@ -145,23 +164,43 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     if let Some(adj) = process.oom_score_adj() {
         k.write_file("/proc/self/oom_score_adj", &adj.to_string())?;
     }
+    if let Some(io) = process.io_priority() {
+        let class = match format!("{:?}", io.class()).as_str() {
+            "IoprioClassRt" => 1,
+            "IoprioClassBe" => 2,
+            _ => 3,
+        };
+        k.invoke(Call::IoprioSet { class, level: io.priority() as u32 })?;
+    }
     Ok(())
 }
 
 /// The seccomp filters still to install right before `execve` (with no_new_privs).
 pub struct Pending(Vec<seccomp::Profile>);
 
-/// Steps 8 to 12 at once (`learnctr exec`, which has no `start` to wait for).
+/// Steps 9 to 13 at once (`learnctr exec`, which has no `start` to wait for).
 pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
     let pending = drop_privileges(k, spec)?;
     exec_program(k, spec, pending, command)
 }
 
-/// Steps 8 to 10, before the wait for `start`, as runc does: after them, the waiting
+/// Steps 9 to 11, before the wait for `start`, as runc does: after them, the waiting
 /// init already has the container's user, capabilities and working directory.
 pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
     // Without a process, `create` may still succeed; `start` is what must fail.
     let Some(process) = spec.process().clone() else { return Ok(Pending(Vec::new())) };
+    // AppArmor (where the host has it): the profile the next execve enters, set while
+    // we may still (runc does it here too).
+    if let Some(profile) = process.apparmor_profile() {
+        if std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y") {
+            let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+                "/proc/self/attr/apparmor/exec"
+            } else {
+                "/proc/self/attr/exec"
+            };
+            k.write_file(attr, &format!("exec {profile}"))?;
+        }
+    }
     let nnp = process.no_new_privileges().unwrap_or(false);
     // No fd of ours may pass execve (CVE-2024-21626). First, before a seccomp profile
     // can forbid close_range; older kernels lack it: then fcntl on each open fd.
@@ -216,14 +255,20 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
     k.invoke(crate::primitives::kernel::Call::KeepCaps { on: false })?;
     k.capset(effective, permitted, inheritable)?;
     k.clear_ambient()?;
-    for cap in ambient.capabilities() {
+    // The kernel raises an ambient capability only if it is inheritable and permitted
+    // too; `create` has said which ones config.json asks in vain (runc ignores them).
+    for cap in Mask(ambient.0 & inheritable.0 & permitted.0).capabilities() {
         k.raise_ambient(cap)?;
     }
-    // 10. cwd inside the container.
+    if let Some(mask) = process.user().umask() {
+        k.invoke(Call::Umask { mask })?;
+    }
+    // 11. cwd, and proof that it is inside the container: a path through a leaked fd
+    // (`/proc/self/fd/N`) would land on the host, where getcwd finds no path from our
+    // root and answers "(unreachable)", which GetcwdInside turns into ENOENT.
     let cwd = process.cwd().display().to_string();
     k.chdir(&cwd)?;
-    let here = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
-    if here.starts_with("(unreachable)") {
+    if k.invoke(Call::GetcwdInside).is_err() {
         return Err(Error::Child(format!("the working directory {cwd} is outside the container")));
     }
     Ok(Pending(if nnp { profile } else { Vec::new() }))
@@ -320,14 +365,16 @@ fn make_mount_point(k: &dyn Kernel, rootfs: &Path, target: &Path, file: bool) ->
     }
 }
 
-fn mount_entry(k: &dyn Kernel, rootfs: &Path, m: &Mount) -> Result<()> {
+fn mount_entry(k: &dyn Kernel, c: &Context, m: &Mount) -> Result<()> {
+    let rootfs = c.rootfs;
     let target = target_in(rootfs, m.destination())?;
     let options: Vec<String> = m.options().clone().unwrap_or_default();
     let o = parse_options(&options);
     let kind = m.typ().clone().unwrap_or_default();
     let source = m.source().as_ref().map(|s| s.display().to_string());
     let bind = o.bind || kind == "bind";
-    let file_source = bind && source.as_deref().is_some_and(|s| Path::new(s).is_file());
+    // Anything but a directory (a file, /dev/null, a socket) is bound onto a file.
+    let file_source = bind && source.as_deref().is_some_and(|s| Path::new(s).exists() && !Path::new(s).is_dir());
     make_mount_point(k, rootfs, &target, file_source)?;
     let t = target.to_string_lossy().to_string();
     let data = (!o.data.is_empty()).then(|| o.data.join(","));
@@ -339,13 +386,22 @@ fn mount_entry(k: &dyn Kernel, rootfs: &Path, m: &Mount) -> Result<()> {
             k.mount(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | paths::existing_flags(&t), None)?;
         }
     } else if kind == "cgroup" || kind == "cgroup2" {
-        mount_cgroups(k, &t, o.flags)?;
+        mount_cgroups(k, c, &t, o.flags)?;
     } else {
         let result = k.mount(source.as_deref(), &t, Some(&kind), o.flags, data.as_deref());
         match result {
-            // sysfs without a network namespace of our own: bind the host's.
+            // sysfs without a network namespace of our own: bind the host's, then make
+            // every mount under it read-only too when `ro` was asked (a remount of the
+            // top alone would leave /sys/fs/cgroup and the others writable).
             Err(e) if kind == "sysfs" && e.errno() == Some(nix::errno::Errno::EPERM) => {
                 k.mount(Some("/sys"), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                if o.flags.contains(MsFlags::MS_RDONLY) {
+                    let table = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+                    for sub in table.iter().filter(|m| Path::new(&m.mount_point).starts_with(&t)) {
+                        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+                        k.mount(None, &sub.mount_point, None, flags | paths::existing_flags(&sub.mount_point), None)?;
+                    }
+                }
             }
             other => other?,
         }
@@ -356,12 +412,25 @@ fn mount_entry(k: &dyn Kernel, rootfs: &Path, m: &Mount) -> Result<()> {
     Ok(())
 }
 
-/// The cgroup filesystems inside: cgroup2 on a v2 host; on v1 and hybrid a tmpfs with
-/// one cgroup mount per hierarchy, as runc builds it.
-fn mount_cgroups(k: &dyn Kernel, target: &str, flags: MsFlags) -> Result<()> {
+/// The cgroup filesystems inside. With a cgroup namespace: cgroup2 on a v2 host; on
+/// v1 and hybrid a tmpfs with one cgroup mount per hierarchy, as runc builds it (the
+/// namespace makes the container's cgroup their root). Without one, a fresh mount
+/// would show the host's whole tree — other tenants' cgroups, and the root's limits
+/// instead of the container's — so, as runc does, the container's own directories
+/// are bound there instead.
+fn mount_cgroups(k: &dyn Kernel, c: &Context, target: &str, flags: MsFlags) -> Result<()> {
     use crate::primitives::cgroups::layout::{detect_mode, Mode};
+    let read_only = flags.contains(MsFlags::MS_RDONLY);
+    let bind = |source: &std::path::Path, dir: &str| -> Result<()> {
+        k.mount(Some(&source.display().to_string()), dir, None, MsFlags::MS_BIND, None)?;
+        let extra = flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        k.mount(None, dir, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | paths::existing_flags(dir), None)
+    };
     if detect_mode() == Mode::Unified {
-        return k.mount(Some("cgroup"), target, Some("cgroup2"), flags, None);
+        return match (c.new_cgroup_ns, c.cgroup.dirs().first()) {
+            (false, Some(own)) => bind(own, target),
+            _ => k.mount(Some("cgroup"), target, Some("cgroup2"), flags, None),
+        };
     }
     k.mount(
         Some("tmpfs"),
@@ -374,12 +443,30 @@ fn mount_cgroups(k: &dyn Kernel, target: &str, flags: MsFlags) -> Result<()> {
     for m in host.iter().filter(|m| m.fstype == "cgroup" && m.mount_point.starts_with("/sys/fs/cgroup/")) {
         let name = m.mount_point.trim_start_matches("/sys/fs/cgroup/");
         let dir = format!("{target}/{name}");
+        let own = c.cgroup.hierarchy.root.join(name).join(&c.cgroup.name);
+        if !c.new_cgroup_ns && !own.is_dir() {
+            // A hierarchy the container is not in: nothing of its own to show.
+            continue;
+        }
         k.mkdir(&dir, 0o755)?;
-        let controllers =
-            m.super_options.iter().filter(|o| *o != "rw" && *o != "ro").cloned().collect::<Vec<_>>().join(",");
-        k.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(&controllers))?;
+        if c.new_cgroup_ns {
+            let controllers =
+                m.super_options.iter().filter(|o| *o != "rw" && *o != "ro").cloned().collect::<Vec<_>>().join(",");
+            k.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(&controllers))?;
+        } else {
+            bind(&own, &dir)?;
+        }
+        // Co-mounted controllers (`cpu,cpuacct`) are reached by each name, as on the host.
+        if name.contains(',') {
+            for part in name.split(',') {
+                let link = format!("{target}/{part}");
+                if Path::new(&link).symlink_metadata().is_err() {
+                    k.symlink(name, &link)?;
+                }
+            }
+        }
     }
-    if flags.contains(MsFlags::MS_RDONLY) {
+    if read_only {
         k.mount(
             None,
             target,

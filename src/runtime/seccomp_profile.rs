@@ -1,8 +1,10 @@
 //! `linux.seccomp` of config.json, compiled with the same code as lesson 6's profiles.
 //!
-//! Supported: a default action and rules that all share one other action (an allow
-//! list such as Docker's, or a deny list), without argument conditions. Anything else
-//! is refused with a sentence rather than applied differently than written.
+//! Supported: a default action, rules with any of the actions below and with argument
+//! conditions (one filter per action, combined by the kernel), and `flags`. The rules
+//! are compiled for this machine's architecture (`refuse.rs` says so when config.json
+//! lists others). Anything else is refused with a sentence rather than applied
+//! differently than written.
 
 use crate::primitives::seccomp::{self, Profile};
 use crate::primitives::{Error, Result};
@@ -20,7 +22,6 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<serde_json::Value
     })
 }
 
-/// The compiled profile, or `None` when it would allow everything (nothing to install).
 /// An argument condition in seccompiler's JSON.
 fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<serde_json::Value> {
     use oci_spec::runtime::LinuxSeccompOperator as Op;
@@ -68,12 +69,31 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<Profile>> {
             }
         };
     }
+    let flags = filter_flags(s);
     let mut filters = Vec::new();
     for (a, rules) in groups {
         // The allow rules take the profile's default; any other action is a deny list
         // on top of "allow".
         let (mismatch, on_match) = if a == allow { (default.clone(), allow.clone()) } else { (allow.clone(), a) };
-        filters.push(seccomp::compile_rules("config.json", &rules, mismatch, on_match)?);
+        let mut filter = seccomp::compile_rules("config.json", &rules, mismatch, on_match)?;
+        filter.flags = flags;
+        filters.push(filter);
     }
     Ok(filters)
+}
+
+/// `linux.seccomp.flags` as the bits of seccomp(2).
+fn filter_flags(s: &LinuxSeccomp) -> u32 {
+    use oci_spec::runtime::LinuxSeccompFilterFlag as F;
+    s.flags()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|f| match f {
+            F::SeccompFilterFlagTsync => 1,
+            F::SeccompFilterFlagLog => 2,
+            F::SeccompFilterFlagSpecAllow => 4,
+            F::SeccompFilterFlagWaitKillableRecv => 32,
+        })
+        .fold(0, |all, bit| all | bit)
 }

@@ -68,6 +68,21 @@ pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
         Spec::default()
     };
     spec.set_hostname(Some("runc".to_string()));
+    // runc spec's one device rule: deny every device; the runtime then allows the
+    // few every container needs (/dev/null, /dev/zero, ..., the ptys). oci-spec's
+    // default has no rule, which would mean no device control at all.
+    if let Some(linux) = spec.linux().clone() {
+        let mut linux = linux;
+        let deny_all = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .map_err(|e| SpecError::Io(e.to_string()))?;
+        let mut resources = linux.resources().clone().unwrap_or_default();
+        resources.set_devices(Some(vec![deny_all]));
+        linux.set_resources(Some(resources));
+        spec.set_linux(Some(linux));
+    }
     Ok(spec)
 }
 

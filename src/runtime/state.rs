@@ -21,6 +21,11 @@ pub struct Container {
     /// never mistaken for it).
     pub pid: i32,
     pub pid_start: u64,
+    /// While `create` runs: the learnctr that creates it (pid, start time). If that
+    /// process dies first, the container is `stopped` and `delete --force` removes
+    /// what it had made.
+    #[serde(default)]
+    pub creator: Option<(i32, u64)>,
     pub created: String,
     pub cgroup_dirs: Vec<PathBuf>,
     pub annotations: HashMap<String, String>,
@@ -73,9 +78,13 @@ impl Container {
         std::fs::rename(tmp, dir.join("state.json"))
     }
 
-    /// created: init runs and still waits on the FIFO; running: it has exec'd the
-    /// container's process; stopped: that process is gone.
+    /// creating: `create` still runs; created: init runs and still waits on the
+    /// FIFO; running: it has exec'd the container's process; stopped: that process is
+    /// gone (or `create` died before it finished).
     pub fn status(&self, root: &Path) -> &'static str {
+        if let Some((pid, start)) = self.creator {
+            return if process::still_running(pid, start) { "creating" } else { "stopped" };
+        }
         if !alive(self.pid, self.pid_start) {
             "stopped"
         } else if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {

@@ -116,9 +116,21 @@ pub fn config(o: &Options, id: &str) -> Rt<Value> {
         resources["pids"] = json!({ "limit": pids });
     }
     linux["resources"] = resources;
+    // The container shares the learner's terminal: TIOCSTI would push keystrokes into
+    // it that the learner's own shell runs after exit, and TIOCLINUX can do the same on
+    // a virtual console. Both are refused, matched on the low 32 bits of the request
+    // (the kernel ignores the high ones, so a plain 64-bit comparison could be dodged).
+    let ioctl_denied = |request: libc::Ioctl| {
+        json!({ "names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
+                "args": [{ "index": 1, "value": 0xffff_ffffu64, "valueTwo": request, "op": "SCMP_CMP_MASKED_EQ" }] })
+    };
     linux["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{ "names": DEFAULT_DENY.to_vec(), "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM }]
+        "syscalls": [
+            { "names": DEFAULT_DENY.to_vec(), "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM },
+            ioctl_denied(libc::TIOCSTI),
+            ioctl_denied(libc::TIOCLINUX),
+        ]
     });
     Ok(c)
 }
@@ -213,7 +225,11 @@ mod tests {
         assert_eq!(c["linux"]["namespaces"].as_array().unwrap().len(), 6);
         assert_eq!(c["linux"]["cgroupsPath"], "/learnctr/shell-1");
         assert_eq!(c["linux"]["seccomp"]["syscalls"][0]["names"].as_array().unwrap().len(), DEFAULT_DENY.len());
-        // And the runtime reads it back.
-        let _: oci_spec::runtime::Spec = serde_json::from_value(c).unwrap();
+        assert_eq!(c["linux"]["seccomp"]["syscalls"][1]["args"][0]["valueTwo"], libc::TIOCSTI);
+        // And the runtime reads it back, and compiles it.
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(c).unwrap();
+        let filters =
+            crate::runtime::seccomp_profile::compile(spec.linux().as_ref().unwrap().seccomp().as_ref().unwrap());
+        assert_eq!(filters.unwrap().len(), 1, "one deny list with the ioctl conditions");
     }
 }

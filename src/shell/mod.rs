@@ -41,7 +41,15 @@ impl Drop for Deleting<'_> {
 /// Create the container of `bundle_dir` as `id` and journal it: its init (killed by
 /// `learnctr cleanup` if learnctr itself is killed), its cgroups and its state.
 pub fn create<'a>(k: &dyn Kernel, root: &'a Path, id: &str, bundle_dir: &Path) -> Rt<(state::Container, Deleting<'a>)> {
-    let opts = CreateOptions { root, id, bundle: bundle_dir, pid_file: None, console_socket: None, foreground: true };
+    let opts = CreateOptions {
+        root,
+        id,
+        bundle: bundle_dir,
+        pid_file: None,
+        console_socket: None,
+        foreground: true,
+        systemd_cgroup: false,
+    };
     let c = runtime::create(k, &opts)?;
     let journal = Journal::system();
     let mut entries = vec![journal.record(Object::Process { pid: c.pid, start: c.pid_start })?];

@@ -7,9 +7,11 @@
 //!
 //! - `layout.rs`: v2, hybrid or v1, found with `statfs` as runc does;
 //! - `files.rs`: which file holds which limit in each version;
+//! - `devices_bpf.rs`: device rules on v2, where they are an eBPF program, not a file;
 //! - this file: creating a cgroup under learnctr's own parent, setting limits, adding
 //!   a process, reading the counters, removing it.
 
+pub mod devices_bpf;
 pub mod files;
 pub mod layout;
 
@@ -52,9 +54,20 @@ impl Cgroup {
     }
 
     /// A cgroup at a path of the caller's choice (an OCI bundle's `cgroupsPath`),
-    /// relative to each hierarchy's root.
+    /// relative to each hierarchy's root. `..` never climbs above the root (runc's
+    /// `CleanPath`): `/../../x` is `x`.
     pub fn at_path(hierarchy: Hierarchy, path: &str, controllers: &[&'static str]) -> Cgroup {
-        Cgroup { hierarchy, name: path.trim_start_matches('/').to_string(), controllers: controllers.to_vec() }
+        let mut parts: Vec<&str> = Vec::new();
+        for part in path.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                other => parts.push(other),
+            }
+        }
+        Cgroup { hierarchy, name: parts.join("/"), controllers: controllers.to_vec() }
     }
 
     /// v2, hybrid or v1.
@@ -62,11 +75,24 @@ impl Cgroup {
         self.hierarchy.mode
     }
 
-    /// The cgroup's directories: one on v2, one per controller on v1.
+    /// The cgroup's directories: one on v2, one per hierarchy on v1 (co-mounted
+    /// controllers such as `cpu,cpuacct` share one directory, listed once).
     pub fn dirs(&self) -> Vec<PathBuf> {
         match self.hierarchy.mode {
             Mode::Unified => vec![self.hierarchy.dir("", &self.name)],
-            _ => self.controllers.iter().map(|c| self.hierarchy.dir(c, &self.name)).collect(),
+            _ => {
+                let mut seen: Vec<PathBuf> = Vec::new();
+                let mut out = Vec::new();
+                for c in &self.controllers {
+                    let top = self.hierarchy.dir(c, "");
+                    let real = std::fs::canonicalize(&top).unwrap_or(top);
+                    if !seen.contains(&real) {
+                        seen.push(real);
+                        out.push(self.hierarchy.dir(c, &self.name));
+                    }
+                }
+                out
+            }
         }
     }
 
@@ -142,16 +168,46 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Set one limit (`cgset -r FILE=VALUE`).
+    /// Set one limit (`cgset -r FILE=VALUE`). A limit this cgroup version has no
+    /// file for, or whose file this machine lacks (no swap accounting, no BFQ, no
+    /// huge pages), is an error that names it: a limit is never dropped in silence.
     pub fn set(&self, k: &dyn Kernel, limit: &Limit) -> Result<()> {
-        for write in files::writes(self.hierarchy.mode, limit) {
-            let path = self.dir_of(write.controller).join(write.file);
-            // v1 without swap accounting has no memsw file, and v2 without swap has
-            // no swap.max: skip a missing swap file, never a limit.
-            if write.file.contains("swap") && !path.exists() {
-                continue;
+        let version = if self.hierarchy.mode == Mode::Unified { "cgroup v2" } else { "cgroup v1" };
+        let writes = files::writes(self.hierarchy.mode, limit)
+            .ok_or_else(|| Error::Child(format!("{version} has no setting for {limit:?}, so it cannot be applied")))?;
+        for write in writes {
+            let path = self.dir_of(write.controller).join(&write.file);
+            if !path.exists() {
+                // The lessons' "no swap": a machine without swap accounting has no
+                // swap file, and no swap to forbid.
+                if matches!(limit, Limit::Memory(_)) && write.file.contains("swap") {
+                    continue;
+                }
+                return Err(Error::Child(format!(
+                    "this machine's {version} has no {} ({limit:?}): the limit cannot be applied here",
+                    write.file
+                )));
             }
             k.write_file(&path.to_string_lossy(), &write.value)?;
+        }
+        Ok(())
+    }
+
+    /// Set every limit, in order. Device rules go into `devices.allow`/`deny` on v1;
+    /// on v2 they become one eBPF program attached to the cgroup (`devices_bpf.rs`).
+    pub fn apply(&self, k: &dyn Kernel, limits: &[Limit]) -> Result<()> {
+        let mut rules = Vec::new();
+        for limit in limits {
+            match limit {
+                Limit::Device { allow, rule } if self.hierarchy.mode == Mode::Unified => rules.push(
+                    devices_bpf::Rule::parse(*allow, rule)
+                        .ok_or_else(|| Error::Child(format!("the device rule \"{rule}\" cannot be read")))?,
+                ),
+                other => self.set(k, other)?,
+            }
+        }
+        if !rules.is_empty() {
+            devices_bpf::attach(k, &self.hierarchy.dir("", &self.name), &rules)?;
         }
         Ok(())
     }
@@ -250,6 +306,8 @@ mod tests {
         assert_eq!(cg.check(), Ok(()));
         let fake = Fake::new();
         cg.create(&fake).unwrap();
+        std::fs::create_dir_all(cg.dir_of("pids")).unwrap();
+        std::fs::write(cg.dir_of("pids").join("pids.max"), "").unwrap();
         cg.set(&fake, &Limit::Pids(20)).unwrap();
         cg.add(&fake, 42).unwrap();
         let root = tmp.path().display();
@@ -284,6 +342,11 @@ mod tests {
         assert_eq!(cg.check(), Ok(()));
         let fake = Fake::new();
         cg.create(&fake).unwrap();
+        // The fake makes no directory: the files the limit writes are made here.
+        std::fs::create_dir_all(cg.dir_of("memory")).unwrap();
+        for f in ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"] {
+            std::fs::write(cg.dir_of("memory").join(f), "").unwrap();
+        }
         cg.set(&fake, &Limit::Memory(1 << 20)).unwrap();
         cg.add(&fake, 7).unwrap();
         let root = tmp.path().display();
@@ -295,12 +358,34 @@ mod tests {
                 format!("mkdir(\"{root}/memory/learnctr/t\", 0755)"),
                 format!("mkdir(\"{root}/pids/learnctr/t\", 0755)"),
                 format!("write(\"{root}/memory/learnctr/t/memory.limit_in_bytes\", \"1048576\")"),
+                format!("write(\"{root}/memory/learnctr/t/memory.memsw.limit_in_bytes\", \"1048576\")"),
                 format!("write(\"{root}/memory/learnctr/t/cgroup.procs\", \"7\")"),
                 format!("write(\"{root}/pids/learnctr/t/cgroup.procs\", \"7\")"),
             ]
         );
         let missing = Cgroup::new(Hierarchy::at(Mode::Hybrid, tmp.path()), "t", &["blkio"]);
         assert_eq!(missing.check(), Err(Unavailable::Controller("blkio".into())));
+    }
+
+    #[test]
+    fn a_cgroups_path_never_climbs_above_the_root() {
+        let h = Hierarchy::at(Mode::Unified, "/sys/fs/cgroup");
+        assert_eq!(Cgroup::at_path(h.clone(), "/../../etc/x", &[]).name, "etc/x");
+        assert_eq!(Cgroup::at_path(h.clone(), "a/./b/../c", &[]).name, "a/c");
+        assert_eq!(Cgroup::at_path(h, "/system.slice/docker-1.scope", &[]).name, "system.slice/docker-1.scope");
+    }
+
+    #[test]
+    fn a_limit_without_its_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cg = Cgroup::new(v2_root(tmp.path(), "memory\n"), "t", &["memory"]);
+        std::fs::create_dir_all(cg.dir_of("memory")).unwrap();
+        let fake = Fake::new();
+        let err = cg.set(&fake, &Limit::Hugetlb { page_size: "2MB".into(), limit: 1 }).unwrap_err().to_string();
+        assert!(err.contains("hugetlb.2MB.max") && err.contains("cannot be applied"), "{err}");
+        let err = cg.set(&fake, &Limit::Swappiness(1)).unwrap_err().to_string();
+        assert!(err.contains("cgroup v2 has no setting"), "{err}");
+        assert!(fake.calls().is_empty());
     }
 
     #[test]
