@@ -224,9 +224,18 @@ pub fn main() -> i32 {
     };
     // Commands that put learnctr's own processes into a container first re-execute
     // learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
+    // The lessons too: lessons 8 and 9 run the runtime in-process, and lesson 8 checks
+    // the protection on its own container.
     let enters_containers = matches!(
         cli.command,
-        Some(Command::Create { .. } | Command::Run { .. } | Command::Exec { .. } | Command::Shell { .. })
+        None | Some(
+            Command::Create { .. }
+                | Command::Run { .. }
+                | Command::Exec { .. }
+                | Command::Shell { .. }
+                | Command::Lesson { .. }
+                | Command::Next
+        )
     );
     if enters_containers && process::is_root() {
         if let Err(e) = crate::runtime::sealed::ensure(&crate::primitives::Linux) {

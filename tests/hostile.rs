@@ -519,3 +519,48 @@ int main(void) {
     assert_ne!(words[3], eperm, "other terminal ioctls still reach the kernel: {stdout}");
     assert_same_host(&before, &host_state(), "after the terminal attack");
 }
+
+/// A `create` killed while its init waits (here in a createRuntime hook, so the moment
+/// is certain): `learnctr cleanup` removes the half-made container of the default
+/// state root — its init, cgroup and state directory.
+#[test]
+fn cleanup_removes_a_container_whose_create_was_killed() {
+    if !require_root("cleanup_removes_a_container_whose_create_was_killed") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), &["true"], |c| {
+        c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]});
+    });
+    let id = format!("learnctr-test-half-{}", std::process::id());
+    let sleeping_hooks = || {
+        let out = std::process::Command::new("pgrep").args(["-x", "-f", "sleep 30"]).output().unwrap();
+        text(&out).0.lines().count()
+    };
+    let hooks_before = sleeping_hooks();
+    let mut creating = learnctr(&["create", "--bundle", b.to_str().unwrap(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state_file = Path::new("/run/learnctr").join(&id).join("state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !state_file.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let state: serde_json::Value =
+        serde_json::from_slice(&rt(Path::new("/run/learnctr"), &["state", &id]).stdout).unwrap();
+    assert_eq!(state["status"], "creating", "{state}");
+    signal(&creating, nix::sys::signal::Signal::SIGKILL);
+    let _ = creating.wait();
+    let out = learnctr(&["cleanup"]).output().unwrap();
+    assert!(text(&out).0.contains(&id), "cleanup names the half-made container: {:?}", text(&out));
+    assert!(!state_file.exists());
+    // The hook was the creator's child: it died with it.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(sleeping_hooks(), hooks_before, "the createRuntime hook outlived the killed create");
+    assert_same_host(&before, &host_state(), "after cleanup of a half-made container");
+}

@@ -178,7 +178,7 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
     let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(order, ["createRuntime", "prestart", "poststart", "poststop"], "{lines:?}");
-    for (line, status) in lines.iter().zip(["created", "created", "running", "stopped"]) {
+    for (line, status) in lines.iter().zip(["creating", "created", "running", "stopped"]) {
         let json: serde_json::Value = serde_json::from_str(line.split_once(' ').unwrap().1).unwrap();
         assert_eq!(json["status"], status, "{line}");
         assert_eq!(json["id"], "h1");

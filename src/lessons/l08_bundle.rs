@@ -245,12 +245,21 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
     let id = format!("lesson8c-{}", std::process::id());
     let (root, c, _entries) = create(ctx, &b, &id)?;
     let _guard = Cleanup { root: root.clone(), id: id.clone() };
-    runtime::start(&root, &id).map_err(|e| Failure::new(e.0))?;
     let pid = c.pid;
+    // 0. Before `start`, PID 1 is learnctr's init, inside the container: the file it
+    // runs sits on a read-only mount (learnctr re-executed itself from a read-only
+    // clone of its binary, runtime/sealed.rs), so nothing can write it (CVE-2019-5736).
+    let sealed = nix::sys::statvfs::statvfs(format!("/proc/{pid}/exe").as_str())
+        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false);
+    let shown = ctx.s(if sealed { "value.read_only" } else { "value.writable" });
+    ctx.observe_raw(&ctx.s("item.sealed"), ctx.s("guard.exe"), &shown);
+    let sealed_check = ("check.checklist.sealed", sealed, shown);
+    runtime::start(&root, &id).map_err(|e| Failure::new(e.0))?;
     // What we check is the container's program, after the init's execve.
     runtime::wait_for_exec(pid);
     ctx.columns = Some((ctx.s("value.guards"), ctx.s("value.measured_host")));
-    let mut checks = Vec::new();
+    let mut checks = vec![sealed_check];
     // 1. Propagation: the container's / is not shared with anything.
     let table = mountinfo::parse(&std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))?);
     let root_mount = mountinfo::at(&table, "/").map(|m| m.propagation_text()).unwrap_or_default();

@@ -73,7 +73,10 @@ pub fn compare(bundle: &Path, runc: &Path, id: &str) -> Result<Vec<Row>, Failure
     let cgroups_path = format!("/learnctr/{id}");
     config["linux"]["cgroupsPath"] = cgroups_path.clone().into();
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).map_err(|e| Failure::new(e.to_string()))?)?;
-    let learnctr = std::env::current_exe()?;
+    // This very binary. Not current_exe(): a sealed learnctr (runtime/sealed.rs) runs
+    // through a detached mount, whose path reads as "/"; the magic link still leads
+    // to the file.
+    let learnctr = PathBuf::from("/proc/self/exe");
     let ours = run_probe(&learnctr, bundle, &format!("{id}-learnctr"))?;
     let theirs = run_probe(runc, bundle, &format!("{id}-runc"));
     // runc removes its container's cgroup but not the `learnctr` parents it made in

@@ -117,6 +117,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
         creator: Some(process::me()),
         created: now(),
         cgroup_dirs: cgroup.dirs(),
+        cgroup_shared: cgroup.dirs().iter().all(|d| d.is_dir()),
         annotations: spec.annotations().clone().unwrap_or_default(),
         prestart,
         poststart,
@@ -134,8 +135,10 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     if let Some((uid, gid)) = root_ids_on_host(&spec) {
         k.invoke(Call::Chown { path: fifo, uid, gid })?;
     }
-    undo.cgroup = Some(cgroup.clone());
-    cgroup.create(k)?;
+    // A cgroup that exists already is joined, as runc does, and never removed by us.
+    if cgroup.create_or_join(k)? {
+        undo.cgroup = Some(cgroup.clone());
+    }
     cgroup.apply(k, &limits)?;
     timing::mark("cgroups created, limits written");
     if opts.foreground {
@@ -233,7 +236,7 @@ fn spawn_init(
                     },
                     _ => None,
                 };
-            let place = Place { spec, rootfs, dir, cgroup, new, join };
+            let place = Place { id: opts.id, bundle, spec, rootfs, dir, cgroup, new, join };
             let code = match child(k, &place, &child_end, opts.foreground, console) {
                 Ok(never) => match never {},
                 Err(e) => {
@@ -265,41 +268,46 @@ fn spawn_init(
             }
             let mut init = outer;
             let (mut ready, mut known) = (false, false);
-            let outcome = loop {
-                if ready && known {
-                    break Ok(());
-                }
-                match channel::receive::<ToHost>(&host_end)? {
-                    Some(ToHost::Trace(e)) => trace::absorb(e),
-                    Some(ToHost::NeedIdMap) => {
-                        write_id_maps(k, spec, outer)?;
-                        channel::send_to(&host_end, &ToChild::IdMapWritten)?;
+            let outcome = (|| -> Rt<()> {
+                loop {
+                    if ready && known {
+                        return Ok(());
                     }
-                    Some(ToHost::InitPid(pid)) => {
-                        init = pid;
-                        known = true;
-                        // Forked before its parent was moved, the init may still be in
-                        // our cgroups: move it too (the lock is warm now).
-                        if init != outer && !placed {
-                            cgroup.add(k, init)?;
+                    match channel::receive::<ToHost>(&host_end)? {
+                        Some(ToHost::Trace(e)) => trace::absorb(e),
+                        Some(ToHost::NeedIdMap) => {
+                            write_id_maps(k, spec, outer)?;
+                            channel::send_to(&host_end, &ToChild::IdMapWritten)?;
                         }
-                        timing::mark("init moved into its cgroups");
-                        channel::send_to(&host_end, &ToChild::CgroupJoined)?;
-                    }
-                    Some(ToHost::RunRuntimeHooks) => {
-                        let state = hook_state(opts.id, "created", init, bundle, spec);
-                        let result = hooks::run_all(runtime_hooks, &state);
-                        channel::send_to(&host_end, &ToChild::RuntimeHooksRan { ok: result.is_ok() })?;
-                        if let Err(e) = result {
-                            break Err(RtError(e));
+                        Some(ToHost::InitPid(pid)) => {
+                            init = pid;
+                            known = true;
+                            // Forked before its parent was moved, the init may still be in
+                            // our cgroups: move it too (the lock is warm now).
+                            if init != outer && !placed {
+                                cgroup.add(k, init)?;
+                            }
+                            timing::mark("init moved into its cgroups");
+                            channel::send_to(&host_end, &ToChild::CgroupJoined)?;
                         }
+                        Some(ToHost::RunRuntimeHooks) => {
+                            let state = hook_state(opts.id, "creating", init, bundle, spec);
+                            let result = hooks::run_all(runtime_hooks, &state);
+                            channel::send_to(&host_end, &ToChild::RuntimeHooksRan { ok: result.is_ok() })?;
+                            if let Err(e) = result {
+                                return Err(RtError(e));
+                            }
+                        }
+                        Some(ToHost::Ready) => ready = true,
+                        Some(ToHost::Failed(why)) => return Err(RtError(why)),
+                        Some(ToHost::Answer(_)) => return Err(RtError("the container's init sent an answer".into())),
+                        None => return Err(RtError("the container's init exited before it was ready".into())),
                     }
-                    Some(ToHost::Ready) => ready = true,
-                    Some(ToHost::Failed(why)) => break Err(RtError(why)),
-                    Some(ToHost::Answer(_)) => break Err(RtError("the container's init sent an answer".into())),
-                    None => break Err(RtError("the container's init exited before it was ready".into())),
                 }
-            };
+            })()
+            // The init may die while we talk to it (EPIPE, ECONNRESET): the sentence
+            // it sent before dying says why, and is worth more than the socket's error.
+            .map_err(|e| drain_failure(&host_end).unwrap_or(e));
             if outer != init || outcome.is_err() {
                 let _ = process::wait_exit_code(outer);
             }
@@ -309,6 +317,27 @@ fn spawn_init(
             outcome?;
             let start = process::start_time(init).ok_or_else(|| RtError("the container's init is gone".into()))?;
             Ok((init, start))
+        }
+    }
+}
+
+/// The last `Failed` message the init sent, if one is already queued on the socket
+/// (never waiting: an init that is still alive may have nothing more to say).
+fn drain_failure(host_end: &OwnedFd) -> Option<RtError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut found = None;
+    loop {
+        let mut fds = [PollFd::new(host_end.as_fd(), PollFlags::POLLIN)];
+        let readable = poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+            && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if !readable {
+            return found;
+        }
+        match channel::receive::<ToHost>(host_end) {
+            Ok(Some(ToHost::Failed(why))) => found = Some(RtError(why)),
+            Ok(Some(_)) => {}
+            _ => return found,
         }
     }
 }
@@ -380,6 +409,8 @@ fn write_id_maps(k: &dyn Kernel, spec: &Spec, pid: i32) -> Rt<()> {
 
 /// What the child needs to know of the container it makes.
 struct Place<'a> {
+    id: &'a str,
+    bundle: &'a Path,
     spec: &'a Spec,
     rootfs: &'a Path,
     dir: &'a Path,
@@ -397,7 +428,7 @@ fn child(
     foreground: bool,
     console: Option<std::os::fd::RawFd>,
 ) -> crate::primitives::Result<std::convert::Infallible> {
-    let Place { spec, rootfs, dir, cgroup, new, join } = place;
+    let Place { id, bundle, spec, rootfs, dir, cgroup, new, join } = place;
     crate::primitives::signals::reset_to_default();
     if !foreground {
         // The container outlives `learnctr create`: its own session, no terminal.
@@ -469,7 +500,7 @@ fn child(
         new_cgroup_ns,
         enter_cgroup: &enter_cgroup,
         runtime_hooks: &ask_hooks,
-        hook_state: hook_state("", "created", 1, dir, spec),
+        hook_state: hook_state(id, "creating", 1, bundle, spec),
     };
     timing::mark("namespaces created");
     init::prepare(k, &context)?;
@@ -480,6 +511,11 @@ fn child(
     }
     // User, capabilities, cwd: the created container already runs with them.
     let pending = init::drop_privileges(k, spec)?;
+    // No process at all: `create` may still succeed; `start` is what fails (the spec).
+    let program = match spec.process() {
+        Some(_) => Some(init::program_of(spec, None)?),
+        None => None,
+    };
     timing::mark("init prepared (mounts, pivot_root, ...)");
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.
@@ -489,6 +525,9 @@ fn child(
     k.close(fifo)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     let start_hooks = hooks::from_spec(hooks.start_container()).map_err(Error::Child)?;
-    hooks::run_all(&start_hooks, &context.hook_state).map_err(Error::Child)?;
-    Err(init::exec_program(k, spec, pending, None)?)
+    hooks::run_all(&start_hooks, &hook_state(id, "created", 1, bundle, spec)).map_err(Error::Child)?;
+    match program {
+        Some(program) => Err(init::exec_program(k, pending, program)),
+        None => Err(Error::Child("config.json has no process to start".into())),
+    }
 }

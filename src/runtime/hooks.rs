@@ -72,6 +72,16 @@ fn run(hook: &Hook, state: &str) -> Result<(), String> {
         cmd.arg0(first).args(rest);
     }
     cmd.env_clear();
+    // A hook dies with the learnctr that runs it: a runtime killed by SIGKILL leaves
+    // no hook behind on the host.
+    // SAFETY: prctl(2) is async-signal-safe; it runs in the child before exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
     for pair in &hook.env {
         if let Some((k, v)) = pair.split_once('=') {
             cmd.env(k, v);

@@ -116,6 +116,17 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
         if let Some(flag) = linux.rootfs_propagation().as_deref().and_then(mounts::propagation_flag) {
             k.mount(None, "/", None, flag, None)?;
         }
+        // A working directory the image lacks is made, as runc makes it (we are inside
+        // the new root now: no path can lead out of it).
+        if let Some(process) = spec.process() {
+            let mut dir = PathBuf::from("/");
+            for part in process.cwd().components().filter(|c| matches!(c, std::path::Component::Normal(_))) {
+                dir.push(part);
+                if dir.symlink_metadata().is_err() {
+                    k.mkdir(&dir.to_string_lossy(), 0o755)?;
+                }
+            }
+        }
     }
     // 6. Hostname, domainname, sysctls: before /proc/sys becomes read-only (runc's
     // order). refuse.rs has checked that each belongs to a namespace of the container.
@@ -178,10 +189,24 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
 /// The seccomp filters still to install right before `execve` (with no_new_privs).
 pub struct Pending(Vec<seccomp::Profile>);
 
+/// The program to run, as `execve` needs it: found in the container's PATH now, so
+/// that a name that is not there fails `create`, as with runc, not a `start` that
+/// nobody would hear.
+pub fn program_of(spec: &Spec, command: Option<&[String]>) -> Result<(String, Vec<String>, Vec<String>)> {
+    let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());
+    let program = args.first().ok_or_else(|| Error::Child("process.args is empty".into()))?;
+    let path =
+        resolve(program, &env).ok_or_else(|| Error::Child(format!("{program}: not found in the container's PATH")))?;
+    Ok((path, args, env))
+}
+
 /// Steps 9 to 13 at once (`learnctr exec`, which has no `start` to wait for).
 pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
     let pending = drop_privileges(k, spec)?;
-    exec_program(k, spec, pending, command)
+    let program = program_of(spec, command)?;
+    Ok(exec_program(k, pending, program))
 }
 
 /// Steps 9 to 11, before the wait for `start`, as runc does: after them, the waiting
@@ -219,6 +244,18 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
         .map(|s| super::seccomp_profile::compile(&s))
         .transpose()?
         .unwrap_or_default();
+    // 11, first try: the cwd as root, verified before any seccomp filter could forbid
+    // getcwd (runc tries as root first too); a directory only the container's user may
+    // enter is tried again after the switch.
+    let cwd = process.cwd().display().to_string();
+    let entered = match k.chdir(&cwd) {
+        Ok(()) => {
+            verify_cwd(k, &cwd)?;
+            true
+        }
+        Err(e) if e.errno() == Some(nix::errno::Errno::EACCES) => false,
+        Err(e) => return Err(e),
+    };
     if nnp {
         k.no_new_privs()?;
     }
@@ -227,7 +264,7 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
             seccomp::install(k, p)?;
         }
     }
-    // 9. Capabilities around the user switch.
+    // 10. Capabilities around the user switch.
     let caps = process.capabilities().clone().unwrap_or_default();
     let set = |s: &Option<oci_spec::runtime::Capabilities>| -> Mask {
         let names: Vec<String> = s.as_ref().map(|c| c.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
@@ -263,32 +300,35 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
     if let Some(mask) = process.user().umask() {
         k.invoke(Call::Umask { mask })?;
     }
-    // 11. cwd, and proof that it is inside the container: a path through a leaked fd
-    // (`/proc/self/fd/N`) would land on the host, where getcwd finds no path from our
-    // root and answers "(unreachable)", which GetcwdInside turns into ENOENT.
-    let cwd = process.cwd().display().to_string();
-    k.chdir(&cwd)?;
-    if k.invoke(Call::GetcwdInside).is_err() {
-        return Err(Error::Child(format!("the working directory {cwd} is outside the container")));
+    // 11, second try: as the container's user.
+    if !entered {
+        k.chdir(&cwd)?;
+        verify_cwd(k, &cwd)?;
     }
     Ok(Pending(if nnp { profile } else { Vec::new() }))
 }
 
-/// Step 12, after `start`: seccomp as late as possible (it may forbid what the init
+/// Proof that the working directory is inside the container: a path through a leaked
+/// fd (`/proc/self/fd/N`) lands on the host, where getcwd finds no path from our root
+/// and answers "(unreachable)", which GetcwdInside turns into ENOENT.
+fn verify_cwd(k: &dyn Kernel, cwd: &str) -> Result<()> {
+    k.invoke(Call::GetcwdInside)
+        .map(drop)
+        .map_err(|_| Error::Child(format!("the working directory {cwd} is outside the container")))
+}
+
+/// Step 13, after `start`: seccomp as late as possible (it may forbid what the init
 /// still needs), then the program.
-pub fn exec_program(k: &dyn Kernel, spec: &Spec, pending: Pending, command: Option<&[String]>) -> Result<Error> {
+pub fn exec_program(k: &dyn Kernel, pending: Pending, program: (String, Vec<String>, Vec<String>)) -> Error {
     super::timing::mark("init: released by start");
-    let process = spec.process().clone().ok_or_else(|| Error::Child("config.json has no process to start".into()))?;
     for p in &pending.0 {
-        seccomp::install(k, p)?;
+        if let Err(e) = seccomp::install(k, p) {
+            return e;
+        }
     }
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());
-    let program = args.first().ok_or_else(|| Error::Child("process.args is empty".into()))?;
-    let path =
-        resolve(program, &env).ok_or_else(|| Error::Child(format!("{program}: not found in the container's PATH")))?;
+    let (path, args, env) = program;
     super::timing::mark("init: execve");
-    Ok(k.execve_program(&path, &args, &env))
+    k.execve_program(&path, &args, &env)
 }
 
 /// `args[0]` as execvp would find it, with the container's PATH.

@@ -45,12 +45,16 @@ pub fn start(root: &Path, id: &str) -> Rt<()> {
     Ok(())
 }
 
-/// Wait (at most about 200 ms) until a started init has replaced itself with the container's
-/// program, i.e. its /proc/PID/exe is no longer learnctr.
+/// Wait (at most about 200 ms) until a started init has replaced itself with the
+/// container's program, i.e. its /proc/PID/exe is no longer learnctr's file. Files
+/// are compared by device and inode: a sealed learnctr (`sealed.rs`) runs the same
+/// file through a detached mount, whose path reads as "/".
 pub fn wait_for_exec(pid: i32) {
-    let ours = std::fs::read_link("/proc/self/exe").ok();
+    use std::os::unix::fs::MetadataExt;
+    let file = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = file("/proc/self/exe");
     for _ in 0..2000 {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let exe = file(&format!("/proc/{pid}/exe"));
         if exe.is_none() || exe != ours {
             return;
         }
@@ -166,9 +170,12 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
         }
         status => return Err(RtError(format!("container {id} is {status}: stop it first, or use delete --force"))),
     }
-    // Removing a cgroup kills what is left in it (a half-made container's init).
-    for dir in &c.cgroup_dirs {
-        let _ = crate::primitives::cgroups::layout::remove(dir);
+    // Removing a cgroup kills what is left in it (a half-made container's init); a
+    // cgroup the container joined (a pod's) is not ours to remove.
+    if !c.cgroup_shared {
+        for dir in &c.cgroup_dirs {
+            let _ = crate::primitives::cgroups::layout::remove(dir);
+        }
     }
     std::fs::remove_dir_all(&dir).map_err(|e| RtError(format!("cannot remove the state of {id}: {e}")))?;
     let state = serde_json::to_string(&c.oci("stopped")).unwrap_or_default();

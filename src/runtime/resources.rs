@@ -124,11 +124,21 @@ pub fn limits(spec: &Spec) -> Rt<(Vec<Limit>, Vec<String>)> {
         if m.disable_oom_killer() == Some(true) {
             out.push(Limit::OomKillDisable);
         }
-        for (field, value) in [("kernel", m.kernel()), ("kernelTCP", m.kernel_tcp())] {
-            if value.is_some() {
-                notes.push(format!(
-                    "memory.{field} is not applied: Linux no longer has kernel memory limits (runc ignores it too)"
-                ));
+        // Kernel memory limits are gone from Linux (5.16 made memory.kmem.limit_in_bytes
+        // a file that accepts and ignores every value); only v1's TCP buffer limit
+        // still works.
+        if m.kernel().is_some() {
+            notes.push(
+                "memory.kernel is not applied: Linux no longer limits kernel memory (runc ignores it too)".into(),
+            );
+        }
+        if let Some(tcp) = m.kernel_tcp() {
+            if crate::primitives::cgroups::layout::detect_mode() == Mode::Unified {
+                notes.push(
+                    "memory.kernelTCP is not applied: cgroup v2 has no TCP buffer limit (runc ignores it too)".into(),
+                );
+            } else {
+                out.push(Limit::KernelTcp(tcp));
             }
         }
     }

@@ -28,6 +28,10 @@ pub struct Container {
     pub creator: Option<(i32, u64)>,
     pub created: String,
     pub cgroup_dirs: Vec<PathBuf>,
+    /// The cgroup existed before (a pod's, named by `cgroupsPath`): the container
+    /// joined it, and `delete` leaves it and the other processes in it alone.
+    #[serde(default)]
+    pub cgroup_shared: bool,
     pub annotations: HashMap<String, String>,
     /// Hooks to run at start and at delete, copied from config.json at create.
     #[serde(default)]

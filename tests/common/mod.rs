@@ -103,18 +103,20 @@ fn learnctr_cgroups() -> Vec<String> {
 }
 
 /// Processes running the learnctr binary, other than the ones the test itself runs.
+/// Compared by device and inode: a sealed learnctr runs the same file through a
+/// detached read-only mount, whose path reads as "/".
 fn learnctr_processes() -> Vec<String> {
-    let me = bin().canonicalize().unwrap_or_default();
+    use std::os::unix::fs::MetadataExt;
+    let file = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let me = file(&bin());
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let name = e.file_name().into_string().unwrap_or_default();
         if name.parse::<u32>().is_err() {
             continue;
         }
-        if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
-            if exe == me {
-                found.push(name);
-            }
+        if me.is_some() && file(&e.path().join("exe")) == me {
+            found.push(name);
         }
     }
     found.sort();

@@ -42,6 +42,8 @@ pub enum Limit {
     MemorySwap { memory: i64, swap: i64 },
     /// `memory.reservation`: a soft limit, reclaimed first under pressure.
     MemoryReservation(i64),
+    /// `memory.kernelTCP`: bytes of TCP buffers (v1 only: `memory.kmem.tcp.*`).
+    KernelTcp(i64),
     /// `memory.swappiness` (v1 only).
     Swappiness(u64),
     /// `memory.disableOOMKiller` (v1 only): the process waits instead of being killed.
@@ -84,6 +86,45 @@ pub enum Limit {
     /// devices controller of v1 takes it as text; v2 has no file for it (an eBPF
     /// program checks each open, see `devices_bpf.rs`), so on v2 this writes nothing.
     Device { allow: bool, rule: String },
+}
+
+/// A limit as config.json names it: `memory.limit = 1048576`.
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Memory(b) => write!(f, "memory {b} bytes without swap"),
+            Limit::MemoryMax(b) => write!(f, "memory.limit = {b}"),
+            Limit::MemorySwap { swap, .. } => write!(f, "memory.swap = {swap}"),
+            Limit::MemoryReservation(b) => write!(f, "memory.reservation = {b}"),
+            Limit::KernelTcp(b) => write!(f, "memory.kernelTCP = {b}"),
+            Limit::Swappiness(n) => write!(f, "memory.swappiness = {n}"),
+            Limit::OomKillDisable => write!(f, "memory.disableOOMKiller = true"),
+            Limit::CpuQuota { quota, period } => write!(f, "cpu.quota = {quota}, cpu.period = {period}"),
+            Limit::CpuShares(n) => write!(f, "cpu.shares = {n}"),
+            Limit::CpuRealtime { runtime, period } => {
+                write!(f, "cpu.realtimeRuntime = {runtime}, cpu.realtimePeriod = {period}")
+            }
+            Limit::CpuBurst(n) => write!(f, "cpu.burst = {n}"),
+            Limit::CpuIdle(n) => write!(f, "cpu.idle = {n}"),
+            Limit::Pids(n) => write!(f, "pids.limit = {n}"),
+            Limit::Cpus(c) => write!(f, "cpu.cpus = {c}"),
+            Limit::Mems(m) => write!(f, "cpu.mems = {m}"),
+            Limit::BlkioWeight(w) => write!(f, "blockIO.weight = {w}"),
+            Limit::BlkioLeafWeight(w) => write!(f, "blockIO.leafWeight = {w}"),
+            Limit::BlkioDeviceWeight { major, minor, weight } => {
+                write!(f, "blockIO.weightDevice {major}:{minor} = {weight}")
+            }
+            Limit::BlkioThrottle { kind, major, minor, rate } => {
+                write!(f, "blockIO.{kind:?} {major}:{minor} = {rate}")
+            }
+            Limit::Hugetlb { page_size, limit } => write!(f, "hugepageLimits {page_size} = {limit}"),
+            Limit::NetClassId(id) => write!(f, "network.classID = {id}"),
+            Limit::NetPriority { interface, priority } => write!(f, "network.priorities {interface} = {priority}"),
+            Limit::Rdma { device, .. } => write!(f, "rdma {device}"),
+            Limit::Unified { file, value } => write!(f, "unified {file} = {value}"),
+            Limit::Device { allow, rule } => write!(f, "devices {} {rule}", if *allow { "allow" } else { "deny" }),
+        }
+    }
 }
 
 /// The four throttle lists of `blockIO`.
@@ -142,7 +183,8 @@ pub fn writes(mode: Mode, limit: &Limit) -> Option<Vec<Write>> {
         Limit::MemorySwap { swap, .. } => vec![w("memory", "memory.memsw.limit_in_bytes", swap)],
         Limit::MemoryReservation(bytes) if v2 => vec![w("memory", "memory.low", max_or(v2, *bytes))],
         Limit::MemoryReservation(bytes) => vec![w("memory", "memory.soft_limit_in_bytes", bytes)],
-        Limit::Swappiness(_) | Limit::OomKillDisable if v2 => return None,
+        Limit::Swappiness(_) | Limit::OomKillDisable | Limit::KernelTcp(_) if v2 => return None,
+        Limit::KernelTcp(bytes) => vec![w("memory", "memory.kmem.tcp.limit_in_bytes", bytes)],
         Limit::Swappiness(n) => vec![w("memory", "memory.swappiness", n)],
         Limit::OomKillDisable => vec![w("memory", "memory.oom_control", 1)],
         Limit::CpuQuota { quota, period } if v2 => {

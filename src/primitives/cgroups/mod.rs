@@ -129,6 +129,20 @@ impl Cgroup {
     /// (`+memory +cpu +pids`), and the processes go into the child.
     /// v1 has one tree per controller: the same two directories in each.
     pub fn create(&self, k: &dyn Kernel) -> Result<()> {
+        self.make(k, false).map(drop)
+    }
+
+    /// Join the cgroup if it exists already (an OCI bundle's `cgroupsPath` may name a
+    /// pod's cgroup, shared with other containers, as runc allows), else create it.
+    /// Returns whether it was created here: only then may it be removed later.
+    pub fn create_or_join(&self, k: &dyn Kernel) -> Result<bool> {
+        if self.dirs().iter().all(|d| d.is_dir()) {
+            return Ok(false);
+        }
+        self.make(k, true)
+    }
+
+    fn make(&self, k: &dyn Kernel, tolerate_existing: bool) -> Result<bool> {
         let parent_dirs: Vec<PathBuf> = self.dirs().iter().filter_map(|d| d.parent().map(PathBuf::from)).collect();
         for parent in &parent_dirs {
             // Every missing ancestor, from the top (a cgroupsPath may be nested).
@@ -144,7 +158,11 @@ impl Cgroup {
             k.write_file(&control.to_string_lossy(), &enable.join(" "))?;
         }
         for dir in self.dirs() {
-            k.mkdir(&dir.to_string_lossy(), 0o755)?;
+            if tolerate_existing {
+                mkdir_if_missing(k, &dir)?;
+            } else {
+                k.mkdir(&dir.to_string_lossy(), 0o755)?;
+            }
         }
         // v1 cpuset starts empty, and a cgroup without CPUs or memory nodes refuses
         // every process (ENOSPC): copy them from the parent, parent first.
@@ -165,7 +183,7 @@ impl Cgroup {
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Set one limit (`cgset -r FILE=VALUE`). A limit this cgroup version has no
@@ -174,7 +192,7 @@ impl Cgroup {
     pub fn set(&self, k: &dyn Kernel, limit: &Limit) -> Result<()> {
         let version = if self.hierarchy.mode == Mode::Unified { "cgroup v2" } else { "cgroup v1" };
         let writes = files::writes(self.hierarchy.mode, limit)
-            .ok_or_else(|| Error::Child(format!("{version} has no setting for {limit:?}, so it cannot be applied")))?;
+            .ok_or_else(|| Error::Child(format!("{version} has no setting for {limit}, so it cannot be applied")))?;
         for write in writes {
             let path = self.dir_of(write.controller).join(&write.file);
             if !path.exists() {
@@ -184,7 +202,7 @@ impl Cgroup {
                     continue;
                 }
                 return Err(Error::Child(format!(
-                    "this machine's {version} has no {} ({limit:?}): the limit cannot be applied here",
+                    "this machine's {version} has no {}, so {limit} cannot be applied here",
                     write.file
                 )));
             }
@@ -253,8 +271,9 @@ impl Cgroup {
                 }
             }
             rmdir_when_empty(k, &dir)?;
-            if let Some(parent) = dir.parent() {
-                // Another learnctr may still have a cgroup in it: then it stays.
+            // learnctr's own parent goes when it is empty (another learnctr may still
+            // have a cgroup in it: then it stays); any other parent is not ours.
+            if let Some(parent) = dir.parent().filter(|p| layout::is_parent(p)) {
                 let _ = std::fs::remove_dir(parent);
             }
         }
