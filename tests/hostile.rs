@@ -564,3 +564,29 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
     assert_eq!(sleeping_hooks(), hooks_before, "the createRuntime hook outlived the killed create");
     assert_same_host(&before, &host_state(), "after cleanup of a half-made container");
 }
+
+/// A setuid-root copy of learnctr, under any name, never runs the course or the
+/// runtime for the user who starts it: it says who it runs as and stops.
+#[test]
+fn a_setuid_copy_of_learnctr_does_nothing_for_its_user() {
+    if !require_root("a_setuid_copy_of_learnctr_does_nothing_for_its_user") {
+        return;
+    }
+    let _one = serial();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("setuid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let copy = dir.join("any-name");
+    std::fs::copy(bin(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args(["cleanup"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout.trim(), "uid=65534 euid=0", "{stdout} {stderr}");
+    assert!(!stdout.contains("clean") && !stderr.contains("clean"), "it ran the command: {stdout} {stderr}");
+}

@@ -588,3 +588,75 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux,
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::cgroups::{Cgroup, Hierarchy, Mode};
+    use crate::primitives::Fake;
+
+    /// The init's order, pinned on the recording kernel (youki freezes its init this
+    /// way): every call the steps above name, in the order they name them.
+    #[test]
+    fn the_init_follows_runcs_order() {
+        let rootfs = tempfile::tempdir().unwrap();
+        let mut json = serde_json::to_value(super::super::spec::default_spec(false).unwrap()).unwrap();
+        // No network namespace: bringing `lo` up would open a real netlink socket.
+        json["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network");
+        json["linux"]["sysctl"] = serde_json::json!({"kernel.shmmax": "1000"});
+        json["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+        let spec: Spec = serde_json::from_value(json).unwrap();
+        let cgroup = Cgroup::new(Hierarchy::at(Mode::Unified, rootfs.path()), "t", &[]);
+        let entered = std::cell::Cell::new(0);
+        let hooks_ran = std::cell::Cell::new(0);
+        let enter = || {
+            entered.set(entered.get() + 1);
+            Ok(())
+        };
+        let runtime_hooks = || {
+            hooks_ran.set(hooks_ran.get() + 1);
+            Ok(())
+        };
+        let c = Context {
+            spec: &spec,
+            rootfs: rootfs.path(),
+            cgroup: &cgroup,
+            new_cgroup_ns: false,
+            enter_cgroup: &enter,
+            runtime_hooks: &runtime_hooks,
+            hook_state: String::new(),
+        };
+        let fake = Fake::new();
+        prepare(&fake, &c).unwrap();
+        drop_privileges(&fake, &spec).unwrap();
+        assert_eq!((entered.get(), hooks_ran.get()), (1, 1));
+        let calls = fake.calls();
+        let order = [
+            "prctl(PR_SET_DUMPABLE, 0)",
+            "mount(NULL, \"/\", NULL, MS_REC|MS_SLAVE, NULL)",
+            "mount(\"proc\"",
+            "pivot_root(",
+            "sethostname(\"runc\"",
+            "write(\"/proc/sys/kernel/shmmax\", \"1000\")",
+            "mount(\"/dev/null\", \"/proc/",
+            "mount(\"/proc/sys\", \"/proc/sys\", NULL, MS_RDONLY|MS_REMOUNT",
+            "close_range(3",
+            "chdir(\"/\")",
+            "getcwd(",
+            "prctl(PR_SET_NO_NEW_PRIVS",
+            "prctl(PR_CAPBSET_DROP",
+            "prctl(PR_SET_KEEPCAPS, 1)",
+            "setresgid(1000",
+            "setresuid(1000",
+            "capset(",
+        ];
+        // Each call is looked for after the one before it.
+        let mut from = 0;
+        for prefix in order {
+            match calls[from..].iter().position(|c| c.starts_with(prefix)) {
+                Some(i) => from += i + 1,
+                None => panic!("no {prefix} after call {from}:\n{calls:#?}"),
+            }
+        }
+    }
+}

@@ -97,3 +97,45 @@ fn filter_flags(s: &LinuxSeccomp) -> u32 {
         })
         .fold(0, |all, bit| all | bit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seccomp(json: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn an_allow_list_is_one_filter_and_a_deny_list_with_two_actions_is_two() {
+        let allow = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}));
+        assert_eq!(compile(&allow).unwrap().len(), 1);
+        let two = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["unshare"], "action": "SCMP_ACT_ERRNO"},
+            {"names": ["keyctl"], "action": "SCMP_ACT_KILL_PROCESS"}]}));
+        assert_eq!(compile(&two).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn argument_conditions_and_flags_are_kept() {
+        let with_args = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}));
+        let without = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO"}]}));
+        let (a, b) = (compile(&with_args).unwrap(), compile(&without).unwrap());
+        assert!(a[0].program.len() > b[0].program.len(), "the condition is compiled in");
+        assert_eq!(a[0].flags, 2 | 4);
+        assert_eq!(b[0].flags, 0);
+    }
+
+    #[test]
+    fn nothing_to_install_and_a_profile_that_denies_everything() {
+        let allow_all = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+        assert!(compile(&allow_all).unwrap().is_empty());
+        let deny_all = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"}));
+        assert!(compile(&deny_all).is_err());
+    }
+}
