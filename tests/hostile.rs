@@ -590,3 +590,97 @@ fn a_setuid_copy_of_learnctr_does_nothing_for_its_user() {
     assert_eq!(stdout.trim(), "uid=65534 euid=0", "{stdout} {stderr}");
     assert!(!stdout.contains("clean") && !stderr.contains("clean"), "it ran the command: {stdout} {stderr}");
 }
+
+/// A root filesystem whose /proc or /dev is a symlink out of it, mount destinations
+/// and device paths that climb with `..`: refused in one sentence, nothing mounted on
+/// the host, nothing made outside the root.
+#[test]
+fn symlinks_and_climbing_paths_never_lead_out_of_the_root() {
+    if !require_root("symlinks_and_climbing_paths_never_lead_out_of_the_root") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let root = dir.path().join("state");
+    type Edit = Box<dyn Fn(&Path, &mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "/proc a symlink out",
+            Box::new(|rootfs: &Path, _: &mut serde_json::Value| {
+                std::fs::remove_dir_all(rootfs.join("proc")).unwrap();
+                std::os::unix::fs::symlink("../../outside", rootfs.join("proc")).unwrap();
+            }),
+        ),
+        (
+            "/dev a symlink to /",
+            Box::new(|rootfs: &Path, _: &mut serde_json::Value| {
+                std::fs::remove_dir_all(rootfs.join("dev")).unwrap();
+                std::os::unix::fs::symlink("/", rootfs.join("dev")).unwrap();
+            }),
+        ),
+        (
+            "a mount under a symlinked directory",
+            Box::new(|rootfs: &Path, c: &mut serde_json::Value| {
+                std::os::unix::fs::symlink("/", rootfs.join("escape")).unwrap();
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"destination": "/escape/tmp/x", "type": "tmpfs", "source": "tmpfs"}));
+            }),
+        ),
+        (
+            "a mount destination with ..",
+            Box::new(|_: &Path, c: &mut serde_json::Value| {
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"destination": "/tmp/../../x", "type": "tmpfs", "source": "tmpfs"}));
+            }),
+        ),
+        (
+            "a device that climbs out of /dev",
+            Box::new(|_: &Path, c: &mut serde_json::Value| {
+                c["linux"]["devices"] =
+                    serde_json::json!([{"path": "/dev/../../../outside/null", "type": "c", "major": 1, "minor": 3}]);
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let b = bundle(dir.path(), &["true"], |_| {});
+        let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+        edit(&b.join("rootfs"), &mut c);
+        std::fs::write(b.join("config.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+        let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "sym"]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{what} was accepted: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "{what} wrote outside the root");
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+    assert_same_host(&before, &host_state(), "after the symlink attacks");
+}
+
+/// An fd the caller leaks into `learnctr run` never reaches the container's program.
+#[test]
+fn leaked_fds_never_reach_the_containers_program() {
+    if !require_root("leaked_fds_never_reach_the_containers_program") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path(), &["sh", "-c", "ls /proc/self/fd"], |_| {});
+    let root = dir.path().join("state");
+    let out =
+        with_leaked_dir(&["--root", root.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), "fd"], dir.path());
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    // ls itself opens one fd (3) to read the directory.
+    let fds: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{stdout}");
+    assert_same_host(&before, &host_state(), "after the leaked fd");
+}

@@ -64,6 +64,25 @@ pub fn check(spec: &Spec) -> Rt<Vec<String>> {
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(RtError("\"hostname\" needs a uts namespace of its own, or it would change the host's".into()));
     }
+    // Paths that climb: `..` in a mount's destination or a device's path would be read
+    // differently by every runtime; a device outside /dev is no device node of ours.
+    let climbs = |p: &std::path::Path| p.components().any(|c| c == std::path::Component::ParentDir);
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        if climbs(m.destination()) || !m.destination().is_absolute() {
+            return Err(RtError(format!(
+                "the mount destination {} must be an absolute path without \"..\"",
+                m.destination().display()
+            )));
+        }
+    }
+    for d in linux.devices().as_deref().unwrap_or(&[]) {
+        if climbs(d.path()) || !d.path().starts_with("/dev/") {
+            return Err(RtError(format!(
+                "the device {} must be a path inside /dev, without \"..\"",
+                d.path().display()
+            )));
+        }
+    }
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         let idmapped = m.options().as_deref().unwrap_or(&[]).iter().any(|o| o == "idmap" || o == "ridmap");
         if idmapped || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
