@@ -398,10 +398,10 @@ fn cgroups_path_is_used_and_never_climbs_above_the_root() {
     assert_same_host(&before, &host_state(), "after cgroupsPath");
 }
 
-/// A `create` that fails must undo only what it made. Here a second container is
-/// given the cgroupsPath of a running one (runc 1.1 accepts it, runc 1.2 refuses it
-/// because the cgroup holds processes): whether learnctr accepts or refuses, the
-/// running container must go on running, also after the second one is deleted.
+/// A second container given the cgroupsPath of a running one joins that cgroup (as
+/// runc 1.1 does; runc 1.2 refuses it because the cgroup holds processes), and the
+/// running container goes on running, also after the second one is deleted: only the
+/// container that made a cgroup removes it.
 #[test]
 fn a_second_container_in_the_same_cgroup_never_kills_the_first() {
     if !require_root("a_second_container_in_the_same_cgroup_never_kills_the_first") {

@@ -75,7 +75,9 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
             remove_tree(&child.path())?;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // Killed processes leave the cgroup only once they are reaped; a slow machine (or
+    // a parent slow to reap) needs a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
         let pids: Vec<i32> = pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
