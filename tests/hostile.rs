@@ -535,9 +535,13 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
         c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]});
     });
     let id = format!("learnctr-test-half-{}", std::process::id());
+    // Processes whose command line is exactly `sleep 30` (the hook), read from /proc.
     let sleeping_hooks = || {
-        let out = std::process::Command::new("pgrep").args(["-x", "-f", "sleep 30"]).output().unwrap();
-        text(&out).0.lines().count()
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x0030\x00"))
+            .count()
     };
     let hooks_before = sleeping_hooks();
     let mut creating = learnctr(&["create", "--bundle", b.to_str().unwrap(), &id])
