@@ -72,10 +72,11 @@ fn pids_dir(rel: &str) -> PathBuf {
     }
 }
 
-/// Every directory `rel` names, in each hierarchy (one on v2, one per mount on v1).
+/// Every existing directory `rel` names, in each hierarchy (one on v2, one per mount
+/// on v1).
 fn cgroup_dirs_named(rel: &str) -> Vec<PathBuf> {
     if unified() {
-        return vec![Path::new("/sys/fs/cgroup").join(rel)];
+        return [Path::new("/sys/fs/cgroup").join(rel)].into_iter().filter(|p| p.is_dir()).collect();
     }
     std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
