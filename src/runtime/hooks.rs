@@ -73,7 +73,8 @@ fn run(hook: &Hook, state: &str) -> Result<(), String> {
     }
     cmd.env_clear();
     // A hook dies with the learnctr that runs it: a runtime killed by SIGKILL leaves
-    // no hook behind on the host.
+    // no hook behind on the host. (A raw prctl outside the kernel layer: it runs in
+    // the forked child just before exec, where nothing may allocate or be traced.)
     // SAFETY: prctl(2) is async-signal-safe; it runs in the child before exec.
     unsafe {
         use std::os::unix::process::CommandExt;
