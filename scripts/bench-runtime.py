@@ -83,7 +83,7 @@ try:
 
     # Back to back: each runtime alone, one run right after the other. The first move
     # into a cgroup after a pause waits for an RCU grace period (see
-    # src/runtime/mod.rs, spawn_init); back to back, the previous run keeps that lock
+    # src/runtime/create.rs, spawn_init); back to back, the previous run keeps that lock
     # warm, so these figures are each runtime's own work. learnctr's runs print their
     # LEARNCTR_TIMING marks, which say where its time goes.
     phases, alone = {}, {name: [] for name, _ in runtimes}
