@@ -268,6 +268,8 @@ fn spawn_init(
             }
             let mut init = outer;
             let (mut ready, mut known) = (false, false);
+            // A failing createRuntime hook is the precise reason; a broken socket is not.
+            let mut hook_failed: Option<String> = None;
             let outcome = (|| -> Rt<()> {
                 loop {
                     if ready && known {
@@ -295,6 +297,7 @@ fn spawn_init(
                             let result = hooks::run_all(runtime_hooks, &state);
                             channel::send_to(&host_end, &ToChild::RuntimeHooksRan { ok: result.is_ok() })?;
                             if let Err(e) = result {
+                                hook_failed = Some(e.clone());
                                 return Err(RtError(e));
                             }
                         }
@@ -307,7 +310,10 @@ fn spawn_init(
             })()
             // The init may die while we talk to it (EPIPE, ECONNRESET): the sentence
             // it sent before dying says why, and is worth more than the socket's error.
-            .map_err(|e| drain_failure(&host_end).unwrap_or(e));
+            .map_err(|e| match hook_failed.take() {
+                Some(hook) => RtError(hook),
+                None => drain_failure(&host_end).unwrap_or(e),
+            });
             if outer != init || outcome.is_err() {
                 let _ = process::wait_exit_code(outer);
             }
