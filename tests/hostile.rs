@@ -352,10 +352,13 @@ fn a_container_cannot_open_devices_it_was_denied() {
                   (: < /dev/tty1x) 2>/dev/null && echo opened-tty1; \
                   (: < /dev/kmsgx) 2>/dev/null && echo opened-kmsg; \
                   echo x > /dev/null && head -c 1 /dev/zero | wc -c";
-    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+    let with_mknod = |c: &mut serde_json::Value| {
         for set in ["bounding", "effective", "permitted"] {
             c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_MKNOD".into());
         }
+    };
+    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+        with_mknod(c);
         c["linux"]["resources"]["devices"] = serde_json::json!([{"allow": false, "access": "rwm"}]);
     });
     let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "dv"]);
@@ -367,9 +370,7 @@ fn a_container_cannot_open_devices_it_was_denied() {
     // The same nodes without any device rule: no device control (as runc), so the
     // test above can fail — they open here.
     let b2 = bundle(&dir.path().join("open"), &["sh", "-c", script], |c| {
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_MKNOD".into());
-        }
+        with_mknod(c);
         c["linux"]["resources"].as_object_mut().unwrap().remove("devices");
     });
     let out = rt(&dir.path().join("state"), &["run", "--bundle", b2.to_str().unwrap(), "dv2"]);

@@ -527,12 +527,7 @@ impl Call {
         use nix::unistd;
         match self {
             Call::Unshare { flags } => nix::sched::unshare(*flags).map(|_| 0),
-            Call::Open { path } => {
-                let c = cstring(path)?;
-                // SAFETY: a plain open(2) with a valid NUL-terminated path.
-                let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                Errno::result(fd).map(i64::from)
-            }
+            Call::Open { path } => open(path, libc::O_RDONLY | libc::O_CLOEXEC),
             // SAFETY: closing an fd this process owns; callers pass fds from `Open`.
             Call::Close { fd } => Errno::result(unsafe { libc::close(*fd) }).map(|_| 0),
             // SAFETY: setns(2) on an fd; the kernel checks that it is a namespace file.
@@ -668,12 +663,7 @@ impl Call {
                     Ok(never) => match never {},
                 }
             }
-            Call::OpenTerminal { path } => {
-                let c = cstring(path)?;
-                // SAFETY: open(2) with a valid NUL-terminated path.
-                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) })
-                    .map(i64::from)
-            }
+            Call::OpenTerminal { path } => open(path, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC),
             Call::Ioctl { fd, request, arg, name } => {
                 let r = if *name == "TIOCGPTN" {
                     let mut n: libc::c_int = 0;
@@ -794,16 +784,8 @@ impl Call {
                 }
                 Ok(len)
             }
-            Call::OpenPath { path } => {
-                let c = cstring(path)?;
-                // SAFETY: open(2) with a valid NUL-terminated path.
-                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) }).map(i64::from)
-            }
-            Call::OpenWrite { path } => {
-                let c = cstring(path)?;
-                // SAFETY: open(2) with a valid NUL-terminated path.
-                Errno::result(unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) }).map(i64::from)
-            }
+            Call::OpenPath { path } => open(path, libc::O_PATH | libc::O_CLOEXEC),
+            Call::OpenWrite { path } => open(path, libc::O_WRONLY | libc::O_CLOEXEC),
             Call::Write { fd, data } => {
                 // SAFETY: write(2) reads data.len() bytes from data.
                 Errno::result(unsafe { libc::write(*fd, data.as_ptr() as *const libc::c_void, data.len()) })
@@ -1204,6 +1186,13 @@ fn clone_flags(flags: CloneFlags) -> String {
 /// A signal's name: `SIGKILL`.
 pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| signal.to_string())
+}
+
+/// open(2) of an existing file with `flags`; the new fd.
+fn open(path: &str, flags: libc::c_int) -> std::result::Result<i64, Errno> {
+    let c = cstring(path)?;
+    // SAFETY: open(2) with a valid NUL-terminated path and no mode (no O_CREAT).
+    Errno::result(unsafe { libc::open(c.as_ptr(), flags) }).map(i64::from)
 }
 
 fn cstring(s: &str) -> std::result::Result<CString, Errno> {

@@ -117,7 +117,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
         creator: Some(process::me()),
         created: now(),
         cgroup_dirs: cgroup.dirs(),
-        cgroup_shared: cgroup.dirs().iter().all(|d| d.is_dir()),
+        cgroup_shared: cgroup.exists(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         prestart,
         poststart,
@@ -135,10 +135,12 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     if let Some((uid, gid)) = root_ids_on_host(&spec) {
         k.invoke(Call::Chown { path: fifo, uid, gid })?;
     }
-    // A cgroup that exists already is joined, as runc does, and never removed by us.
-    if cgroup.create_or_join(k)? {
+    // A cgroup that exists already is joined, as runc does, and never removed by us;
+    // one of ours is removed by the guard even if its creation stops half-way.
+    if !container.cgroup_shared {
         undo.cgroup = Some(cgroup.clone());
     }
+    cgroup.create_or_join(k)?;
     cgroup.apply(k, &limits)?;
     timing::mark("cgroups created, limits written");
     if opts.foreground {

@@ -27,6 +27,7 @@
 //! CAP_SYS_PTRACE from opening its exe, and it runs from a read-only copy of learnctr
 //! (`sealed.rs`), which keeps everyone from writing it.
 
+use super::spec::{has_namespace, new_namespace};
 use crate::primitives::capabilities::Mask;
 use crate::primitives::cgroups::Cgroup;
 use crate::primitives::kernel::Call;
@@ -53,18 +54,6 @@ pub struct Context<'a> {
     /// Runs the runtime's hooks (asks the parent to, and waits).
     pub runtime_hooks: &'a dyn Fn() -> Result<()>,
     pub hook_state: String,
-}
-
-/// A namespace config.json asks to create (no `path` to join).
-fn new_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind && n.path().is_none()))
-}
-
-fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
-    spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
 }
 
 /// Steps 1 to 8: the root filesystem and the namespaces' settings (then `drop_privileges`).
@@ -217,7 +206,7 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
     // AppArmor (where the host has it): the profile the next execve enters, set while
     // we may still (runc does it here too).
     if let Some(profile) = process.apparmor_profile() {
-        if std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y") {
+        if super::spec::apparmor_enabled() {
             let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
                 "/proc/self/attr/apparmor/exec"
             } else {

@@ -6,6 +6,7 @@
 //! field of the runtime spec is either applied (somewhere in `create` or the init),
 //! refused here, or — where runc does the same — announced as not applied.
 
+use super::spec::{apparmor_enabled, new_namespace};
 use super::sysctl;
 use super::{Rt, RtError};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -124,14 +125,6 @@ pub fn check(spec: &Spec) -> Rt<Vec<String>> {
     Ok(notes)
 }
 
-/// A namespace config.json asks to create (no `path` to join).
-pub fn new_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind && n.path().is_none()))
-}
-
 /// A namespace that is not the host's: a new one, or a joined one whose inode
 /// differs from ours (`/proc/self/ns/NAME`).
 fn own_namespace(spec: &Spec, kind: LinuxNamespaceType, name: &str) -> bool {
@@ -161,10 +154,6 @@ fn native_arch() -> Vec<String> {
         _ => &[],
     };
     names.iter().map(|s| s.to_string()).collect()
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
 }
 
 /// Ambient capabilities the kernel will not raise because they are not also

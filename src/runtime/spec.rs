@@ -86,6 +86,24 @@ pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
     Ok(spec)
 }
 
+/// A namespace config.json asks to create (no `path` to join).
+pub fn new_namespace(spec: &Spec, kind: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind && n.path().is_none()))
+}
+
+/// A namespace config.json names, new or joined.
+pub fn has_namespace(spec: &Spec, kind: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
+}
+
+/// Whether this host enforces AppArmor profiles.
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
+}
+
 /// Write `BUNDLE/config.json` (refusing to overwrite one, as runc does).
 pub fn write(bundle: &Path, rootless: bool) -> Result<PathBuf, SpecError> {
     let path = bundle.join("config.json");

@@ -132,14 +132,16 @@ impl Cgroup {
         self.make(k, false).map(drop)
     }
 
-    /// Join the cgroup if it exists already (an OCI bundle's `cgroupsPath` may name a
-    /// pod's cgroup, shared with other containers, as runc allows), else create it.
-    /// Returns whether it was created here: only then may it be removed later.
-    pub fn create_or_join(&self, k: &dyn Kernel) -> Result<bool> {
-        if self.dirs().iter().all(|d| d.is_dir()) {
-            return Ok(false);
-        }
-        self.make(k, true)
+    /// Whether any of the cgroup's directories exists already (then it is someone
+    /// else's: a pod's, named by an OCI bundle's `cgroupsPath`).
+    pub fn exists(&self) -> bool {
+        self.dirs().iter().any(|d| d.is_dir())
+    }
+
+    /// Join the cgroup if it exists already (shared with other containers, as runc
+    /// allows; a hierarchy it lacks is added), else create it.
+    pub fn create_or_join(&self, k: &dyn Kernel) -> Result<()> {
+        self.make(k, self.exists()).map(drop)
     }
 
     fn make(&self, k: &dyn Kernel, tolerate_existing: bool) -> Result<bool> {
