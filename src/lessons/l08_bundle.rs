@@ -187,6 +187,8 @@ fn create(
         console_socket: None,
         foreground: false,
         systemd_cgroup: false,
+        new_keyring: true,
+        preserve_fds: 0,
     };
     let c = runtime::create(ctx.k, &opts).map_err(|e| Failure::new(e.0))?;
     entries.push(journal.record(Object::Process { pid: c.pid, start: c.pid_start })?);

@@ -229,7 +229,8 @@ fn privileges(ctx: &mut Ctx) -> Result<(), Failure> {
     // only if unshare failed with EPERM (busybox names the errno in its message).
     let script = "unshare -U true 2>&1 | grep -q 'Operation not permitted'";
     let argv: Vec<String> = ["sh", "-c", script].iter().map(|s| s.to_string()).collect();
-    let code = runtime::exec(ctx.k, Path::new(ROOT), &f.c.id, &argv).map_err(|e| Failure::new(e.0))?;
+    let exec = runtime::exec::ExecOptions { command: argv, ..Default::default() };
+    let code = runtime::exec(ctx.k, Path::new(ROOT), &f.c.id, &exec).map_err(|e| Failure::new(e.0))?;
     let answer = if code == 0 { "EPERM".to_string() } else { format!("≠ EPERM (exit {code})") };
     ctx.observe("label.unshare", "", &answer);
     // Only where this kernel would let the container make a user namespace without

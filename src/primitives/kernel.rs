@@ -168,6 +168,11 @@ pub enum Call {
     /// Ask for the session keyring's id (`keyctl(KEYCTL_GET_KEYRING_ID)`): harmless, and
     /// a call seccomp profiles deny because keys are not namespaced.
     Keyctl,
+    /// Join a new session keyring of this name (`keyctl(KEYCTL_JOIN_SESSION_KEYRING)`),
+    /// as runc's init does: the keys of the host's session are no longer ours.
+    JoinSessionKeyring {
+        name: String,
+    },
     /// One netlink request (`sendto` on a NETLINK_ROUTE socket) and the kernel's
     /// acknowledgement (`recvfrom`): `summary` is the message, decoded as strace does.
     Netlink {
@@ -441,6 +446,7 @@ impl Call {
                 format!("mknod({}, S_IFCHR|0600, makedev({major}, {minor}))", c_str(path))
             }
             Call::Keyctl => "keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)".to_string(),
+            Call::JoinSessionKeyring { name } => format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING, {})", c_str(name)),
             Call::UnshareX32 { flags } => {
                 format!("syscall({:#x} /* x32 unshare */, {})", libc::SYS_unshare | 0x4000_0000, clone_flags(*flags))
             }
@@ -626,6 +632,13 @@ impl Call {
                 const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
                 // SAFETY: keyctl(2) with integer arguments only.
                 let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) };
+                Errno::result(r)
+            }
+            Call::JoinSessionKeyring { name } => {
+                const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+                let name = std::ffi::CString::new(name.as_str()).map_err(|_| Errno::EINVAL)?;
+                // SAFETY: keyctl(2) with a NUL-terminated string that outlives the call.
+                let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
                 Errno::result(r)
             }
             Call::Netlink { fd, request, .. } => super::netlink::exchange(*fd, request),

@@ -33,6 +33,11 @@ pub struct CreateOptions<'a> {
     pub foreground: bool,
     /// `--systemd-cgroup`: `cgroupsPath` is systemd's `slice:prefix:name`.
     pub systemd_cgroup: bool,
+    /// A session keyring of the container's own (runc's default; `--no-new-keyring`
+    /// keeps the caller's): keys the host's session holds stay out of reach.
+    pub new_keyring: bool,
+    /// `--preserve-fds N`: fds 3 to 3+N-1 pass into the container's process.
+    pub preserve_fds: i32,
 }
 
 fn namespace_of(kind: LinuxNamespaceType) -> Option<Namespace> {
@@ -117,6 +122,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
         creator: Some(process::me()),
         created: now(),
         cgroup_dirs: cgroup.dirs(),
+        cgroup_name: cgroup.name.clone(),
         cgroup_shared: cgroup.exists(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         prestart,
@@ -157,10 +163,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     container.creator = None;
     container.save(opts.root).map_err(|e| RtError(format!("cannot write the state: {e}")))?;
     if let Some(pid_file) = opts.pid_file {
-        let tmp = pid_file.with_extension("tmp");
-        std::fs::write(&tmp, pid.to_string())
-            .and_then(|_| std::fs::rename(&tmp, pid_file))
-            .map_err(|e| RtError(format!("cannot write {}: {e}", pid_file.display())))?;
+        super::write_pid_file(pid_file, pid)?;
     }
     undo.forget();
     Ok(container)
@@ -196,8 +199,7 @@ impl Drop for Undo {
 }
 
 fn now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    secs.to_string()
+    super::state::now_rfc3339()
 }
 
 /// Fork the init (through an intermediate child when a pid namespace is new, as in
@@ -238,7 +240,18 @@ fn spawn_init(
                     },
                     _ => None,
                 };
-            let place = Place { id: opts.id, bundle, spec, rootfs, dir, cgroup, new, join };
+            let place = Place {
+                id: opts.id,
+                bundle,
+                spec,
+                rootfs,
+                dir,
+                cgroup,
+                new,
+                join,
+                new_keyring: opts.new_keyring,
+                preserve_fds: opts.preserve_fds,
+            };
             let code = match child(k, &place, &child_end, opts.foreground, console) {
                 Ok(never) => match never {},
                 Err(e) => {
@@ -425,6 +438,8 @@ struct Place<'a> {
     cgroup: &'a Cgroup,
     new: &'a [Namespace],
     join: &'a [(Namespace, PathBuf)],
+    new_keyring: bool,
+    preserve_fds: i32,
 }
 
 /// The child: namespaces, (fork for a pid namespace), then the init. The runtime
@@ -436,7 +451,8 @@ fn child(
     foreground: bool,
     console: Option<std::os::fd::RawFd>,
 ) -> crate::primitives::Result<std::convert::Infallible> {
-    let Place { id, bundle, spec, rootfs, dir, cgroup, new, join } = place;
+    let Place { id, bundle, spec, rootfs, dir, cgroup, new, join, new_keyring: opts_keyring, preserve_fds } = place;
+    let (opts_keyring, preserve_fds) = (*opts_keyring, *preserve_fds);
     crate::primitives::signals::reset_to_default();
     if !foreground {
         // The container outlives `learnctr create`: its own session, no terminal.
@@ -511,6 +527,10 @@ fn child(
         hook_state: hook_state(id, "creating", 1, bundle, spec),
     };
     timing::mark("namespaces created");
+    // A new session keyring, named after the container, as runc joins one first thing.
+    if opts_keyring {
+        k.invoke(Call::JoinSessionKeyring { name: id.to_string() })?;
+    }
     init::prepare(k, &context)?;
     // The terminal now, from the container's devpts: whoever gave --console-socket has
     // the master side before `create` returns, as with runc.
@@ -518,7 +538,7 @@ fn child(
         crate::primitives::console::attach(k, socket)?;
     }
     // User, capabilities, cwd: the created container already runs with them.
-    let pending = init::drop_privileges(k, spec)?;
+    let pending = init::drop_privileges(k, spec, preserve_fds)?;
     // No process at all: `create` may still succeed; `start` is what fails (the spec).
     let program = match spec.process() {
         Some(_) => Some(init::program_of(spec, None)?),

@@ -155,7 +155,11 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     if new_namespace(spec, LinuxNamespaceType::Network) {
         crate::primitives::netlink::Netlink::open()?.up(k, "lo")?;
     }
-    let process = spec.process().clone().unwrap_or_default();
+    process_limits(k, &spec.process().clone().unwrap_or_default())
+}
+
+/// rlimits, oom_score_adj and I/O priority of a process (the init's, or an exec's).
+pub fn process_limits(k: &dyn Kernel, process: &oci_spec::runtime::Process) -> Result<()> {
     for rl in process.rlimits().as_deref().unwrap_or(&[]) {
         let name = format!("{:?}", rl.typ());
         let resource = rlimit_number(&name).ok_or_else(|| Error::Child(format!("unknown rlimit {name}")))?;
@@ -192,15 +196,16 @@ pub fn program_of(spec: &Spec, command: Option<&[String]>) -> Result<(String, Ve
 }
 
 /// Steps 9 to 13 at once (`learnctr exec`, which has no `start` to wait for).
-pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>) -> Result<Error> {
-    let pending = drop_privileges(k, spec)?;
+pub fn finish(k: &dyn Kernel, spec: &Spec, command: Option<&[String]>, preserve_fds: i32) -> Result<Error> {
+    let pending = drop_privileges(k, spec, preserve_fds)?;
     let program = program_of(spec, command)?;
     Ok(exec_program(k, pending, program))
 }
 
 /// Steps 9 to 11, before the wait for `start`, as runc does: after them, the waiting
 /// init already has the container's user, capabilities and working directory.
-pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
+/// `preserve_fds` fds after stdio stay open for the program (`--preserve-fds`).
+pub fn drop_privileges(k: &dyn Kernel, spec: &Spec, preserve_fds: i32) -> Result<Pending> {
     // Without a process, `create` may still succeed; `start` is what must fail.
     let Some(process) = spec.process().clone() else { return Ok(Pending(Vec::new())) };
     // AppArmor (where the host has it): the profile the next execve enters, set while
@@ -218,9 +223,11 @@ pub fn drop_privileges(k: &dyn Kernel, spec: &Spec) -> Result<Pending> {
     let nnp = process.no_new_privileges().unwrap_or(false);
     // No fd of ours may pass execve (CVE-2024-21626). First, before a seccomp profile
     // can forbid close_range; older kernels lack it: then fcntl on each open fd.
-    if k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first: 3 }).is_err() {
+    let first = 3 + preserve_fds.max(0) as u32;
+    if k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first }).is_err() {
         for fd in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
-            if let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<i32>().ok()).filter(|fd| *fd > 2) {
+            if let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).filter(|fd| *fd >= first) {
+                let fd = fd as i32;
                 // SAFETY: fcntl(2) F_SETFD on an fd number; a closed one just fails.
                 unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
             }

@@ -1,8 +1,11 @@
 //! The life of a created container, as runc names the commands: `start`, `state`,
-//! `kill`, `delete`, `run` (create + start + wait + delete), `list`.
+//! `kill`, `delete`, `run` (create + start + wait + delete), `list`, `ps`, `pause`,
+//! `resume`. Errors carry the words engines match on: "does not exist", "container
+//! not running", "no such process".
 
 use super::state::{self, Container, EXEC_FIFO};
 use super::{create, hooks, load, timing, CreateOptions, Rt, RtError};
+use crate::primitives::cgroups::freezer;
 use crate::primitives::{process, Kernel, Linux};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -109,18 +112,82 @@ pub fn kill(k: &dyn Kernel, root: &Path, id: &str, signal: &str, all: bool) -> R
     let c = load(root, id)?;
     let sig = parse_signal(signal)
         .ok_or_else(|| RtError(format!("unknown signal {signal}: use a name such as TERM or KILL, or a number")))?;
-    if c.status(root) == "stopped" {
-        return Err(RtError(format!("container {id} is not running")));
+    let status = c.status(root);
+    if status == "stopped" {
+        return Err(RtError(format!("cannot kill container {id}: container not running")));
     }
     if all {
         for pid in cgroup_members(&c) {
             // One may have exited since the cgroup was read: that is no failure.
             let _ = k.kill(pid, sig);
         }
-        return Ok(());
+    } else {
+        k.kill(c.pid, sig).map_err(|e| match e.errno() {
+            Some(nix::errno::Errno::ESRCH) => RtError(format!("cannot kill container {id}: no such process")),
+            _ => e.into(),
+        })?;
     }
-    k.kill(c.pid, sig)?;
+    // A frozen v1 task takes SIGKILL only once thawed (runc thaws after it too).
+    if status == "paused" && sig == libc::SIGKILL {
+        freezer::set(k, &c.cgroup_dirs, false)?;
+    }
     Ok(())
+}
+
+/// `learnctr pause ID`: freeze every process of the container (its cgroup).
+pub fn pause(k: &dyn Kernel, root: &Path, id: &str) -> Rt<()> {
+    let c = load(root, id)?;
+    match c.status(root) {
+        "running" | "created" => Ok(freezer::set(k, &c.cgroup_dirs, true)?),
+        "paused" => Err(RtError(format!("container {id} is already paused"))),
+        _ => Err(RtError(format!("cannot pause container {id}: container not running"))),
+    }
+}
+
+/// `learnctr resume ID`: thaw them.
+pub fn resume(k: &dyn Kernel, root: &Path, id: &str) -> Rt<()> {
+    let c = load(root, id)?;
+    match c.status(root) {
+        "paused" => Ok(freezer::set(k, &c.cgroup_dirs, false)?),
+        _ => Err(RtError(format!("container {id} is not paused"))),
+    }
+}
+
+/// `learnctr ps [--format json] ID [PS_ARGS]`: the container's processes. As JSON,
+/// their pids (what containerd reads); as a table, the host's `ps` (default `-ef`)
+/// limited to them, as runc does.
+pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Rt<i32> {
+    let c = load(root, id)?;
+    let pids = cgroup_members(&c);
+    match format {
+        "json" => {
+            println!("{}", serde_json::to_string(&pids).map_err(|e| RtError(e.to_string()))?);
+            Ok(0)
+        }
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| RtError(format!("cannot run ps: {e}")))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let column = header
+                .split_whitespace()
+                .position(|w| w == "PID")
+                .ok_or_else(|| RtError("ps printed no PID column: give options that show it".into()))?;
+            println!("{header}");
+            for line in lines {
+                let pid = line.split_whitespace().nth(column).and_then(|w| w.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{line}");
+                }
+            }
+            Ok(0)
+        }
+        other => Err(RtError(format!("--format {other} is not table or json"))),
+    }
 }
 
 /// Every process in the container's cgroup directories.
@@ -170,6 +237,10 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
         }
         status => return Err(RtError(format!("container {id} is {status}: stop it first, or use delete --force"))),
     }
+    // Killed while frozen, its processes die once thawed (v1 keeps them otherwise).
+    if freezer::is_frozen(&c.cgroup_dirs) {
+        let _ = freezer::set(k, &c.cgroup_dirs, false);
+    }
     // Removing a cgroup kills what is left in it (a half-made container's init); a
     // cgroup the container joined (a pod's) is not ours to remove.
     if !c.cgroup_shared {
@@ -201,10 +272,9 @@ fn remove_root_if_empty(root: &Path) {
 /// `learnctr run`: create, start, wait, delete; the container's exit code. With
 /// `detach`, create and start, then return: the container runs on, as after
 /// `create` + `start`.
-pub fn run(k: &dyn Kernel, root: &Path, id: &str, bundle: &Path, detach: bool, systemd_cgroup: bool) -> Rt<i32> {
-    let opts =
-        CreateOptions { root, id, bundle, pid_file: None, console_socket: None, foreground: !detach, systemd_cgroup };
-    let c = create(k, &opts)?;
+pub fn run(k: &dyn Kernel, opts: &CreateOptions, detach: bool) -> Rt<i32> {
+    let (root, id) = (opts.root, opts.id);
+    let c = create(k, opts)?;
     let started = start(root, id);
     if detach {
         if started.is_err() {

@@ -8,8 +8,11 @@
 //! - `resources.rs`: `linux.resources` turned into cgroup limits, and the cgroup's path;
 //! - `create.rs`: `create`, from the bundle to an init waiting for `start`;
 //! - `init.rs`: the container's init, in runc's order;
-//! - `lifecycle.rs`: `start`, `state`, `kill`, `delete`, `run`, `list`;
+//! - `lifecycle.rs`: `start`, `state`, `kill`, `delete`, `run`, `list`, `ps`,
+//!   `pause`, `resume`;
 //! - `exec.rs`: `exec`, a process entering a running container;
+//! - `update.rs`: `update`, new limits for a running container;
+//! - `features.rs`: `features`, what this runtime implements, as JSON;
 //! - `sealed.rs`: learnctr re-executes itself from a read-only copy (CVE-2019-5736);
 //! - `state.rs`: `ROOT/ID/state.json` and the OCI state;
 //! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`;
@@ -30,6 +33,7 @@
 
 pub mod create;
 pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod lifecycle;
@@ -41,6 +45,7 @@ pub mod spec;
 pub mod state;
 pub mod sysctl;
 pub mod timing;
+pub mod update;
 
 pub use create::{create, CreateOptions};
 pub use exec::exec;
@@ -92,4 +97,13 @@ pub fn check_id(id: &str) -> Rt<()> {
 pub fn load(root: &std::path::Path, id: &str) -> Rt<state::Container> {
     check_id(id)?;
     state::Container::load(root, id).ok_or_else(|| RtError(format!("container {id} does not exist")))
+}
+
+/// Write a pid file whole or not at all: a temporary file, then rename (engines read
+/// it the moment the runtime returns).
+pub fn write_pid_file(path: &std::path::Path, pid: i32) -> Rt<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| RtError(format!("cannot write {}: {e}", path.display())))
 }

@@ -36,13 +36,7 @@ const CONTROLLERS: [&str; 16] = [
 /// `slice:prefix:name`, made the cgroupfs path systemd would use (learnctr does not
 /// ask systemd for a transient scope: it says so in one line).
 pub fn cgroup_of(spec: &Spec, id: &str, systemd: bool) -> Rt<Cgroup> {
-    let hierarchy = Hierarchy::system();
-    let mut usable = hierarchy.usable_controllers();
-    // systemd's named hierarchy is no controller, so /proc/cgroups does not list it.
-    if hierarchy.mode != Mode::Unified && hierarchy.root.join("systemd").is_dir() {
-        usable.push("systemd".into());
-    }
-    let wanted: Vec<&'static str> = CONTROLLERS.into_iter().filter(|c| usable.iter().any(|u| u == c)).collect();
+    let (hierarchy, wanted) = hierarchy_and_controllers();
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()).map(|p| p.display().to_string());
     Ok(match (path, systemd) {
         (Some(path), true) => {
@@ -55,6 +49,24 @@ pub fn cgroup_of(spec: &Spec, id: &str, systemd: bool) -> Rt<Cgroup> {
         (Some(path), false) => Cgroup::at_path(hierarchy, &path, &wanted),
         (None, _) => Cgroup::new(hierarchy, id, &wanted),
     })
+}
+
+/// The hierarchy of this machine and the controllers a container joins in it.
+fn hierarchy_and_controllers() -> (Hierarchy, Vec<&'static str>) {
+    let hierarchy = Hierarchy::system();
+    let mut usable = hierarchy.usable_controllers();
+    // systemd's named hierarchy is no controller, so /proc/cgroups does not list it.
+    if hierarchy.mode != Mode::Unified && hierarchy.root.join("systemd").is_dir() {
+        usable.push("systemd".into());
+    }
+    let wanted = CONTROLLERS.into_iter().filter(|c| usable.iter().any(|u| u == c)).collect();
+    (hierarchy, wanted)
+}
+
+/// The cgroup of an existing container, at the path its state names (`update`).
+pub fn cgroup_at(path: &str) -> Cgroup {
+    let (hierarchy, wanted) = hierarchy_and_controllers();
+    Cgroup::at_path(hierarchy, path, &wanted)
 }
 
 /// systemd's `slice:prefix:name` as a cgroupfs path: `system.slice:docker:abc` is

@@ -28,6 +28,9 @@ pub struct Container {
     pub creator: Option<(i32, u64)>,
     pub created: String,
     pub cgroup_dirs: Vec<PathBuf>,
+    /// The cgroup's path below each hierarchy's root (for `update`).
+    #[serde(default)]
+    pub cgroup_name: String,
     /// The cgroup existed before (a pod's, named by `cgroupsPath`): the container
     /// joined it, and `delete` leaves it and the other processes in it alone.
     #[serde(default)]
@@ -49,6 +52,10 @@ pub struct OciState<'a> {
     pub status: &'a str,
     pub pid: i32,
     pub bundle: &'a Path,
+    /// runc's two extra fields, which containerd's go-runc reads (`created` as an
+    /// RFC 3339 time).
+    pub rootfs: &'a Path,
+    pub created: &'a str,
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: &'a HashMap<String, String>,
 }
@@ -83,8 +90,8 @@ impl Container {
     }
 
     /// creating: `create` still runs; created: init runs and still waits on the
-    /// FIFO; running: it has exec'd the container's process; stopped: that process is
-    /// gone (or `create` died before it finished).
+    /// FIFO; running: it has exec'd the container's process; paused: its cgroup is
+    /// frozen; stopped: that process is gone (or `create` died before it finished).
     pub fn status(&self, root: &Path) -> &'static str {
         if let Some((pid, start)) = self.creator {
             return if process::still_running(pid, start) { "creating" } else { "stopped" };
@@ -93,6 +100,8 @@ impl Container {
             "stopped"
         } else if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
             "created"
+        } else if crate::primitives::cgroups::freezer::is_frozen(&self.cgroup_dirs) {
+            "paused"
         } else {
             "running"
         }
@@ -105,6 +114,8 @@ impl Container {
             status,
             pid: self.pid,
             bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
             annotations: &self.annotations,
         }
     }
@@ -143,5 +154,36 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "journal", "x y", "é"] {
             assert!(!super::valid_id(bad), "{bad}");
         }
+    }
+}
+
+/// The current UTC time in RFC 3339 with nanoseconds, as runc and logrus write it.
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
+/// Seconds since 1970 as a UTC date (Howard Hinnant's civil-from-days).
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(super::rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(super::rfc3339(1_796_083_199, 0), "2026-11-30T23:59:59.000000000Z");
     }
 }

@@ -49,6 +49,8 @@ pub fn create<'a>(k: &dyn Kernel, root: &'a Path, id: &str, bundle_dir: &Path) -
         console_socket: None,
         foreground: true,
         systemd_cgroup: false,
+        new_keyring: true,
+        preserve_fds: 0,
     };
     let c = runtime::create(k, &opts)?;
     let journal = Journal::system();

@@ -8,11 +8,13 @@
 //! - `layout.rs`: v2, hybrid or v1, found with `statfs` as runc does;
 //! - `files.rs`: which file holds which limit in each version;
 //! - `devices_bpf.rs`: device rules on v2, where they are an eBPF program, not a file;
+//! - `freezer.rs`: pause and resume (v2 `cgroup.freeze`, v1 `freezer.state`);
 //! - this file: creating a cgroup under learnctr's own parent, setting limits, adding
 //!   a process, reading the counters, removing it.
 
 pub mod devices_bpf;
 pub mod files;
+pub mod freezer;
 pub mod layout;
 
 pub use files::Limit;

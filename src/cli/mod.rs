@@ -1,4 +1,7 @@
-//! The command line: argument parsing and dispatch only.
+//! The command line: argument parsing and dispatch only. The runtime's commands
+//! (runc's surface) are in `oci.rs`.
+
+mod oci;
 
 use crate::course::i18n::{self, t, tf, Lang};
 use crate::course::runner::{self, Options};
@@ -6,14 +9,14 @@ use crate::course::{progress, Failure};
 use crate::host::{cleanup, doctor, journal};
 use crate::lessons;
 use crate::primitives::{process, signals};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use colored::Colorize;
 use std::io::IsTerminal;
 
 #[derive(Parser)]
 #[command(
     name = "learnctr",
-    version,
+    disable_version_flag = true,
     about = "Learn how containers work by building one, step by step, on your own Linux kernel."
 )]
 pub struct Cli {
@@ -30,18 +33,12 @@ pub struct Cli {
     /// `learnctr rootfs list`, or a directory.
     #[arg(long, global = true, value_name = "ROOTFS")]
     rootfs: Option<String>,
-    /// The runtime's state directory (as runc's --root).
-    #[arg(long, global = true, value_name = "DIR", default_value = crate::runtime::state::DEFAULT_ROOT)]
-    root: std::path::PathBuf,
-    /// Where the runtime writes its errors (as runc's --log).
-    #[arg(long, global = true, value_name = "FILE")]
-    log: Option<std::path::PathBuf>,
-    /// text or json (as runc's --log-format).
-    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
-    log_format: String,
-    /// Accepted for runc compatibility (learnctr manages cgroups itself).
-    #[arg(long, global = true)]
-    systemd_cgroup: bool,
+    /// The runtime's global flags, as runc has them (before the subcommand).
+    #[command(flatten)]
+    oci: liboci_cli::GlobalOpts,
+    /// The version, in runc's shape.
+    #[arg(long, short = 'v')]
+    version: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,60 +73,6 @@ enum Command {
     Cleanup,
     /// Print a shell completion script: bash, zsh or fish.
     Completions { shell: clap_complete::Shell },
-    /// Write a config.json like `runc spec` (OCI runtime).
-    Spec {
-        #[arg(long, short = 'b', default_value = ".")]
-        bundle: std::path::PathBuf,
-        #[arg(long)]
-        rootless: bool,
-    },
-    /// Create a container from a bundle; it waits for `start` (OCI runtime).
-    Create {
-        #[arg(long, short = 'b', default_value = ".")]
-        bundle: std::path::PathBuf,
-        #[arg(long, value_name = "FILE")]
-        pid_file: Option<std::path::PathBuf>,
-        #[arg(long, value_name = "SOCKET")]
-        console_socket: Option<std::path::PathBuf>,
-        id: String,
-    },
-    /// Start a created container (OCI runtime).
-    Start { id: String },
-    /// The state of a container, as JSON (OCI runtime).
-    State { id: String },
-    /// Send a signal to a container: a name (TERM, SIGKILL) or a number (OCI runtime).
-    Kill {
-        id: String,
-        #[arg(default_value = "SIGTERM")]
-        signal: String,
-        #[arg(long, short = 'a')]
-        all: bool,
-    },
-    /// Delete a container; a running one only with --force (OCI runtime).
-    Delete {
-        #[arg(long, short = 'f')]
-        force: bool,
-        id: String,
-    },
-    /// The containers and their status.
-    List {
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Create and start a container, wait for it, delete it; its exit code.
-    Run {
-        #[arg(long, short = 'b', default_value = ".")]
-        bundle: std::path::PathBuf,
-        #[arg(long, short = 'd')]
-        detach: bool,
-        id: String,
-    },
-    /// Run a command in a running container (setns, as nsenter does).
-    Exec {
-        id: String,
-        #[arg(trailing_var_arg = true, required = true)]
-        command: Vec<String>,
-    },
     /// The finale: a whole container — every namespace, pivot_root, /proc /dev /sys,
     /// cgroup limits, capabilities, no_new_privs, seccomp, a network — with a shell
     /// inside, or COMMAND after `--`. Uses --rootfs (Alpine when online, else BusyBox).
@@ -167,6 +110,13 @@ enum Command {
         #[command(subcommand)]
         command: RootfsCommand,
     },
+    /// The OCI runtime (runc's commands): create, start, state, kill, delete.
+    #[command(flatten)]
+    Standard(liboci_cli::StandardCmd),
+    /// The OCI runtime's other commands: exec, ps, pause, resume, update, features,
+    /// list, run, spec.
+    #[command(flatten)]
+    Common(liboci_cli::CommonCmd),
 }
 
 #[derive(Subcommand)]
@@ -198,7 +148,7 @@ enum RootfsCommand {
 }
 
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
@@ -213,45 +163,75 @@ pub fn main() -> i32 {
     if cli.no_color || std::env::var_os("NO_COLOR").is_some() {
         colored::control::set_override(false);
     }
+    if cli.version {
+        oci::print_version();
+        return 0;
+    }
+    let runtime = match oci::Globals::from(&cli.oci) {
+        Ok(g) => g,
+        Err(why) => return report(Failure::usage(tf("error.usage", &[("detail", &why)]))),
+    };
     signals::install();
     let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let rootfs = cli.rootfs.clone();
-    let runtime = RuntimeGlobals {
-        root: cli.root.clone(),
-        log: cli.log.clone(),
-        json: cli.log_format == "json",
-        systemd_cgroup: cli.systemd_cgroup,
+    let (standard, common) = match &cli.command {
+        Some(Command::Standard(c)) => (Some(c), None),
+        Some(Command::Common(c)) => (None, Some(c)),
+        _ => (None, None),
     };
+    let is_runtime = standard.is_some() || common.is_some();
+    if is_runtime {
+        oci::log_invocation(&runtime);
+        // Nobody reads the syscall trace of a runtime command (the lessons show it).
+        crate::primitives::trace::disable();
+        crate::runtime::timing::mark("learnctr main");
+        if let Some(code) = oci::check_root(&runtime, oci::needs_root(standard, common)) {
+            return code;
+        }
+    }
     // Commands that put learnctr's own processes into a container first re-execute
     // learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
     // The lessons too: lessons 8 and 9 run the runtime in-process, and lesson 8 checks
     // the protection on its own container.
-    let enters_containers = matches!(
-        cli.command,
-        None | Some(
-            Command::Create { .. }
-                | Command::Run { .. }
-                | Command::Exec { .. }
-                | Command::Shell { .. }
-                | Command::Lesson { .. }
-                | Command::Next
-        )
-    );
+    let enters_containers = oci::enters_containers(standard, common)
+        || matches!(cli.command, None | Some(Command::Shell { .. } | Command::Lesson { .. } | Command::Next));
     if enters_containers && process::is_root() {
         if let Err(e) = crate::runtime::sealed::ensure(&crate::primitives::Linux) {
-            return runtime_error(
+            return oci::error(
                 &runtime,
                 &format!("cannot run from a read-only copy of learnctr ({e}), so no container is entered"),
             );
         }
     }
     match cli.command {
-        Some(command) if is_runtime(&command) => run_runtime(command, &runtime),
+        Some(Command::Standard(c)) => oci::run_standard(c, &runtime),
+        Some(Command::Common(c)) => oci::run_common(c, &runtime),
         command => match dispatch(command, interactive, rootfs.as_deref(), &runtime.root) {
             Ok(()) => 0,
             Err(f) => report(f),
         },
     }
+}
+
+/// The parser, with two changes to liboci-cli's: `kill`'s signal defaults to SIGTERM
+/// (as in runc), and the log flag's help names learnctr.
+fn parse() -> Result<Cli, clap::Error> {
+    let command = Cli::command()
+        .mut_arg("log", |a| a.help("Where the runtime writes its errors (as runc's --log)"))
+        .mut_arg("root", |a| a.help("The runtime's state directory (default /run/learnctr)"))
+        .mut_arg("debug", |a| a.help("Log every runtime command with its arguments (in --log)"))
+        .mut_arg("log_format", |a| a.help("text or json (as runc's --log-format)"))
+        .mut_subcommand("kill", |c| c.mut_arg("signal", |a| a.required(false).default_value("SIGTERM")))
+        .mut_subcommand("create", |c| c.about("Create a container from a bundle; it waits for `start` (OCI runtime)"))
+        .mut_subcommand("exec", |c| c.about("Run a process in a running container (setns, as nsenter does)"))
+        .mut_subcommand("features", |c| c.about("What this runtime implements, as the runtime spec's JSON"))
+        .mut_subcommand("spec", |c| c.about("Write a config.json like `runc spec`"))
+        .mut_subcommand("list", |c| c.about("The containers and their status"))
+        // Refused with a sentence when called; not offered.
+        .mut_subcommand("checkpointt", |c| c.hide(true))
+        .mut_subcommand("events", |c| c.hide(true));
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Help and version go to stdout with exit 0; a usage mistake is one line and exit 2.
@@ -266,7 +246,12 @@ fn clap_error(e: clap::Error) -> i32 {
     }
     i18n::set(Lang::detect(None, |k| std::env::var(k).ok()).unwrap_or(Lang::En));
     let rendered = e.render().to_string();
-    let first = rendered.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let mut first = lines.next().unwrap_or("").trim_start_matches("error: ").to_string();
+    // "the following required arguments were not provided:" names them on the next line.
+    if first.ends_with(':') {
+        first = format!("{first} {}", lines.next().unwrap_or("").trim());
+    }
     report(Failure::usage(tf("error.usage", &[("detail", &first)])))
 }
 
@@ -351,8 +336,8 @@ fn dispatch(
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
         }
-        // The runtime's commands never come here (see `is_runtime`).
-        Some(_) => Ok(()),
+        // The runtime's commands never come here (see `main`).
+        Some(Command::Standard(_) | Command::Common(_)) => Ok(()),
     }
 }
 
@@ -510,97 +495,4 @@ fn run_cleanup() -> Result<(), Failure> {
     } else {
         Err(Failure::new(tf("cleanup.failed", &[("list", &report.failed.join("; "))])))
     }
-}
-
-/// The runtime's global options, as runc has them.
-struct RuntimeGlobals {
-    root: std::path::PathBuf,
-    log: Option<std::path::PathBuf>,
-    json: bool,
-    systemd_cgroup: bool,
-}
-
-fn is_runtime(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::Spec { .. }
-            | Command::Create { .. }
-            | Command::Start { .. }
-            | Command::State { .. }
-            | Command::Kill { .. }
-            | Command::Delete { .. }
-            | Command::List { .. }
-            | Command::Run { .. }
-            | Command::Exec { .. }
-    )
-}
-
-/// The OCI runtime commands: exit 0 or the container's code; errors as one line on
-/// stderr (and in --log, as text or JSON, as runc writes them).
-fn run_runtime(command: Command, g: &RuntimeGlobals) -> i32 {
-    use crate::runtime;
-    let k: &dyn crate::primitives::Kernel = &crate::primitives::Linux;
-    let root = g.root.as_path();
-    crate::runtime::timing::mark("learnctr main");
-    // Nobody reads the syscall trace of a runtime command (the lessons show it).
-    crate::primitives::trace::disable();
-    let needs_root = !matches!(command, Command::Spec { .. } | Command::List { .. } | Command::State { .. });
-    if needs_root && !process::is_root() {
-        return runtime_error(g, "the OCI runtime commands need root: run them with sudo");
-    }
-    let result: Result<i32, runtime::RtError> = match command {
-        Command::Spec { bundle, rootless } => runtime::spec::write(&bundle, rootless).map(|_| 0).map_err(Into::into),
-        Command::Create { bundle, pid_file, console_socket, id } => {
-            let opts = runtime::CreateOptions {
-                root,
-                id: &id,
-                bundle: &bundle,
-                pid_file: pid_file.as_deref(),
-                console_socket: console_socket.as_deref(),
-                foreground: false,
-                systemd_cgroup: g.systemd_cgroup,
-            };
-            runtime::create(k, &opts).map(|_| 0)
-        }
-        Command::Start { id } => runtime::start(root, &id).map(|_| 0),
-        Command::State { id } => runtime::state_json(root, &id).map(|json| {
-            println!("{json}");
-            0
-        }),
-        Command::Kill { id, signal, all } => runtime::kill(k, root, &id, &signal, all).map(|_| 0),
-        Command::Delete { force, id } => runtime::delete(k, root, &id, force).map(|_| 0),
-        Command::List { quiet } => {
-            for (c, status) in runtime::list(root) {
-                if quiet {
-                    println!("{}", c.id);
-                } else {
-                    println!("{:<20} {:<8} {:<10} {}", c.id, c.pid, status, c.bundle.display());
-                }
-            }
-            Ok(0)
-        }
-        Command::Run { bundle, id, detach } => runtime::run(k, root, &id, &bundle, detach, g.systemd_cgroup),
-        Command::Exec { id, command } => runtime::exec(k, root, &id, &command),
-        _ => Ok(0),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => runtime_error(g, &e.0),
-    }
-}
-
-fn runtime_error(g: &RuntimeGlobals, message: &str) -> i32 {
-    eprintln!("{} {message}", "learnctr:".red().bold());
-    if let Some(path) = &g.log {
-        use std::io::Write;
-        let line = if g.json {
-            serde_json::json!({"level": "error", "msg": message}).to_string()
-        } else {
-            format!("level=error msg=\"{message}\"")
-        };
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = writeln!(f, "{line}");
-        }
-    }
-    1
 }

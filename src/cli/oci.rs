@@ -1,0 +1,240 @@
+//! The OCI runtime's command line, runc's surface, parsed by youki's `liboci-cli`
+//! (the same flags and subcommands that containerd's shim, go-runc, conmon and
+//! Podman call): global flags before the subcommand, then `create`, `start`, `state`,
+//! `kill`, `delete`, `exec`, `ps`, `pause`, `resume`, `update`, `features`, `list`,
+//! `run`, `spec`. Errors are one line on stderr and, with `--log`, a line in runc's
+//! text or JSON format (containerd reports the last `level=error` line).
+
+use crate::primitives::{process, Kernel, Linux};
+use crate::runtime::{self, RtError};
+use colored::Colorize;
+use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
+use std::path::PathBuf;
+
+/// The runtime's global options, as runc has them.
+pub struct Globals {
+    pub root: PathBuf,
+    pub log: Option<PathBuf>,
+    pub json: bool,
+    pub debug: bool,
+    pub systemd_cgroup: bool,
+}
+
+impl Globals {
+    pub fn from(g: &GlobalOpts) -> Result<Globals, String> {
+        let json = match g.log_format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => return Err(format!("--log-format {other} is not text or json")),
+        };
+        Ok(Globals {
+            root: g.root.clone().unwrap_or_else(|| PathBuf::from(runtime::state::DEFAULT_ROOT)),
+            log: g.log.clone(),
+            json,
+            debug: g.debug,
+            systemd_cgroup: g.systemd_cgroup,
+        })
+    }
+}
+
+/// runc's `--version`: the name and version, then the runtime spec it implements.
+pub fn print_version() {
+    println!("learnctr version {}", env!("CARGO_PKG_VERSION"));
+    println!("spec: {}", runtime::features::SPEC_VERSION);
+}
+
+/// Whether a runtime command puts a process into a container (it then runs from a
+/// sealed copy of learnctr, see runtime/sealed.rs).
+pub fn enters_containers(standard: Option<&StandardCmd>, common: Option<&CommonCmd>) -> bool {
+    matches!(standard, Some(StandardCmd::Create(_))) || matches!(common, Some(CommonCmd::Run(_) | CommonCmd::Exec(_)))
+}
+
+pub fn run_standard(command: StandardCmd, g: &Globals) -> i32 {
+    let k: &dyn Kernel = &Linux;
+    let root = g.root.as_path();
+    let result = match command {
+        StandardCmd::Create(c) => create_flags(c.no_pivot, c.preserve_fds).and_then(|keep_fds| {
+            let opts = runtime::CreateOptions {
+                root,
+                id: &c.container_id,
+                bundle: &c.bundle,
+                pid_file: c.pid_file.as_deref(),
+                console_socket: c.console_socket.as_deref(),
+                foreground: false,
+                systemd_cgroup: g.systemd_cgroup,
+                new_keyring: !c.no_new_keyring,
+                preserve_fds: keep_fds,
+            };
+            runtime::create(k, &opts).map(|_| 0)
+        }),
+        StandardCmd::Start(s) => runtime::start(root, &s.container_id).map(|_| 0),
+        StandardCmd::State(s) => runtime::state_json(root, &s.container_id).map(|json| {
+            println!("{json}");
+            0
+        }),
+        StandardCmd::Kill(c) => runtime::kill(k, root, &c.container_id, &c.signal, c.all).map(|_| 0),
+        StandardCmd::Delete(d) => runtime::delete(k, root, &d.container_id, d.force).map(|_| 0),
+    };
+    finish(result, g)
+}
+
+pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
+    let k: &dyn Kernel = &Linux;
+    let root = g.root.as_path();
+    let result: Result<i32, RtError> = match command {
+        CommonCmd::Spec(s) => {
+            let bundle = s.bundle.unwrap_or_else(|| PathBuf::from("."));
+            runtime::spec::write(&bundle, s.rootless).map(|_| 0).map_err(Into::into)
+        }
+        CommonCmd::List(l) => list(root, &l.format, l.quiet),
+        CommonCmd::Run(r) => create_flags(r.no_pivot, r.preserve_fds).and_then(|keep_fds| {
+            if r.keep || r.no_subreaper || r.console_socket.is_some() || r.pid_file.is_some() {
+                return Err(RtError(
+                    "learnctr run takes --bundle and --detach; use create and start for the other flags".into(),
+                ));
+            }
+            let opts = runtime::CreateOptions {
+                root,
+                id: &r.container_id,
+                bundle: &r.bundle,
+                pid_file: None,
+                console_socket: None,
+                foreground: !r.detach,
+                systemd_cgroup: g.systemd_cgroup,
+                new_keyring: !r.no_new_keyring,
+                preserve_fds: keep_fds,
+            };
+            runtime::run(k, &opts, r.detach)
+        }),
+        CommonCmd::Exec(e) => exec(k, root, e),
+        CommonCmd::Ps(p) => runtime::lifecycle::ps(root, &p.container_id, &p.format, &p.ps_options),
+        CommonCmd::Pause(p) => runtime::lifecycle::pause(k, root, &p.container_id).map(|_| 0),
+        CommonCmd::Resume(r) => runtime::lifecycle::resume(k, root, &r.container_id).map(|_| 0),
+        CommonCmd::Update(u) => runtime::update::update(k, root, &u).map(|_| 0),
+        CommonCmd::Features(_) => {
+            println!("{}", runtime::features::json());
+            Ok(0)
+        }
+        CommonCmd::Events(_) => {
+            Err(RtError("learnctr has no events command: read the container's cgroup files for its statistics".into()))
+        }
+        CommonCmd::Checkpointt(_) => Err(RtError("learnctr cannot checkpoint a container (no CRIU support)".into())),
+    };
+    finish(result, g)
+}
+
+/// `--no-pivot` is refused (a root switched by chroot keeps a path back to the
+/// host); `--preserve-fds N` is the number of fds after stdio the process keeps.
+fn create_flags(no_pivot: bool, preserve_fds: i32) -> Result<i32, RtError> {
+    if no_pivot {
+        return Err(RtError("learnctr always uses pivot_root: --no-pivot is not supported".into()));
+    }
+    if preserve_fds < 0 {
+        return Err(RtError(format!("--preserve-fds {preserve_fds} is negative")));
+    }
+    Ok(preserve_fds)
+}
+
+fn exec(k: &dyn Kernel, root: &std::path::Path, e: liboci_cli::Exec) -> Result<i32, RtError> {
+    if e.process_label.is_some() {
+        return Err(RtError("--process-label is an SELinux label, and learnctr does not apply SELinux".into()));
+    }
+    if e.cgroup.is_some() {
+        return Err(RtError("learnctr exec joins the container's own cgroup: --cgroup is not supported".into()));
+    }
+    let opts = runtime::exec::ExecOptions {
+        process_file: e.process,
+        command: e.command,
+        tty: e.tty,
+        cwd: e.cwd,
+        env: e.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        user: e.user,
+        additional_gids: e.additional_gids,
+        caps: e.cap,
+        no_new_privs: e.no_new_privs,
+        apparmor: e.apparmor,
+        detach: e.detach,
+        pid_file: e.pid_file,
+        console_socket: e.console_socket,
+        preserve_fds: create_flags(false, e.preserve_fds)?,
+        ignore_paused: e.ignore_paused,
+    };
+    runtime::exec(k, root, &e.container_id, &opts)
+}
+
+fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32, RtError> {
+    let all = runtime::list(root);
+    match format {
+        "json" => {
+            let states: Vec<_> = all.iter().map(|(c, status)| c.oci(status)).collect();
+            println!("{}", serde_json::to_string(&states).map_err(|e| RtError(e.to_string()))?);
+        }
+        "table" => {
+            for (c, status) in &all {
+                if quiet {
+                    println!("{}", c.id);
+                } else {
+                    println!("{:<20} {:<8} {:<10} {}", c.id, c.pid, status, c.bundle.display());
+                }
+            }
+        }
+        other => return Err(RtError(format!("--format {other} is not table or json"))),
+    }
+    Ok(0)
+}
+
+/// Only `spec`, `list`, `state` and `features` work without root.
+pub fn needs_root(standard: Option<&StandardCmd>, common: Option<&CommonCmd>) -> bool {
+    !matches!(standard, Some(StandardCmd::State(_)))
+        && !matches!(common, Some(CommonCmd::Spec(_) | CommonCmd::List(_) | CommonCmd::Features(_)))
+}
+
+fn finish(result: Result<i32, RtError>, g: &Globals) -> i32 {
+    match result {
+        Ok(code) => code,
+        Err(e) => error(g, &e.0),
+    }
+}
+
+/// With `--debug`, one line per invocation (the command and its arguments) in the
+/// log: how lesson 11 shows every call an engine makes.
+pub fn log_invocation(g: &Globals) {
+    if g.debug {
+        let argv: Vec<String> = std::env::args().collect();
+        log_line(g, "debug", &format!("{} (pid {})", argv.join(" "), std::process::id()));
+    }
+}
+
+/// One error: a line on stderr, and one in the log when there is a log.
+pub fn error(g: &Globals, message: &str) -> i32 {
+    eprintln!("{} {message}", "learnctr:".red().bold());
+    if g.log.is_some() {
+        log_line(g, "error", message);
+    }
+    1
+}
+
+/// A line as runc's logrus writes it: `{"level":..,"msg":..,"time":..}` or
+/// `time=".." level=.. msg=".."`. Without `--log`, debug lines go to stderr.
+fn log_line(g: &Globals, level: &str, message: &str) {
+    use std::io::Write;
+    let time = runtime::state::now_rfc3339();
+    let line = if g.json {
+        serde_json::json!({"level": level, "msg": message, "time": time}).to_string()
+    } else {
+        format!("time=\"{time}\" level={level} msg={}", serde_json::Value::from(message))
+    };
+    match &g.log {
+        Some(path) => {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Refuse a runtime command that needs root, in one sentence.
+pub fn check_root(g: &Globals, needed: bool) -> Option<i32> {
+    (needed && !process::is_root()).then(|| error(g, "the OCI runtime commands need root: run them with sudo"))
+}
