@@ -199,9 +199,10 @@ fn finish(result: Result<i32, RtError>, g: &Globals) -> i32 {
 /// With `--debug`, one line per invocation (the command and its arguments) in the
 /// log: how lesson 11 shows every call an engine makes.
 pub fn log_invocation(g: &Globals) {
+    runtime::log::configure(g.log.clone(), g.json);
     if g.debug {
         let argv: Vec<String> = std::env::args().collect();
-        log_line(g, "debug", &format!("{} (pid {})", argv.join(" "), std::process::id()));
+        runtime::log::line("debug", &format!("{} (pid {})", argv.join(" "), std::process::id()));
     }
 }
 
@@ -209,29 +210,10 @@ pub fn log_invocation(g: &Globals) {
 pub fn error(g: &Globals, message: &str) -> i32 {
     eprintln!("{} {message}", "learnctr:".red().bold());
     if g.log.is_some() {
-        log_line(g, "error", message);
+        runtime::log::configure(g.log.clone(), g.json);
+        runtime::log::line("error", message);
     }
     1
-}
-
-/// A line as runc's logrus writes it: `{"level":..,"msg":..,"time":..}` or
-/// `time=".." level=.. msg=".."`. Without `--log`, debug lines go to stderr.
-fn log_line(g: &Globals, level: &str, message: &str) {
-    use std::io::Write;
-    let time = runtime::state::now_rfc3339();
-    let line = if g.json {
-        serde_json::json!({"level": level, "msg": message, "time": time}).to_string()
-    } else {
-        format!("time=\"{time}\" level={level} msg={}", serde_json::Value::from(message))
-    };
-    match &g.log {
-        Some(path) => {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                let _ = writeln!(f, "{line}");
-            }
-        }
-        None => eprintln!("{line}"),
-    }
 }
 
 /// Refuse a runtime command that needs root, in one sentence.

@@ -99,7 +99,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
         return Err(RtError("process.terminal is true: give --console-socket, or set \"terminal\": false".into()));
     }
     for note in &notes {
-        eprintln!("learnctr: warning: {note}");
+        super::log::warn(note);
     }
     // 2. The state directory, and at once a state.json that names what will exist.
     let dir = Container::dir(opts.root, opts.id);

@@ -57,7 +57,7 @@ pub fn exec(k: &dyn Kernel, root: &std::path::Path, id: &str, o: &ExecOptions) -
         return Err(RtError("a detached exec with a terminal needs --console-socket".into()));
     }
     if let Some(profile) = process.apparmor_profile().as_ref().filter(|_| !spec::apparmor_enabled()) {
-        eprintln!("learnctr: warning: AppArmor is not enabled on this host: the profile {profile} is not applied");
+        super::log::warn(&format!("AppArmor is not enabled on this host: the profile {profile} is not applied"));
     }
     spec.set_process(Some(process));
     // The terminal's socket is a host path: connected now, before any namespace is

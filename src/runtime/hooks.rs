@@ -51,7 +51,7 @@ pub fn from_spec(list: &Option<Vec<oci_spec::runtime::Hook>>) -> Result<Vec<Hook
 pub fn run_all_warning(hooks: &[Hook], state: &str) {
     for hook in hooks {
         if let Err(e) = run(hook, state) {
-            eprintln!("learnctr: warning: {e}");
+            super::log::warn(&e);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - `sealed.rs`: learnctr re-executes itself from a read-only copy (CVE-2019-5736);
 //! - `state.rs`: `ROOT/ID/state.json` and the OCI state;
 //! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`;
+//! - `log.rs`: `--log` and `--log-format`, as runc writes them;
 //! - `timing.rs`: `LEARNCTR_TIMING=1` marks, for `make bench`.
 //!
 //! How `create` works: learnctr writes `ROOT/ID/state.json` with the status
@@ -37,6 +38,7 @@ pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod lifecycle;
+pub mod log;
 pub mod refuse;
 pub mod resources;
 pub mod sealed;

@@ -158,20 +158,22 @@ pub fn limits(spec: &Spec) -> Rt<(Vec<Limit>, Vec<String>)> {
         if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
             out.push(Limit::CpuShares(shares));
         }
-        if cpu.quota().is_some_and(|q| q != 0) || cpu.period().is_some() {
+        // As in runc, 0 means "not set" in every cpu field (Docker's `update` sends
+        // all of them, zeros included).
+        let period = cpu.period().filter(|p| *p != 0);
+        if cpu.quota().is_some_and(|q| q != 0) || period.is_some() {
             out.push(Limit::CpuQuota {
                 quota: cpu.quota().filter(|q| *q != 0).unwrap_or(-1),
-                period: cpu.period().unwrap_or(100_000),
+                period: period.unwrap_or(100_000),
             });
         }
         if let Some(burst) = cpu.burst() {
             out.push(Limit::CpuBurst(burst));
         }
-        if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
-            out.push(Limit::CpuRealtime {
-                runtime: cpu.realtime_runtime().unwrap_or(0),
-                period: cpu.realtime_period().unwrap_or(1_000_000),
-            });
+        let (rt_runtime, rt_period) =
+            (cpu.realtime_runtime().filter(|r| *r != 0), cpu.realtime_period().filter(|p| *p != 0));
+        if rt_runtime.is_some() || rt_period.is_some() {
+            out.push(Limit::CpuRealtime { runtime: rt_runtime.unwrap_or(0), period: rt_period.unwrap_or(1_000_000) });
         }
         if let Some(cpus) = cpu.cpus().clone().filter(|c| !c.is_empty()) {
             out.push(Limit::Cpus(cpus));
@@ -183,14 +185,16 @@ pub fn limits(spec: &Spec) -> Rt<(Vec<Limit>, Vec<String>)> {
             out.push(Limit::CpuIdle(idle));
         }
     }
-    if let Some(pids) = r.pids() {
+    // pids.limit 0 is "not set" too (runc); -1 is no limit.
+    if let Some(pids) = r.pids().filter(|p| p.limit() != 0) {
         out.push(Limit::Pids(pids.limit()));
     }
     if let Some(io) = r.block_io() {
-        if let Some(weight) = io.weight() {
+        // 0 means "not set" (runc's rule; Docker writes `"weight": 0` unless asked).
+        if let Some(weight) = io.weight().filter(|w| *w != 0) {
             out.push(Limit::BlkioWeight(weight));
         }
-        if let Some(weight) = io.leaf_weight() {
+        if let Some(weight) = io.leaf_weight().filter(|w| *w != 0) {
             out.push(Limit::BlkioLeafWeight(weight));
         }
         for d in io.weight_device().as_deref().unwrap_or(&[]) {

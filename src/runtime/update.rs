@@ -59,7 +59,7 @@ pub fn update(k: &dyn Kernel, root: &std::path::Path, u: &liboci_cli::Update) ->
     spec.set_linux(Some(linux));
     let (limits, notes) = resources::limits(&spec)?;
     for note in notes {
-        eprintln!("learnctr: warning: {note}");
+        super::log::warn(&note);
     }
     let cgroup = resources::cgroup_at(&c.cgroup_name);
     cgroup.apply(k, &limits)?;
