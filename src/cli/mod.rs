@@ -29,7 +29,7 @@ pub struct Cli {
     /// No colours (also with the NO_COLOR environment variable).
     #[arg(long, global = true)]
     no_color: bool,
-    /// The root filesystem for lessons 2 to 9: alpine, busybox, a name from
+    /// The root filesystem for lessons 2 to 10: alpine, busybox, a name from
     /// `learnctr rootfs list`, or a directory.
     #[arg(long, global = true, value_name = "ROOTFS")]
     rootfs: Option<String>,
@@ -49,7 +49,7 @@ enum Command {
     Lessons,
     /// Run one lesson (as root).
     Lesson {
-        /// The lesson number, 1 to 9.
+        /// The lesson number, 1 to 10.
         number: String,
         /// Run only this step of the lesson (1, 2, ...).
         #[arg(long, value_name = "K")]
@@ -181,7 +181,6 @@ pub fn main() -> i32 {
     };
     let is_runtime = standard.is_some() || common.is_some();
     if is_runtime {
-        oci::log_invocation(&runtime);
         // Nobody reads the syscall trace of a runtime command (the lessons show it).
         crate::primitives::trace::disable();
         crate::runtime::timing::mark("learnctr main");
@@ -202,6 +201,10 @@ pub fn main() -> i32 {
                 &format!("cannot run from a read-only copy of learnctr ({e}), so no container is entered"),
             );
         }
+    }
+    // Logged here, after the sealed re-execution: once per command.
+    if is_runtime {
+        oci::log_invocation(&runtime);
     }
     match cli.command {
         Some(Command::Standard(c)) => oci::run_standard(c, &runtime),

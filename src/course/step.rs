@@ -143,6 +143,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The journal, for what a lesson makes beyond processes, cgroups and links.
+    pub fn journal(&self) -> &Journal {
+        self.journal
+    }
+
     /// The root filesystem's path on the host (lessons 2 and later).
     pub fn rootfs(&self) -> Result<String, Failure> {
         self.rootfs.map(str::to_string).ok_or_else(|| Failure::new(super::i18n::t("error.no_rootfs")))
@@ -185,6 +190,11 @@ impl<'a> Ctx<'a> {
     /// A fact about the machine itself, with no inside view.
     pub fn fact(&mut self, label_key: &str, value: impl Display) {
         self.facts.push((self.s(label_key), value.to_string()));
+    }
+
+    /// A fact whose label is not a text (a command line, a number).
+    pub fn fact_raw(&mut self, label: &str, value: impl Display) {
+        self.facts.push((label.to_string(), value.to_string()));
     }
 
     /// Make a host interface `name` with `create`, journaling it first; it is deleted

@@ -35,6 +35,7 @@ pub fn sources(lang: Lang) -> &'static [(u32, &'static str)] {
                 (7, include_str!(concat!("../../lessons/", $lang, "/07-network.md"))),
                 (8, include_str!(concat!("../../lessons/", $lang, "/08-bundle.md"))),
                 (9, include_str!(concat!("../../lessons/", $lang, "/09-finale.md"))),
+                (10, include_str!(concat!("../../lessons/", $lang, "/10-engines.md"))),
             ]
         };
     }

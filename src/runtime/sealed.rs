@@ -26,13 +26,23 @@
 use crate::primitives::kernel::Call;
 use crate::primitives::{Error, Kernel, Result};
 
-/// Set in the environment of the re-executed learnctr, and removed at once.
+/// Set in the environment of the re-executed learnctr, and removed at once: the
+/// mark holds the path of the binary it was copied from.
 const MARK: &str = "LEARNCTR_SEALED";
+
+/// The path learnctr was started from (the sealed copy has no path of its own).
+static ORIGINAL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The installed learnctr binary: what an engine is told to run (lesson 10).
+pub fn original_exe() -> std::path::PathBuf {
+    ORIGINAL.get().cloned().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| "learnctr".into())
+}
 
 /// Whether this process already runs from a copy nobody can write: it was re-executed
 /// (the mark), or its binary sits on a read-only filesystem anyway.
 fn protected() -> bool {
-    if std::env::var_os(MARK).is_some() {
+    if let Some(path) = std::env::var_os(MARK) {
+        let _ = ORIGINAL.set(path.into());
         // Neither the container nor any other child may inherit the mark (learnctr is
         // still single-threaded here, so changing the environment is safe).
         std::env::remove_var(MARK);
@@ -57,7 +67,8 @@ pub fn ensure(k: &dyn Kernel) -> Result<()> {
     let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let mut env: Vec<String> =
         std::env::vars_os().map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy())).collect();
-    env.push(format!("{MARK}=1"));
+    let original = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    env.push(format!("{MARK}={original}"));
     let err = k.invoke(Call::Execveat { fd, argv, env }).err();
     let _ = k.close(fd);
     Err(err.unwrap_or_else(|| Error::Child("execveat returned".into())))
