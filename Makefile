@@ -16,8 +16,9 @@ build:
 run: build deps
 	$(SUDO) ./$(BIN)
 
-# What the tests need beyond Rust: a static busybox for the test root filesystem, and
-# runc for lessons 8 and 9's side-by-side comparison (and `make bench`).
+# What the tests need beyond Rust: a static busybox for the test root filesystem,
+# runc for lessons 8 and 9's side-by-side comparison (and `make bench`), and the
+# engines that run on learnctr: Podman (lesson 10), Docker and containerd (tests).
 deps:
 	@if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then \
 		echo "installing busybox-static (for the test root filesystem)"; \
@@ -26,6 +27,11 @@ deps:
 	@if ! command -v runc >/dev/null 2>&1; then \
 		echo "installing runc (lessons 8 and 9 compare learnctr with it)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq runc; \
+	fi
+	@if ! command -v podman >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1 || ! command -v containerd >/dev/null 2>&1; then \
+		echo "installing podman, docker.io and containerd (lesson 10 and the engine tests run them on learnctr)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			podman conmon containernetworking-plugins docker.io containerd; \
 	fi
 
 # Build as the current user, run as root: the integration tests make namespaces,
@@ -45,10 +51,12 @@ fmt:
 	$(CARGO) fmt --all
 
 # Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar, and
-# the runtime against runc (crun, youki) on the same /bin/true bundle.
+# the runtime against runc (crun, youki) on the same /bin/true bundle, and Podman on
+# learnctr against Podman on runc.
 bench: build deps
 	$(CARGO) run --release -q -p rootfs-fetch --example bench_unpack
 	$(SUDO) python3 scripts/bench-runtime.py $(BIN)
+	$(SUDO) python3 scripts/bench-engines.py $(BIN)
 
 install: build
 	$(SUDO) install -m 0755 $(BIN) /usr/local/bin/learnctr

@@ -1,0 +1,80 @@
+//! Lesson 10 as root: Podman runs the lesson's rootfs on learnctr; every check is
+//! proved, in the three languages, and the host keeps nothing (no mount, cgroup,
+//! directory or process of the private Podman).
+
+mod common;
+
+use common::*;
+
+/// calls 4, config 3, tree 3.
+const CHECKS: usize = 10;
+
+fn podman_installed() -> bool {
+    std::process::Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Podman is part of the course's machine (`make deps` installs it): in CI its
+/// absence is a failure, elsewhere a skip that says so.
+fn require_podman(test: &str) -> bool {
+    if podman_installed() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but podman is not installed (make deps installs it)");
+    }
+    eprintln!("SKIPPED {test}: podman is not installed");
+    false
+}
+
+fn podman_dirs() -> Vec<String> {
+    std::fs::read_dir("/run")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("learnctr-podman-"))
+        .collect()
+}
+
+#[test]
+fn lesson10_runs_podman_on_learnctr_in_every_language() {
+    if !require_root("lesson10_runs_podman_on_learnctr_in_every_language") || !require_podman("lesson10") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    for lang in ["en", "it", "pt"] {
+        let before = host_state();
+        let out =
+            learnctr(&["lesson", "10", "--yes", "--lang", lang, "--rootfs", rootfs.to_str().unwrap()]).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{lang}: {stdout}\n{stderr}");
+        assert_eq!(stdout.matches('✓').count(), CHECKS, "{lang}: {stdout}");
+        assert!(!stdout.contains('✗'), "{lang}: {stdout}");
+        // The calls come from learnctr's own log, as Podman made them.
+        assert!(stdout.contains("create --bundle") && stdout.contains("--pid-file"), "{stdout}");
+        assert!(stdout.contains("exec --pid-file") && stdout.contains("--process"), "{stdout}");
+        assert_same_host(&before, &host_state(), &format!("after lesson 10 ({lang})"));
+        assert!(podman_dirs().is_empty(), "{lang}: the private Podman's directory remains: {:?}", podman_dirs());
+    }
+}
+
+#[test]
+fn without_podman_the_lesson_says_what_it_needs() {
+    if !require_root("without_podman_the_lesson_says_what_it_needs") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    // A PATH with no podman on it: the lesson stops with one sentence, non-zero.
+    let out = learnctr(&["lesson", "10", "--yes", "--rootfs", rootfs.to_str().unwrap()])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Podman is not installed"), "{stdout}\n{stderr}");
+    assert!(!stdout.contains('✓'), "{stdout}");
+}
