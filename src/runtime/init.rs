@@ -624,7 +624,7 @@ mod tests {
         };
         let fake = Fake::new();
         prepare(&fake, &c).unwrap();
-        drop_privileges(&fake, &spec).unwrap();
+        drop_privileges(&fake, &spec, 0).unwrap();
         assert_eq!((entered.get(), hooks_ran.get()), (1, 1));
         let calls = fake.calls();
         let order = [
