@@ -43,7 +43,7 @@ pub fn cgroup_of(spec: &Spec, id: &str, systemd: bool) -> Rt<Cgroup> {
             let fs_path = systemd_path(&path).ok_or_else(|| {
                 RtError(format!("cgroupsPath \"{path}\" is not systemd's slice:prefix:name (--systemd-cgroup)"))
             })?;
-            eprintln!("learnctr: --systemd-cgroup: no transient systemd scope is made; the cgroup is {fs_path}");
+            super::log::warn(&format!("--systemd-cgroup: no transient systemd scope is made; the cgroup is {fs_path}"));
             Cgroup::at_path(hierarchy, &fs_path, &wanted)
         }
         (Some(path), false) => Cgroup::at_path(hierarchy, &path, &wanted),
