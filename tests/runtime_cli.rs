@@ -129,6 +129,12 @@ fn what_engines_call_works_against_the_kernel() {
     assert!(rt(&root, &["update", "--memory", "83886080", "e1"]).status.success());
     assert_eq!(memory_limit(pid).trim(), "83886080");
 
+    // The words engines turn into exit codes 127 and 126.
+    let missing = rt(&root, &["exec", "e1", "nosuch"]);
+    assert!(text(&missing).1.contains("executable file not found in $PATH"), "{:?}", text(&missing));
+    let not_exec = rt(&root, &["exec", "e1", "/etc/passwd"]);
+    assert!(text(&not_exec).1.contains("permission denied"), "{:?}", text(&not_exec));
+
     // kill by number, as the shim sends it; then the words engines match on.
     assert!(rt(&root, &["kill", "e1", "9"]).status.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -190,8 +190,8 @@ pub fn program_of(spec: &Spec, command: Option<&[String]>) -> Result<(String, Ve
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args: Vec<String> = command.map(|c| c.to_vec()).unwrap_or_else(|| process.args().clone().unwrap_or_default());
     let program = args.first().ok_or_else(|| Error::Child("process.args is empty".into()))?;
-    let path =
-        resolve(program, &env).ok_or_else(|| Error::Child(format!("{program}: not found in the container's PATH")))?;
+    let path = resolve(program, &env).ok_or_else(|| not_found(program))?;
+    check_executable(&path)?;
     Ok((path, args, env))
 }
 
@@ -325,6 +325,29 @@ pub fn exec_program(k: &dyn Kernel, pending: Pending, program: (String, Vec<Stri
     let (path, args, env) = program;
     super::timing::mark("init: execve");
     k.execve_program(&path, &args, &env)
+}
+
+/// runc's words for a missing program, which engines turn into exit code 127
+/// ("executable file not found", "no such file or directory").
+fn not_found(program: &str) -> Error {
+    if program.contains('/') {
+        Error::Child(format!("exec: \"{program}\": stat {program}: no such file or directory"))
+    } else {
+        Error::Child(format!("exec: \"{program}\": executable file not found in $PATH"))
+    }
+}
+
+/// A program that exists but cannot be run is "permission denied" (exit code 126 in
+/// Docker and Podman), said before `start` rather than by a failing `execve`.
+fn check_executable(path: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Err(_) => Err(not_found(path)),
+        Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
+            Err(Error::Child(format!("exec: \"{path}\": permission denied")))
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `args[0]` as execvp would find it, with the container's PATH.
