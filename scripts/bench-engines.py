@@ -4,8 +4,8 @@ Podman's runtime, alternating, medians and the ratio.
 
 Podman runs privately: its own containers.conf and storage.conf under a temporary
 directory (no host configuration, image or container is touched), inside a mount
-namespace of its own (`unshare --mount --propagation private`), so its overlay
-mounts never reach the host. The image is a BusyBox rootfs made by learnctr.
+namespace of its own (`unshare --mount --propagation private`, with a tmpfs on
+/var/lib), so its overlay mounts and the cache it writes never reach the host. The image is a BusyBox rootfs made by learnctr.
 
 Needs root and podman (`make deps`)."""
 import os, resource, shutil, statistics, subprocess, sys, tempfile, time
@@ -41,7 +41,10 @@ network_config_dir = "{work}/net"
     subprocess.run([learnctr, "rootfs", "fetch", "busybox"], env=env, check=True, stdout=subprocess.DEVNULL)
     rootfs = f"{work}/store/rootfs/busybox"
     # One shell in a private mount namespace runs every podman command of the bench.
+    # Inside, /var/lib is a tmpfs: Podman writes an image cache there whatever its
+    # configuration says.
     script = f"""set -e
+mount -t tmpfs -o mode=755 tmpfs /var/lib
 tar -C {rootfs} -c . | podman import - localhost/learnctr-bench:1 >/dev/null
 for i in $(seq {RUNS}); do
   for r in learnctr runc; do

@@ -26,6 +26,22 @@ fn require_podman(test: &str) -> bool {
     false
 }
 
+/// What Podman writes in /var/lib whatever its configuration says (an image cache,
+/// CNI results): names, sizes and times, which the lesson must leave as they were.
+fn var_lib_of_engines() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("/var/lib/containers"), std::path::PathBuf::from("/var/lib/cni")];
+    while let Some(p) = stack.pop() {
+        let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+        found.push(format!("{} {} {:?}", p.display(), m.len(), m.modified().ok()));
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()));
+        }
+    }
+    found.sort();
+    found
+}
+
 fn podman_dirs() -> Vec<String> {
     std::fs::read_dir("/run")
         .into_iter()
@@ -46,6 +62,7 @@ fn lesson10_runs_podman_on_learnctr_in_every_language() {
     let rootfs = busybox_rootfs(dir.path());
     for lang in ["en", "it", "pt"] {
         let before = host_state();
+        let var_lib = var_lib_of_engines();
         let out = learnctr(&["lesson", "10", "--yes", "--lang", lang, "--rootfs", rootfs.to_str().unwrap()])
             .output()
             .unwrap();
@@ -62,6 +79,7 @@ fn lesson10_runs_podman_on_learnctr_in_every_language() {
             assert!(!stdout.contains("Step 1 of"), "{lang}: {stdout}");
         }
         assert_same_host(&before, &host_state(), &format!("after lesson 10 ({lang})"));
+        assert_eq!(var_lib, var_lib_of_engines(), "{lang}: Podman wrote in the host's /var/lib");
         assert!(podman_dirs().is_empty(), "{lang}: the private Podman's directory remains: {:?}", podman_dirs());
     }
 }

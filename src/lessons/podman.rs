@@ -4,7 +4,8 @@
 //! storage.conf (`CONTAINERS_CONF`, `CONTAINERS_STORAGE_CONF`) point every directory
 //! into `/run/learnctr-podman-PID`, and every Podman command runs inside one mount
 //! namespace of our own (a process holds it; `nsenter` enters it), so the overlay
-//! mounts of Podman's storage never reach the host's mount table. The directory, the
+//! mounts of Podman's storage never reach the host's mount table, and the files Podman
+//! writes in `/var/lib` land in a tmpfs of that namespace. The directory, the
 //! holder and the cgroup parent are in the journal: a killed lesson leaves nothing
 //! `learnctr cleanup` cannot remove.
 
@@ -57,8 +58,14 @@ impl Podman {
                 dir.display()
             ),
         )?;
-        // The holder of the mount namespace: every mount Podman makes stays in it.
-        let holder = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(crate::primitives::mounts::make_private))?;
+        // The holder of the mount namespace: every mount Podman makes stays in it. Podman
+        // writes a few files whatever its configuration says (an image cache in
+        // /var/lib/containers, CNI results in /var/lib/cni): inside, /var/lib is an
+        // empty tmpfs, so they go nowhere. Nothing else in the namespace needs it.
+        let holder = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(|k| {
+            crate::primitives::mounts::make_private(k)?;
+            k.mount(Some("tmpfs"), "/var/lib", Some("tmpfs"), nix::mount::MsFlags::MS_NOSUID, Some("mode=755"))
+        }))?;
         let mut podman = Podman {
             calls: dir.join("calls.log"),
             dir,

@@ -160,6 +160,7 @@ pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Rt<i32> {
     let c = load(root, id)?;
     let pids = cgroup_members(&c);
     match format {
+        "json" if !ps_args.is_empty() => Err(RtError("ps options apply to the table format only".into())),
         "json" => {
             println!("{}", serde_json::to_string(&pids).map_err(|e| RtError(e.to_string()))?);
             Ok(0)

@@ -266,3 +266,4 @@ pub fn create(root: &std::path::Path, bundle: &std::path::Path, extra: &[&str], 
     let log = std::fs::File::create(root.with_extension("log")).unwrap();
     learnctr(&args).stdout(std::process::Stdio::null()).stderr(log).status().unwrap()
 }
+pub mod engines;
