@@ -192,6 +192,16 @@ const SIMPLE: &[Simple] = &[
     ("--privileged", "--privileged", "grep CapEff /proc/self/status; test -e /dev/kmsg && echo host-devices", "@CAPEFF@|host-devices"),
     ("--pid host", "--pid host", "cat /proc/1/comm", "@PID1@"),
     ("--init", "--init", "echo $(cat /proc/1/comm) $(grep PPid /proc/$$/status)", "*init PPid: 1"),
+    // Where the answer is the host's own, `*`: the comparison with runc is the proof.
+    ("--ipc host", "--ipc host", "readlink /proc/self/ns/ipc", "ipc:[*]"),
+    ("--uts host", "--uts host", "hostname", "*"),
+    ("--network host", "--network host", "ls /sys/class/net | wc -l", "*"),
+    ("--shm-size", "--shm-size 8m", "df -k /dev/shm | awk 'NR == 2 {print $2}'", "8192"),
+    ("--group-add", "--group-add 65534", "id -G", "0*65534"),
+    ("seccomp=unconfined", "--security-opt seccomp=unconfined", "grep Seccomp: /proc/self/status", "Seccomp:\t0"),
+    ("--cpu-shares", "--cpu-shares 512", "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.weight", "*"),
+    ("--cpuset-cpus", "--cpuset-cpus 0", "cat /sys/fs/cgroup/cpuset/cpuset.cpus 2>/dev/null || cat /sys/fs/cgroup/cpuset.cpus", "0"),
+    ("--entrypoint", "--entrypoint /bin/echo", "hi", "sh -c hi"),
     ("the default bridge network", "", "ip -4 -o addr show eth0 | awk '{print $4}' | sed 's/[0-9]*\\//x\\//'; \
         gw=$(ip route | awk '/^default/ {print $3}'); echo gw=$gw; ping -c 1 -W 3 $gw >/dev/null && echo ping-ok",
         "@SUBNET@.x/24|gw=@SUBNET@.1|ping-ok"),
@@ -357,6 +367,15 @@ fn five_in_parallel(r: &mut Run) {
 }
 
 /// containerd directly: `ctr run --rm --runc-binary`.
+/// A program the image lacks, and one that cannot run: the engines' exit codes 127
+/// and 126 come from the runtime's words ("executable file not found", "permission
+/// denied").
+fn missing_program(r: &mut Run) {
+    let missing = r.step(&["run", "--rm", IMAGE, "no-such-program"]);
+    let not_executable = r.step(&["run", "--rm", IMAGE, "/etc/passwd"]);
+    r.expect("run of missing programs", format!("{:?} {:?}", missing.code, not_executable.code), "Some(127) Some(126)");
+}
+
 fn ctr_run(r: &mut Run) {
     let id = format!("{}-{}", r.name, std::process::id());
     let ran = r.e.ctr_run(r.rt, &[IMAGE, &id, "sh", "-c", "echo hi; exit 3"]);
@@ -383,6 +402,7 @@ fn cases(kind: Kind) -> Vec<Case> {
         steps("an OOM kill", oom),
         steps("10 runs in a row", ten_in_a_row),
         steps("5 runs in parallel", five_in_parallel),
+        steps("a missing program (127) and a file that is no program (126)", missing_program),
     ];
     all.extend(SIMPLE.iter().map(|s| -> Case { (s.0, Box::new(move |r: &mut Run| simple(r, s))) }));
     if kind == Kind::Docker {

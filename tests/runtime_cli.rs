@@ -36,6 +36,18 @@ fn frozen_in_kernel(pid: i32) -> bool {
     false
 }
 
+/// Deletes the container when the test ends, also when it panics half-way: a failed
+/// assertion must not leave a running container and its cgroups on the host.
+struct Deleting<'a>(&'a Path, &'a str);
+
+impl Drop for Deleting<'_> {
+    fn drop(&mut self) {
+        if self.0.join(self.1).exists() {
+            let _ = rt(self.0, &["delete", "--force", self.1]);
+        }
+    }
+}
+
 fn pid_of(root: &Path, id: &str) -> i32 {
     let v: serde_json::Value = serde_json::from_slice(&rt(root, &["state", id]).stdout).unwrap();
     v["pid"].as_i64().unwrap() as i32
@@ -69,6 +81,7 @@ fn what_engines_call_works_against_the_kernel() {
     let b = bundle(dir.path(), &["sleep", "60"], |c| {
         c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}});
     });
+    let _deleting = Deleting(&root, "e1");
     assert!(create(&root, &b, &[], "e1").success(), "{}", std::fs::read_to_string(root.with_extension("log")).unwrap());
     assert!(rt(&root, &["start", "e1"]).status.success());
     let pid = pid_of(&root, "e1");
@@ -154,6 +167,8 @@ fn what_engines_call_works_against_the_kernel() {
 
 #[test]
 fn errors_go_to_the_log_as_runc_writes_them() {
+    // Serial too: the root tests count every learnctr process on the host.
+    let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.json");
     let out = learnctr(&[
@@ -187,6 +202,7 @@ fn errors_go_to_the_log_as_runc_writes_them() {
 
 #[test]
 fn version_features_and_refusals_are_runcs_shape() {
+    let _one = serial();
     let out = learnctr(&["--version"]).output().unwrap();
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("learnctr version ") && stdout.contains("\nspec: 1.0.2"), "{stdout}");
