@@ -53,14 +53,24 @@ fn podman_dirs() -> Vec<String> {
 }
 
 #[test]
-fn lesson10_runs_podman_on_learnctr_in_every_language() {
-    if !require_root("lesson10_runs_podman_on_learnctr_in_every_language") || !require_podman("lesson10") {
+fn lesson10_runs_podman_on_learnctr() {
+    run_in(&["en"]);
+}
+
+/// The same in the other languages (on this host only: the v2 VM runs the English one).
+#[test]
+fn lesson10_in_italian_and_portuguese() {
+    run_in(&["it", "pt"]);
+}
+
+fn run_in(langs: &[&str]) {
+    if !require_root("lesson10") || !require_podman("lesson10") {
         return;
     }
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(dir.path());
-    for lang in ["en", "it", "pt"] {
+    for &lang in langs {
         let before = host_state();
         let var_lib = var_lib_of_engines();
         let out = learnctr(&["lesson", "10", "--yes", "--lang", lang, "--rootfs", rootfs.to_str().unwrap()])
