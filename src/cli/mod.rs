@@ -285,8 +285,8 @@ fn dispatch(
             run_lesson(number, step, interactive, rootfs, subnet)
         }
         Some(Command::Next) => {
-            let done = progress::load().done;
-            match (1..=lessons::PLANNED).find(|n| !done.contains(n) && lessons::get(*n).is_some()) {
+            let p = progress::load();
+            match (1..=lessons::PLANNED).find(|n| lessons::name(*n).is_some_and(|name| !p.is_done(name))) {
                 Some(n) => run_lesson(n, None, interactive, rootfs, None),
                 None => {
                     println!("{}", t("course.all_done"));
@@ -300,7 +300,7 @@ fn dispatch(
                 (Some(n), false) => Some(lesson_number(&n)?),
                 (None, false) => return Err(Failure::usage(t("error.reset_what"))),
             };
-            progress::reset(which)?;
+            progress::reset(which.and_then(lessons::name))?;
             println!("{}", t("course.reset_done"));
             Ok(())
         }
@@ -417,10 +417,11 @@ fn run_rootfs(command: RootfsCommand, progress: bool) -> Result<(), Failure> {
 }
 
 fn course_map() {
-    let done = progress::load().done;
+    let p = progress::load();
+    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
     println!("{}", t("course.map").bold());
     for n in 1..=lessons::PLANNED {
-        let mark = if done.contains(&n) { "✓".green().to_string() } else { " ".to_string() };
+        let mark = if done(n) { "✓".green().to_string() } else { " ".to_string() };
         let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
         println!("  {mark} {n}  {}{}", t(&format!("course.lesson.{n}")), state.dimmed());
     }
@@ -433,16 +434,17 @@ fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
         course_map();
         return Ok(());
     }
-    let done = progress::load().done;
+    let p = progress::load();
+    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
     let items: Vec<String> = (1..=lessons::PLANNED)
         .map(|n| {
-            let mark = if done.contains(&n) { "✓" } else { " " };
+            let mark = if done(n) { "✓" } else { " " };
             let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
             format!("{mark} {n}  {}{state}", t(&format!("course.lesson.{n}")))
         })
         .chain([format!("  ›  {}", t("course.menu_shell"))])
         .collect();
-    let first_open = (1..=lessons::PLANNED).position(|n| !done.contains(&n)).unwrap_or(0);
+    let first_open = (1..=lessons::PLANNED).position(|n| !done(n)).unwrap_or(0);
     let picked =
         dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
     match picked {

@@ -11,7 +11,33 @@ use std::path::PathBuf;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Progress {
-    pub done: BTreeSet<u32>,
+    /// The lessons finished, by name.
+    #[serde(default)]
+    pub finished: BTreeSet<String>,
+    /// Files of the nine-lesson course kept numbers: read, turned into names, never
+    /// written again.
+    #[serde(default, skip_serializing)]
+    done: BTreeSet<u32>,
+}
+
+/// The nine lessons of the course before lesson 10, by number, for older files.
+const NINE_LESSON_COURSE: [&str; 9] =
+    ["namespaces", "chroot", "pivot_root", "proc_dev_sys", "cgroups", "capabilities", "network", "bundle", "finale"];
+
+impl Progress {
+    pub fn is_done(&self, name: &str) -> bool {
+        self.finished.contains(name)
+    }
+
+    /// Numbers of an older file become names.
+    fn upgraded(mut self) -> Progress {
+        for n in std::mem::take(&mut self.done) {
+            if let Some(name) = NINE_LESSON_COURSE.get((n as usize).wrapping_sub(1)) {
+                self.finished.insert(name.to_string());
+            }
+        }
+        self
+    }
 }
 
 /// Where the progress file lives, and who should own it.
@@ -50,7 +76,11 @@ pub fn place_for(
 }
 
 pub fn load() -> Progress {
-    place().and_then(|p| std::fs::read(&p.file).ok()).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    place()
+        .and_then(|p| std::fs::read(&p.file).ok())
+        .and_then(|b| serde_json::from_slice::<Progress>(&b).ok())
+        .map(Progress::upgraded)
+        .unwrap_or_default()
 }
 
 /// Save atomically (temporary file, then rename), owned by the learner.
@@ -83,19 +113,19 @@ fn save_at(place: &Place, progress: &Progress) -> std::io::Result<()> {
     std::fs::rename(&tmp, &place.file)
 }
 
-pub fn mark_done(lesson: u32) -> std::io::Result<()> {
+pub fn mark_done(lesson: &str) -> std::io::Result<()> {
     let mut p = load();
-    p.done.insert(lesson);
+    p.finished.insert(lesson.to_string());
     save(&p)
 }
 
-pub fn reset(lesson: Option<u32>) -> std::io::Result<()> {
+pub fn reset(lesson: Option<&str>) -> std::io::Result<()> {
     let mut p = load();
     match lesson {
-        Some(n) => {
-            p.done.remove(&n);
+        Some(name) => {
+            p.finished.remove(name);
         }
-        None => p.done.clear(),
+        None => p.finished.clear(),
     }
     save(&p)
 }
@@ -130,15 +160,26 @@ mod tests {
         assert_eq!(p.file, PathBuf::from("/d/learnctr/progress.json"));
     }
 
+    /// A file of the nine-lesson course (numbers) keeps what it says, by name, and is
+    /// written back with names only: a renumbered course keeps a learner's progress.
+    #[test]
+    fn numbers_of_older_files_become_names() {
+        let old: Progress = serde_json::from_str(r#"{"done":[1,9,42]}"#).unwrap();
+        let p = old.upgraded();
+        assert_eq!(p.finished.iter().map(String::as_str).collect::<Vec<_>>(), ["finale", "namespaces"]);
+        let written = serde_json::to_string(&p).unwrap();
+        assert_eq!(written, r#"{"finished":["finale","namespaces"]}"#);
+    }
+
     #[test]
     fn saving_is_atomic_and_loadable() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a/b/progress.json");
         let mut p = Progress::default();
-        p.done.insert(3);
+        p.finished.insert("pivot_root".into());
         save_at(&Place { file: file.clone(), owner: None }, &p).unwrap();
         let back: Progress = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert_eq!(back.done.into_iter().collect::<Vec<_>>(), vec![3]);
+        assert!(back.is_done("pivot_root") && !back.is_done("chroot"));
         assert_eq!(std::fs::read_dir(file.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
     }
 }

@@ -93,7 +93,7 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
     }
     println!("{}", tf("lesson.passed", &[("n", &lesson.number), ("total", &total)]).green().bold());
     if opts.only_step.is_none() {
-        if let Err(e) = progress::mark_done(lesson.number) {
+        if let Err(e) = progress::mark_done(lesson.name) {
             eprintln!("{}", tf("error.progress", &[("detail", &e)]));
         }
     }

@@ -10,6 +10,9 @@ use std::fmt::Display;
 
 pub struct Lesson {
     pub number: u32,
+    /// The lesson's name, which progress is kept by: renumbering the course (a lesson
+    /// inserted before it) keeps what a learner finished.
+    pub name: &'static str,
     /// Whether the lesson runs on a root filesystem (all but lesson 1).
     pub needs_rootfs: bool,
     pub steps: Vec<Step>,

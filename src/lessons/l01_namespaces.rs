@@ -15,6 +15,7 @@ use crate::primitives::{ipc, mounts};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 1,
+        name: "namespaces",
         needs_rootfs: false,
         steps: vec![
             Step { id: "uts", shell: &["unshare --uts sh -c 'hostname learnctr-uts; hostname'"], run: uts },

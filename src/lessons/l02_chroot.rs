@@ -12,6 +12,7 @@ use crate::primitives::probe::Probe;
 pub fn lesson() -> Lesson {
     Lesson {
         number: 2,
+        name: "chroot",
         needs_rootfs: true,
         steps: vec![
             Step { id: "chroot", shell: &["chroot ROOTFS /bin/sh"], run: chroot },

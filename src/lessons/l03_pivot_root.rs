@@ -15,6 +15,7 @@ use crate::primitives::{mounts, newroot, trace, Kernel};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 3,
+        name: "pivot_root",
         needs_rootfs: true,
         steps: vec![
             Step {

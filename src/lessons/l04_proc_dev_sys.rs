@@ -15,6 +15,7 @@ use crate::primitives::{devices, mountinfo, mounts, newroot, paths, Kernel};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 4,
+        name: "proc_dev_sys",
         needs_rootfs: true,
         steps: vec![
             Step { id: "stale", shell: &["unshare --pid --fork --mount sh -c 'echo $$; ps'"], run: stale },

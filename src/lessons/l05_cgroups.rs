@@ -17,6 +17,7 @@ use crate::primitives::{mountinfo, probe};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 5,
+        name: "cgroups",
         needs_rootfs: false,
         steps: vec![
             Step { id: "detect", shell: &["stat -fc %T /sys/fs/cgroup", "mount | grep cgroup"], run: detect },

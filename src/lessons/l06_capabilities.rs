@@ -17,6 +17,7 @@ use crate::primitives::{mounts, seccomp, trace};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 6,
+        name: "capabilities",
         needs_rootfs: false,
         steps: vec![
             Step { id: "sets", shell: &["grep Cap /proc/$$/status", "capsh --decode=000001ffffffffff"], run: sets },

@@ -22,6 +22,7 @@ use std::time::Duration;
 pub fn lesson() -> Lesson {
     Lesson {
         number: 7,
+        name: "network",
         needs_rootfs: true,
         steps: vec![
             Step { id: "netns", shell: &["unshare --net --fork sh", "ip link set lo up", "ping -c1 127.0.0.1"], run: netns },

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub fn lesson() -> Lesson {
     Lesson {
         number: 8,
+        name: "bundle",
         needs_rootfs: true,
         steps: vec![
             Step { id: "spec", shell: &["mkdir bundle && cd bundle", "learnctr spec      # or: runc spec"], run: write_spec },

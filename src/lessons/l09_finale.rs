@@ -18,6 +18,7 @@ use std::path::Path;
 pub fn lesson() -> Lesson {
     Lesson {
         number: 9,
+        name: "finale",
         needs_rootfs: true,
         steps: vec![
             Step {

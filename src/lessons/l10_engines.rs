@@ -13,6 +13,7 @@ use serde_json::Value;
 pub fn lesson() -> Lesson {
     Lesson {
         number: 10,
+        name: "engines",
         needs_rootfs: true,
         steps: vec![
             Step {

@@ -20,6 +20,11 @@ use crate::course::Lesson;
 /// The course has ten lessons; this is how many exist.
 pub const PLANNED: u32 = 10;
 
+/// The name of lesson `number` (what progress is kept by).
+pub fn name(number: u32) -> Option<&'static str> {
+    get(number).map(|l| l.name)
+}
+
 /// The lesson with this number, if it has been written.
 pub fn get(number: u32) -> Option<Lesson> {
     match number {
