@@ -142,6 +142,10 @@ fn what_engines_call_works_against_the_kernel() {
     assert!(rt(&root, &["update", "--memory", "83886080", "e1"]).status.success());
     assert_eq!(memory_limit(pid).trim(), "83886080");
 
+    // A flag that would change a --process file is refused, not ignored.
+    let both = rt(&root, &["exec", "--process", process.to_str().unwrap(), "--env", "A=b", "e1"]);
+    assert!(!both.status.success() && text(&both).1.contains("--env"), "{:?}", text(&both));
+
     // The words engines turn into exit codes 127 and 126.
     let missing = rt(&root, &["exec", "e1", "nosuch"]);
     assert!(text(&missing).1.contains("executable file not found in $PATH"), "{:?}", text(&missing));

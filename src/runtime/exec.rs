@@ -167,10 +167,28 @@ fn process_of(spec: &Spec, o: &ExecOptions) -> Rt<Process> {
         if !o.command.is_empty() {
             return Err(RtError("give either --process FILE or a command, not both".into()));
         }
+        // The file is the whole process: a flag that would change it is refused rather
+        // than ignored (runc ignores them).
+        let given = [
+            ("--cwd", o.cwd.is_some()),
+            ("--env", !o.env.is_empty()),
+            ("--user", o.user.is_some()),
+            ("--additional-gids", !o.additional_gids.is_empty()),
+            ("--cap", !o.caps.is_empty()),
+            ("--no-new-privs", o.no_new_privs),
+            ("--apparmor", o.apparmor.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(RtError(format!("{flag} cannot change a --process file: write it into the file")));
+        }
         let text = std::fs::read(file)
             .map_err(|e| RtError(format!("cannot read the process file {}: {e}", file.display())))?;
-        return serde_json::from_slice(&text)
-            .map_err(|e| RtError(format!("the process file {} is not an OCI process: {e}", file.display())));
+        let mut p: Process = serde_json::from_slice(&text)
+            .map_err(|e| RtError(format!("the process file {} is not an OCI process: {e}", file.display())))?;
+        if o.tty {
+            p.set_terminal(Some(true));
+        }
+        return Ok(p);
     }
     if o.command.is_empty() {
         return Err(RtError("exec needs a command: learnctr exec ID COMMAND [ARG...], or --process FILE".into()));
