@@ -18,6 +18,9 @@ if not shutil.which("podman") or not shutil.which("runc"):
     sys.exit("bench: podman and runc are needed (make deps installs them)")
 
 work = tempfile.mkdtemp(prefix="learnctr-bench-podman-")
+# learnctr's cgroup parent in each hierarchy, if it exists already (then it stays).
+import glob
+parents_before = set(glob.glob("/sys/fs/cgroup/*/learnctr") + glob.glob("/sys/fs/cgroup/learnctr"))
 try:
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     open(os.path.join(work, "containers.conf"), "w").write(f"""[containers]
@@ -66,11 +69,13 @@ podman rm -af >/dev/null; podman rmi -af >/dev/null
         print(f"  podman on {name:<9} median {statistics.median(walls):6.1f} ms")
     print(f"  learnctr / runc: {statistics.median(times['learnctr']) / statistics.median(times['runc']):.2f}x")
 finally:
-    for top in ("/sys/fs/cgroup",):
-        for dirpath, dirs, _ in os.walk(top, topdown=False):
-            if dirpath.endswith("/learnctr/bench-podman") or "/learnctr/bench-podman/" in dirpath:
-                try:
-                    os.rmdir(dirpath)
-                except OSError:
-                    pass
+    # Podman made the cgroups of --cgroup-parent: remove them, and learnctr's parent
+    # when this bench made it.
+    for dirpath, dirs, _ in os.walk("/sys/fs/cgroup", topdown=False):
+        made = dirpath.endswith("/learnctr/bench-podman") or "/learnctr/bench-podman/" in dirpath
+        if made or (dirpath.endswith("/learnctr") and dirpath not in parents_before):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
     shutil.rmtree(work, ignore_errors=True)
