@@ -226,3 +226,36 @@ fn version_features_and_refusals_are_runcs_shape() {
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one sentence: {stderr}");
     }
 }
+
+/// Without a mount namespace (the validation suite's `linux_ns_itype`), the root is
+/// still the bundle's rootfs, by chroot as runc does, and config.json's mounts are said
+/// not to be made: no mount lands on the host.
+#[test]
+fn without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted() {
+    if !require_root("without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted") {
+        return;
+    }
+    let _one = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("state");
+    let b = bundle(dir.path(), &["sh", "-c", "ls /; echo pid=$$"], |c| {
+        c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "nm1"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let mut listing: Vec<String> = std::fs::read_dir(b.join("rootfs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    listing.sort();
+    let mut seen: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("pid=")).collect();
+    seen.sort();
+    assert_eq!(seen, listing, "/ inside is the rootfs");
+    assert!(stdout.contains("pid=1"), "{stdout}");
+    assert!(stderr.contains("mounts of config.json are not made"), "{stderr}");
+    assert_same_host(&before, &host_state(), "after a container without a mount namespace");
+}

@@ -265,6 +265,12 @@ pub enum Call {
     OpenWrite {
         path: String,
     },
+    /// The same, relative to a directory fd (`openat(2)`): the init reopens its FIFO
+    /// through a `/proc/self/fd` it opened before a chroot hid /proc.
+    OpenWriteAt {
+        dirfd: RawFd,
+        name: String,
+    },
     /// Write bytes to an fd.
     Write {
         fd: RawFd,
@@ -502,6 +508,7 @@ impl Call {
             Call::GetcwdInside => "getcwd(buf, 4096)".to_string(),
             Call::OpenPath { path } => format!("openat(AT_FDCWD, {}, O_PATH|O_CLOEXEC)", c_str(path)),
             Call::OpenWrite { path } => format!("openat(AT_FDCWD, {}, O_WRONLY|O_CLOEXEC)", c_str(path)),
+            Call::OpenWriteAt { dirfd, name } => format!("openat({dirfd}, {}, O_WRONLY|O_CLOEXEC)", c_str(name)),
             Call::Write { fd, data } => format!("write({fd}, {}, {})", c_str(&String::from_utf8_lossy(data)), data.len()),
             Call::OpenTreeClone { path } => {
                 format!("open_tree(AT_FDCWD, {}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)", c_str(path))
@@ -799,6 +806,12 @@ impl Call {
             }
             Call::OpenPath { path } => open(path, libc::O_PATH | libc::O_CLOEXEC),
             Call::OpenWrite { path } => open(path, libc::O_WRONLY | libc::O_CLOEXEC),
+            Call::OpenWriteAt { dirfd, name } => {
+                let c = cstring(name)?;
+                // SAFETY: openat(2) with a directory fd and a NUL-terminated name.
+                Errno::result(unsafe { libc::openat(*dirfd, c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })
+                    .map(i64::from)
+            }
             Call::Write { fd, data } => {
                 // SAFETY: write(2) reads data.len() bytes from data.
                 Errno::result(unsafe { libc::write(*fd, data.as_ptr() as *const libc::c_void, data.len()) })

@@ -463,6 +463,7 @@ fn child(
     // A handle on a FIFO, unlike one on the state directory, can never serve as a
     // working directory (CVE-2024-21626).
     let fifo = k.invoke(Call::OpenPath { path: dir.join(EXEC_FIFO).display().to_string() })? as i32;
+
     // Open every namespace to join before entering any (paths are the host's).
     let mut to_join = Vec::new();
     for (ns, path) in join.iter() {
@@ -527,6 +528,14 @@ fn child(
         hook_state: hook_state(id, "creating", 1, bundle, spec),
     };
     timing::mark("namespaces created");
+    // Without a mount namespace the init enters its root with chroot, and no /proc is
+    // mounted there: it keeps a handle on its own /proc/self/fd (opened here, in the
+    // init itself) to reopen the FIFO; closed before the container's program runs.
+    let fds_dir = if crate::runtime::spec::has_namespace(spec, LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(k.invoke(Call::OpenPath { path: "/proc/self/fd".into() })? as i32)
+    };
     // A new session keyring, named after the container, as runc joins one first thing.
     if opts_keyring {
         k.invoke(Call::JoinSessionKeyring { name: id.to_string() })?;
@@ -547,7 +556,13 @@ fn child(
     timing::mark("init prepared (mounts, pivot_root, ...)");
     channel::send_to(sock, &ToHost::Ready)?;
     // Wait for `start`: the open blocks until it opens the FIFO for reading.
-    let writer = k.invoke(Call::OpenWrite { path: format!("/proc/self/fd/{fifo}") })? as i32;
+    let writer = match fds_dir {
+        Some(dirfd) => k.invoke(Call::OpenWriteAt { dirfd, name: fifo.to_string() })? as i32,
+        None => k.invoke(Call::OpenWrite { path: format!("/proc/self/fd/{fifo}") })? as i32,
+    };
+    if let Some(dirfd) = fds_dir {
+        k.close(dirfd)?;
+    }
     k.invoke(Call::Write { fd: writer, data: b"0".to_vec() })?;
     k.close(writer)?;
     k.close(fifo)?;

@@ -8,7 +8,8 @@
 //! 3. `/dev`: default devices and `linux.devices`, the standard symlinks (lesson 4);
 //! 4. createRuntime hooks (run by the runtime), createContainer hooks (here); prestart
 //!    hooks run later, at `start` (runtime spec 1.0.2);
-//! 5. `pivot_root`, old root detached — no path back to the host (lesson 3);
+//! 5. `pivot_root`, old root detached — no path back to the host (lesson 3); without
+//!    a mount namespace, `chroot` (the host's mounts are the container's then);
 //! 6. hostname, domainname and sysctls (`sysctl.rs` said which are allowed), while
 //!    `/proc/sys` can still be written;
 //! 7. masked and read-only paths of `/proc` and `/sys` (lesson 4); a read-only root;
@@ -116,6 +117,11 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
                 }
             }
         }
+    } else {
+        // 5 without a mount namespace: the host's mount table is the container's, so
+        // nothing can be pivoted; the root filesystem is still its root, by chroot (as
+        // runc does). `refuse.rs` has said that config.json's mounts are not made.
+        newroot::chroot_into(k, &root)?;
     }
     // 6. Hostname, domainname, sysctls: before /proc/sys becomes read-only (runc's
     // order). refuse.rs has checked that each belongs to a namespace of the container.

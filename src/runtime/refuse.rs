@@ -21,6 +21,16 @@ pub fn check(spec: &Spec) -> Rt<Vec<String>> {
     if spec.solaris().is_some() || spec.windows().is_some() || spec.vm().is_some() || spec.zos().is_some() {
         return refuse("a config.json for another platform (solaris, windows, vm, zos)");
     }
+    // Without a mount namespace every mount would be the host's: none is made.
+    if !super::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount)
+        && spec.mounts().as_ref().is_some_and(|m| !m.is_empty())
+    {
+        notes.push(
+            "there is no mount namespace: the mounts of config.json are not made (they would be the host's), \
+             and the root filesystem is entered with chroot"
+                .into(),
+        );
+    }
     if linux.intel_rdt().is_some() {
         return refuse("linux.intelRdt");
     }
