@@ -367,6 +367,18 @@ fn five_in_parallel(r: &mut Run) {
 }
 
 /// containerd directly: `ctr run --rm --runc-binary`.
+/// `run -i`: the engine's stdin reaches the container's program (the runtime hands its
+/// own stdio to the init).
+fn stdin(r: &mut Run) {
+    let ran = r.e.run_with_input(
+        r.rt,
+        &["run", "--rm", "-i", IMAGE, "sh", "-c", "read x; echo got=$x; wc -l"],
+        "first\nsecond\nthird\n",
+    );
+    r.o.log.push(ran.show());
+    r.expect("run -i", said(&ran), "exit Some(0): got=first|2");
+}
+
 /// A program the image lacks, and one that cannot run: the engines' exit codes 127
 /// and 126 come from the runtime's words ("executable file not found", "permission
 /// denied").
@@ -391,6 +403,7 @@ fn cases(kind: Kind) -> Vec<Case> {
     let mut all = vec![
         steps("run: output and exit code", output_and_exit_code),
         steps("run -it", tty_run),
+        steps("run -i, with input", stdin),
         steps("run -d, exec (plain, -it, --user), stop, rm", detached),
         steps("restart", restart),
         steps("kill -s USR1", kill_usr1),

@@ -435,6 +435,13 @@ impl Engine {
         run_for(self.command(&["script", "-qec", &line.join(" "), "/dev/null"].map(String::from)), 90)
     }
 
+    /// The same with `input` on its stdin (for `-i`), through `sh -c 'printf … | …'`.
+    pub fn run_with_input(&self, runtime: &str, args: &[&str], input: &str) -> Ran {
+        let line: Vec<String> = self.argv(runtime, args).iter().map(|a| quote(a)).collect();
+        let script = format!("printf %s {} | {}", quote(input), line.join(" "));
+        run_for(self.command(&["sh", "-c", &script].map(String::from)), 90)
+    }
+
     /// `ctr run --rm ARGS` with `runtime` (runc, or learnctr) as the runc binary.
     pub fn ctr_run(&self, runtime: &str, args: &[&str]) -> Ran {
         let binary = if runtime == "learnctr" { super::bin().display().to_string() } else { runtime.to_string() };
