@@ -16,8 +16,9 @@ pub const IMAGE: &str = "localhost/learnctr-test:1";
 const SACRED: &str = "/etc/containers /etc/docker /etc/cni /var/lib/docker /var/lib/containers /var/lib/containerd \
                       /var/lib/cni /opt/containerd /run/containers /run/libpod";
 /// containerd 1.6 puts shim sockets in /run/containerd/s and dockerd 20.10 makes
-/// /run/docker/plugins whatever their configuration: what we add there is removed.
-const RUN_DIRS: &str = "/run/containerd /run/docker";
+/// /run/docker/plugins whatever their configuration, and runc under Podman keeps its
+/// state in /run/runc: what we add there is removed.
+const RUN_DIRS: &str = "/run/containerd /run/docker /run/runc";
 /// What CNI's bridge plugin, dockerd (its key quota) or a container could change.
 const SYSCTLS: &str = "net/ipv4/ip_forward net/ipv4/conf/all/forwarding net/ipv6/conf/all/forwarding \
                        net/bridge/bridge-nf-call-iptables kernel/keys/root_maxkeys kernel/keys/root_maxbytes kernel/msgmax";
@@ -180,7 +181,7 @@ fn iptables() -> Vec<String> {
 }
 
 const SACRED_FILES: &str = "the engines' host directories (sizes, mtimes)";
-const RUN_FILES: &str = "/run/containerd and /run/docker";
+const RUN_FILES: &str = "/run/containerd, /run/docker and /run/runc";
 const SYSCTL_VALUES: &str = "host sysctls";
 const ENGINE_CGROUP_DIRS: &str = "engine cgroups";
 
@@ -328,7 +329,7 @@ impl Private {
         }
     }
 
-    /// New in /run/containerd and /run/docker: dead sockets and empty directories (a
+    /// New in /run/containerd, /run/docker and /run/runc: dead sockets and empty directories (a
     /// live socket is another engine's). Then the sysctls.
     fn restore_host(&self) {
         let mut new: Vec<String> =
