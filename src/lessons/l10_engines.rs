@@ -57,11 +57,19 @@ fn start(ctx: &Ctx) -> Result<Podman, Failure> {
 
 fn calls(ctx: &mut Ctx) -> Result<(), Failure> {
     let pm = start(ctx)?;
-    let mut args = pm.runtime_args();
-    let user = ["run", "--rm", "--network", "none", "--cgroup-parent", CGROUP_PARENT, IMAGE, "sh", "-c"];
-    args.extend(user.iter().map(|s| s.to_string()));
-    args.push("echo hello from $(hostname)".into());
-    let out = pm.run(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let greet = "echo hello from $(hostname)";
+    let out = pm.on_learnctr(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        CGROUP_PARENT,
+        IMAGE,
+        "sh",
+        "-c",
+        greet,
+    ])?;
     let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
     ctx.fact("label.engine", format!("podman, runtime {}", pm.learnctr.display()));
     ctx.fact("label.output", &printed);
@@ -113,8 +121,7 @@ fn shorten(call: &str) -> String {
 
 fn config(ctx: &mut Ctx) -> Result<(), Failure> {
     let pm = start(ctx)?;
-    let mut args = pm.runtime_args();
-    let user = [
+    pm.on_learnctr(&[
         "create",
         "--name",
         "learnctr-c1",
@@ -126,12 +133,8 @@ fn config(ctx: &mut Ctx) -> Result<(), Failure> {
         "GREETING=hi",
         IMAGE,
         "sh",
-    ];
-    args.extend(user.iter().map(|s| s.to_string()));
-    pm.run(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let mut init = pm.runtime_args();
-    init.extend(["init".to_string(), "learnctr-c1".to_string()]);
-    pm.run(&init.iter().map(String::as_str).collect::<Vec<_>>())?;
+    ])?;
+    pm.on_learnctr(&["init", "learnctr-c1"])?;
     let path = String::from_utf8_lossy(&pm.run(&["inspect", "--format", "{{.OCIConfigPath}}", "learnctr-c1"])?.stdout)
         .trim()
         .to_string();
@@ -212,8 +215,7 @@ fn count_keys(v: &Value) -> usize {
 
 fn tree(ctx: &mut Ctx) -> Result<(), Failure> {
     let pm = start(ctx)?;
-    let mut args = pm.runtime_args();
-    let user = [
+    let out = pm.on_learnctr(&[
         "run",
         "-d",
         "--name",
@@ -225,9 +227,7 @@ fn tree(ctx: &mut Ctx) -> Result<(), Failure> {
         IMAGE,
         "sleep",
         "300",
-    ];
-    args.extend(user.iter().map(|s| s.to_string()));
-    let out = pm.run(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    ])?;
     if !out.status.success() {
         return Err(Failure::new(format!("podman run: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
@@ -247,9 +247,7 @@ fn tree(ctx: &mut Ctx) -> Result<(), Failure> {
     let names_us = String::from_utf8_lossy(&conmon_args).split('\0').any(|a| a == pm.learnctr.display().to_string());
     ctx.check("check.tree.runtime", names_us, pm.learnctr.display());
     // `podman exec` goes through conmon to `learnctr exec --process FILE --detach`.
-    let mut exec = pm.runtime_args();
-    exec.extend(["exec", "learnctr-c2", "hostname"].iter().map(|s| s.to_string()));
-    let out = pm.run(&exec.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let out = pm.on_learnctr(&["exec", "learnctr-c2", "hostname"])?;
     let host = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let exec_call = pm.calls().into_iter().find(|c| verb(c) == Some("exec")).unwrap_or_default();
     ctx.fact_raw("learnctr exec", shorten(&exec_call));

@@ -95,23 +95,20 @@ impl Podman {
     /// Run `podman ARGS` and return its output; a failure is one sentence.
     pub fn run(&self, args: &[&str]) -> Result<Output, Failure> {
         let out = self.command(args).output()?;
-        if !out.status.success() && args.first() != Some(&"run") {
+        // A failing `podman run` is the container's exit code: the caller reads it.
+        if !out.status.success() && !args.contains(&"run") {
             let err = String::from_utf8_lossy(&out.stderr);
             return Err(Failure::new(format!("podman {}: {}", args.join(" "), err.trim())));
         }
         Ok(out)
     }
 
-    /// The learnctr runtime flags every lesson command gives Podman.
-    pub fn runtime_args(&self) -> Vec<String> {
-        vec![
-            "--runtime".into(),
-            self.learnctr.display().to_string(),
-            "--runtime-flag".into(),
-            "debug".into(),
-            "--runtime-flag".into(),
-            format!("log={}", self.calls.display()),
-        ]
+    /// `podman ARGS` with learnctr as the runtime, and the two runtime flags that make
+    /// it log every call it gets (`--debug`, `--log FILE`).
+    pub fn on_learnctr(&self, args: &[&str]) -> Result<Output, Failure> {
+        let (runtime, log) = (self.learnctr.display().to_string(), format!("log={}", self.calls.display()));
+        let flags = ["--runtime", &runtime, "--runtime-flag", "debug", "--runtime-flag", &log];
+        self.run(&flags.iter().chain(args).copied().collect::<Vec<_>>())
     }
 
     /// The lesson's root filesystem, as an image (`tar | podman import -`).
