@@ -43,7 +43,7 @@ fn lesson1_passes_every_check_in_every_language() {
             "shmget(0x1ea4, 4096, IPC_CREAT|0600) = ",
             "uid_map\", \"0 100000 1\\n\") = 11",
             "setns(",
-            "[pid      1] mount(\"proc\", \"/proc\", \"proc\"",
+            "→ 1] mount(\"proc\", \"/proc\", \"proc\"",
         ] {
             assert!(stdout.contains(call), "{lang}: trace lacks {call}\n{stdout}");
         }

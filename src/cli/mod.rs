@@ -43,6 +43,13 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+/// How much of the syscall trace a lesson shows.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TraceMode {
+    New,
+    Full,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// The course map, with your progress.
@@ -58,6 +65,10 @@ enum Command {
         /// 10.232.42.0/24, 172.31.231.0/24 that no host route uses).
         #[arg(long, value_name = "CIDR")]
         subnet: Option<String>,
+        /// The syscall trace: `new` folds the calls an earlier step showed into one
+        /// line each run (the default), `full` shows every call.
+        #[arg(long, value_enum, default_value = "new")]
+        trace: TraceMode,
     },
     /// Run the first lesson you have not finished.
     Next,
@@ -277,17 +288,17 @@ fn dispatch(
             course_map();
             Ok(())
         }
-        Some(Command::Lesson { number, step, subnet }) => {
+        Some(Command::Lesson { number, step, subnet, trace }) => {
             let number = lesson_number(&number)?;
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
                 .transpose()?;
-            run_lesson(number, step, interactive, rootfs, subnet)
+            run_lesson(number, step, interactive, rootfs, subnet, trace == TraceMode::Full)
         }
         Some(Command::Next) => {
             let p = progress::load();
             match (1..=lessons::PLANNED).find(|n| lessons::name(*n).is_some_and(|name| !p.is_done(name))) {
-                Some(n) => run_lesson(n, None, interactive, rootfs, None),
+                Some(n) => run_lesson(n, None, interactive, rootfs, None, false),
                 None => {
                     println!("{}", t("course.all_done"));
                     Ok(())
@@ -368,6 +379,7 @@ fn run_lesson(
     interactive: bool,
     rootfs: Option<&str>,
     subnet: Option<String>,
+    trace_full: bool,
 ) -> Result<(), Failure> {
     let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
     require_root(&format!("learnctr lesson {number}"))?;
@@ -377,7 +389,7 @@ fn run_lesson(
     } else {
         None
     };
-    runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet }).map(drop)
+    runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, trace_full }).map(drop)
 }
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.
@@ -452,7 +464,7 @@ fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
             let options = crate::shell::Options::default();
             run_shell(&options, rootfs, interactive)
         }
-        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None),
+        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None, false),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
     }

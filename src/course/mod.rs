@@ -9,6 +9,7 @@ pub mod render;
 pub mod runner;
 pub mod step;
 pub mod texts;
+pub mod trace_view;
 
 pub use failure::Failure;
 pub use step::{Ctx, Lesson, Step};

@@ -4,7 +4,7 @@
 
 use super::i18n::{t, tf};
 use super::step::{Check, Observation};
-use crate::primitives::trace::Event;
+use super::trace_view::Line;
 use colored::Colorize;
 
 pub fn lesson_title(number: u32, title: &str) {
@@ -86,16 +86,40 @@ pub fn shell_equivalent(lines: &[String]) {
     }
 }
 
-pub fn trace(events: &[Event]) {
-    if events.is_empty() {
+/// A step's trace: its calls, `▶` before the ones the text is about, and one line for
+/// each run of calls an earlier step showed. `hint`: say once how to see them all.
+pub fn trace(lines: &[Line], hint: &mut bool) {
+    if lines.is_empty() {
         return;
     }
     println!();
     println!("{}", t("label.trace").dimmed());
-    for e in events {
-        let line = e.to_string();
-        let failed = e.result.starts_with("-1");
-        println!("    {}", if failed { line.yellow() } else { line.dimmed() });
+    for line in lines {
+        match line {
+            Line::Call { event, key } => {
+                let text = event.to_string();
+                let failed = event.result.starts_with("-1");
+                let text = if *key {
+                    text.bold()
+                } else if failed {
+                    text.yellow()
+                } else {
+                    text.dimmed()
+                };
+                println!("  {} {text}", if *key { "▶".bold() } else { " ".normal() });
+            }
+            Line::Folded { count, first_step, names } => {
+                let kinds: Vec<String> =
+                    names.iter().map(|(n, c)| if *c == 1 { n.clone() } else { format!("{n} ×{c}") }).collect();
+                let folded =
+                    tf("trace.folded", &[("count", count), ("step", first_step), ("calls", &kinds.join(", "))]);
+                println!("    {}", format!("⋯ {folded}").dimmed());
+                if *hint {
+                    println!("      {}", t("trace.full_hint").dimmed());
+                    *hint = false;
+                }
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::failure::Failure;
 use super::i18n::{self, t, tf};
 use super::step::{Ctx, Lesson};
+use super::trace_view::TraceView;
 use super::{progress, render, texts};
 use crate::host::journal::Journal;
 use crate::primitives::{signals, trace, Kernel, Linux};
@@ -18,6 +19,8 @@ pub struct Options {
     pub rootfs: Option<String>,
     /// `--subnet` for the network lessons.
     pub subnet: Option<String>,
+    /// `--trace full`: every call, none folded into "as in step K".
+    pub trace_full: bool,
 }
 
 /// What the learner chose at the pause after a step.
@@ -46,6 +49,8 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
     }
     let mut failed = 0;
     let mut total = 0;
+    let mut view = TraceView::new(opts.trace_full);
+    let mut fold_hint = true;
     for (i, step) in lesson.steps.iter().enumerate() {
         if opts.only_step.is_some_and(|n| n != i + 1) {
             continue;
@@ -64,7 +69,8 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
             ctx.subnet = opts.subnet.as_deref();
             let outcome = (step.run)(&mut ctx);
-            render::trace(&trace::take());
+            let events = trace::take();
+            render::trace(&view.lines(i + 1, &events, step.key), &mut fold_hint);
             render::facts(&ctx.facts);
             render::observations(&ctx.observations, ctx.columns.as_ref());
             render::checks(&ctx.checks);

@@ -23,6 +23,9 @@ pub struct Step {
     pub id: &'static str,
     /// What a learner would type to do the same by hand.
     pub shell: &'static [&'static str],
+    /// The calls the step's text is about, by a piece of their text (`"pivot_root("`, `"IFF_UP"`): marked in the
+    /// trace and never folded away with the calls an earlier step already showed.
+    pub key: &'static [&'static str],
     pub run: fn(&mut Ctx) -> Result<(), Failure>,
 }
 

@@ -114,13 +114,17 @@ impl Isolated {
         // Two messages are needed, and with a new pid namespace they come from two
         // processes in no fixed order: our child sends PID 1's host pid after its fork,
         // PID 1 says "ready" after its setup — and may be the faster one.
+        // PID 1's calls are shown with its host pid too, once that is known.
         let (mut ready, mut init_known) = (false, false);
+        let mut early: Vec<trace::Event> = Vec::new();
         loop {
             if ready && init_known {
+                early.drain(..).for_each(|e| trace::absorb(self.with_host_pid(e)));
                 return Ok(self);
             }
             match channel::receive::<ToHost>(&self.sock)? {
-                Some(ToHost::Trace(event)) => trace::absorb(event),
+                Some(ToHost::Trace(event)) if init_known => trace::absorb(self.with_host_pid(event)),
+                Some(ToHost::Trace(event)) => early.push(event),
                 Some(ToHost::NeedIdMap) => {
                     let map = id_map.ok_or_else(|| Error::Child("a user namespace needs an id map".into()))?;
                     idmap::write_maps(k, self.outer, map)?;
@@ -129,13 +133,26 @@ impl Isolated {
                 Some(ToHost::InitPid(pid)) => {
                     self.init = pid;
                     init_known = true;
+                    early.drain(..).for_each(|e| trace::absorb(self.with_host_pid(e)));
                 }
                 Some(ToHost::Ready) => ready = true,
-                Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
+                Some(ToHost::Failed(why)) => {
+                    // What the child did before it failed is what the learner needs.
+                    early.drain(..).for_each(trace::absorb);
+                    return Err(Error::Child(why));
+                }
                 Some(other) => return Err(Error::Child(format!("unexpected message before ready: {other:?}"))),
                 None => return Err(Error::Child("the isolated process exited before it was ready".into())),
             }
         }
+    }
+
+    /// PID 1 of a new pid namespace, named by its host pid as well.
+    fn with_host_pid(&self, mut event: trace::Event) -> trace::Event {
+        if event.pid == 1 && self.init != 1 {
+            event.host_pid = Some(self.init);
+        }
+        event
     }
 
     /// The host pid of the process inside (use it with `nsenter -t PID`).
@@ -171,7 +188,7 @@ impl Isolated {
     fn wait_answer(&self) -> Result<Answer> {
         loop {
             match channel::receive::<ToHost>(&self.sock)? {
-                Some(ToHost::Trace(event)) => trace::absorb(event),
+                Some(ToHost::Trace(event)) => trace::absorb(self.with_host_pid(event)),
                 Some(ToHost::Answer(answer)) => return answer.map_err(Error::Child),
                 Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
                 Some(other) => return Err(Error::Child(format!("unexpected message {other:?}"))),

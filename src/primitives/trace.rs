@@ -18,6 +18,10 @@ pub struct Event {
     /// The pid of the caller, as the caller sees itself (`getpid()`): inside a new pid
     /// namespace the first process sees itself as 1.
     pub pid: i32,
+    /// The same process's pid on the host, when it differs (PID 1 of a new pid
+    /// namespace): two containers' PID 1 are two processes, and the trace says which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_pid: Option<i32>,
     /// The call in C notation: `unshare(CLONE_NEWUTS)`.
     pub call: String,
     /// What the kernel answered: `0`, `4242`, `-1 EPERM (Operation not permitted)`,
@@ -26,11 +30,17 @@ pub struct Event {
 }
 
 impl std::fmt::Display for Event {
+    /// `[pid   4242] call = result`, or `[pid   4242 → 1]` for a process that is 4242
+    /// on the host and 1 in its own pid namespace.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host_pid {
+            Some(host) => write!(f, "[pid {host:>6} → {}] {}", self.pid, self.call)?,
+            None => write!(f, "[pid {:>6}] {}", self.pid, self.call)?,
+        }
         if self.result.starts_with('<') {
-            write!(f, "[pid {:>6}] {} {}", self.pid, self.call, self.result)
+            write!(f, " {}", self.result)
         } else {
-            write!(f, "[pid {:>6}] {} = {}", self.pid, self.call, self.result)
+            write!(f, " = {}", self.result)
         }
     }
 }
@@ -57,7 +67,7 @@ pub fn record(call: String, result: String) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    let event = Event { pid: nix::unistd::getpid().as_raw(), call, result };
+    let event = Event { pid: nix::unistd::getpid().as_raw(), host_pid: None, call, result };
     match FORWARD.with(|f| f.get()) {
         // A failed send means the parent is gone; the child is about to die anyway.
         Some(fd) => {
@@ -172,9 +182,11 @@ mod tests {
 
     #[test]
     fn events_render_like_strace() {
-        let e = Event { pid: 7, call: "unshare(CLONE_NEWUTS)".into(), result: "0".into() };
+        let e = Event { pid: 7, host_pid: None, call: "unshare(CLONE_NEWUTS)".into(), result: "0".into() };
         assert_eq!(e.to_string(), "[pid      7] unshare(CLONE_NEWUTS) = 0");
-        let x = Event { pid: 1, call: "execve(\"/bin/sh\")".into(), result: "<unfinished ...>".into() };
+        let x = Event { pid: 1, host_pid: None, call: "execve(\"/bin/sh\")".into(), result: "<unfinished ...>".into() };
         assert_eq!(x.to_string(), "[pid      1] execve(\"/bin/sh\") <unfinished ...>");
+        let inside = Event { pid: 1, host_pid: Some(4242), call: "sethostname(\"a\", 1)".into(), result: "0".into() };
+        assert_eq!(inside.to_string(), "[pid   4242 → 1] sethostname(\"a\", 1) = 0");
     }
 }
