@@ -15,7 +15,7 @@ pub fn lesson() -> Lesson {
         name: "chroot",
         needs_rootfs: true,
         steps: vec![
-            Step { id: "chroot", shell: &["chroot ROOTFS /bin/sh"], run: chroot },
+            Step { id: "chroot", shell: &["chroot ROOTFS /bin/sh"], key: &["chroot("], run: chroot },
             Step {
                 id: "escape",
                 shell: &[
@@ -23,7 +23,7 @@ pub fn lesson() -> Lesson {
                     "(then, in C: the chroot command always moves its cwd inside the new root)",
                     "    chroot(\"tmp\"); for (i = 0; i < 64; i++) chdir(\"..\"); chroot(\".\"); execl(\"/bin/sh\", \"sh\", NULL);",
                 ],
-                run: escape,
+                key: &["chroot(", "chdir(\"..\")"], run: escape,
             },
         ],
     }

@@ -26,7 +26,7 @@ pub fn lesson() -> Lesson {
                     "mount --make-rshared /; mount --bind ROOTFS ROOTFS; cd ROOTFS; pivot_root . .   # Invalid argument",
                     "mount --make-rprivate /; pivot_root . .",
                 ],
-                run: propagation,
+                key: &["MS_REC|MS_SHARED", "pivot_root("], run: propagation,
             },
             Step {
                 id: "pivot",
@@ -37,9 +37,9 @@ pub fn lesson() -> Lesson {
                     "mount -t proc proc ROOTFS/proc",
                     "cd ROOTFS && pivot_root . . && umount -l . && cd /",
                 ],
-                run: pivot,
+                key: &["MS_BIND|MS_REC", "pivot_root(", "umount2("], run: pivot,
             },
-            Step { id: "escape", shell: &["(lesson 2's escape, in C, after pivot_root)"], run: escape },
+            Step { id: "escape", shell: &["(lesson 2's escape, in C, after pivot_root)"], key: &["chroot(", "chdir(\"..\")"], run: escape },
         ],
     }
 }
@@ -81,6 +81,11 @@ fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.propagation.private_accepted", pivots.last().is_some_and(|r| r == "0"), pivots.join(", "));
     let host_root = mountinfo::parse(&host_before);
     let host_prop = mountinfo::at(&host_root, "/").map(|m| m.propagation_text()).unwrap_or_default();
+    // What this machine has, said as found: systemd makes / shared at boot; a machine
+    // without systemd at PID 1 (a container, a WSL distribution, some VMs) may not.
+    let found = if host_prop.contains("shared") { "value.root_found_shared" } else { "value.root_found_not_shared" };
+    let found = ctx.s(found);
+    ctx.fact("label.this_machine", found);
     ctx.observe("label.root_propagation", host_prop, "private");
     let host_during = std::fs::read_to_string("/proc/self/mountinfo")?;
     ctx.check("check.host_mounts_unchanged", host_before == host_during, "");
@@ -127,7 +132,21 @@ fn escape(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.observe("label.root_identity", format!("{root}: {}", identity(&rootfs)), identity(&inside_root));
     ctx.check("check.escape.still_rootfs", same_file(&inside_root, &rootfs), identity(&inside_root));
     ctx.check("check.escape.not_host_root", !same_file(&inside_root, &host_root), identity(&host_root));
+    // The door this lesson leaves open: no pid namespace, so the /proc mounted inside
+    // lists the host's processes, and /proc/PID/root of any of them is that
+    // process's root. learnctr's own process is one (its pid is the same inside, with
+    // no pid namespace), and the kernel always lets root follow that link; PID 1's,
+    // the host's init, is the classic one where root holds every capability PID 1 has.
+    let door = format!("/proc/{}/root", std::process::id());
+    let through_proc = stat_inside(&inside, &format!("{door}/"))?;
+    ctx.observe_raw(&door, format!("/: {}", identity(&host_root)), identity(&through_proc));
+    ctx.check("check.escape.proc_root_is_host", same_file(&through_proc, &host_root), identity(&through_proc));
+    let host_file = Probe::ReadFile("/etc/hostname".into());
+    let host_name = on_host(&host_file).unwrap_or_default();
+    let read = inside.ask(Probe::ReadFile(format!("{door}/etc/hostname"))).map(text).unwrap_or_default();
+    ctx.observe_raw(&format!("{door}/etc/hostname"), &host_name, &read);
+    ctx.check("check.escape.proc_reads_host", !host_name.is_empty() && read == host_name, &read);
     let pid = inside.pid();
-    ctx.inspect(inside, &["ls /", "cd /../../..; ls"], outside_commands(pid, "--mount"));
+    ctx.inspect(inside, &["ls /", "cd /../../..; ls", "ps", &format!("ls {door}/")], outside_commands(pid, "--mount"));
     Ok(())
 }

@@ -18,11 +18,11 @@ pub fn lesson() -> Lesson {
         name: "proc_dev_sys",
         needs_rootfs: true,
         steps: vec![
-            Step { id: "stale", shell: &["unshare --pid --fork --mount sh -c 'echo $$; ps'"], run: stale },
+            Step { id: "stale", shell: &["unshare --pid --fork --mount sh -c 'echo $$; ps'"], key: &["CLONE_NEWPID"], run: stale },
             Step {
                 id: "fresh",
                 shell: &["unshare --pid --fork --mount sh -c 'mount --make-rprivate /; mount -t proc proc /proc; ps'"],
-                run: fresh,
+                key: &["\"proc\", MS_"], run: fresh,
             },
             Step {
                 id: "dev",
@@ -32,7 +32,7 @@ pub fn lesson() -> Lesson {
                     "mkdir ROOTFS/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts ROOTFS/dev/pts",
                     "ln -s /proc/self/fd ROOTFS/dev/fd    # and stdin stdout stderr, ptmx -> pts/ptmx",
                 ],
-                run: dev,
+                key: &["\"devpts\"", "\"/dev/null\""], run: dev,
             },
             Step {
                 id: "sys",
@@ -42,7 +42,7 @@ pub fn lesson() -> Lesson {
                     "mount -t tmpfs -o ro tmpfs /sys/firmware    # masked (a directory)",
                     "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys   # read-only",
                 ],
-                run: sys,
+                key: &["\"sysfs\"", "MS_REMOUNT"], run: sys,
             },
         ],
     }
@@ -97,8 +97,19 @@ fn fresh(ctx: &mut Ctx) -> Result<(), Failure> {
     let listed = text(inside.ask(Probe::ProcPids)?);
     ctx.observe("label.proc_lists", on_host(&Probe::ProcPids)?.split_whitespace().count(), &listed);
     ctx.check("check.fresh.alone", listed == "1", &listed);
+    // Lesson 3's open door, closed: PID 1 is the container's own process now, so
+    // /proc/1/root is the container's root, not the host's.
+    let through_proc = stat_inside(&inside, "/proc/1/root/")?;
+    let own_root = stat_inside(&inside, "/")?;
+    let host_root = stat_on_host("/")?;
+    ctx.observe("label.proc1_root", format!("/: {}", identity(&host_root)), identity(&through_proc));
+    ctx.check(
+        "check.fresh.proc1_root_closed",
+        same_file(&through_proc, &own_root) && !same_file(&through_proc, &host_root),
+        identity(&through_proc),
+    );
     let pid = inside.pid();
-    ctx.inspect(inside, &["ps", "echo $$", "ls /proc"], outside_commands(pid, "-a"));
+    ctx.inspect(inside, &["ps", "echo $$", "ls /proc", "ls /proc/1/root/"], outside_commands(pid, "-a"));
     Ok(())
 }
 

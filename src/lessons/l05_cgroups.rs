@@ -20,12 +20,13 @@ pub fn lesson() -> Lesson {
         name: "cgroups",
         needs_rootfs: false,
         steps: vec![
-            Step { id: "detect", shell: &["stat -fc %T /sys/fs/cgroup", "mount | grep cgroup"], run: detect },
+            Step { id: "detect", shell: &["stat -fc %T /sys/fs/cgroup", "mount | grep cgroup"], key: &[], run: detect },
             Step {
                 id: "create",
                 shell: &[
                     "cgcreate -g memory,cpu,pids:learnctr/demo      # or: mkdir /sys/fs/cgroup/learnctr/demo (v2)",
                 ],
+                key: &["mkdir("],
                 run: create,
             },
             Step {
@@ -34,6 +35,7 @@ pub fn lesson() -> Lesson {
                     "cgset -r memory.max=32M learnctr/demo              # v1: memory.limit_in_bytes",
                     "cgexec -g memory:learnctr/demo sh -c 'head -c 64M /dev/zero | tail'",
                 ],
+                key: &["memory.limit_in_bytes", "memory.max", "memsw", "memory.swap.max"],
                 run: memory,
             },
             Step {
@@ -42,21 +44,28 @@ pub fn lesson() -> Lesson {
                     "cgset -r cpu.max='20000 100000' learnctr/demo    # v1: cpu.cfs_quota_us=20000",
                     "cgexec -g cpu:learnctr/demo timeout 1 sh -c 'while :; do :; done'",
                 ],
+                key: &["cfs_quota_us", "cpu.max"],
                 run: cpu,
             },
             Step {
                 id: "pids",
-                shell: &["cgset -r pids.max=20 learnctr/demo", "cgexec -g pids:learnctr/demo sh -c ':(){ :|:& };:'"],
+                shell: &[
+                    "cgset -r pids.max=20 learnctr/demo",
+                    "cgexec -g pids:learnctr/demo sh -c 'bomb() { bomb | bomb & }; bomb'",
+                ],
+                key: &["pids.max", "EAGAIN"],
                 run: pids,
             },
             Step {
                 id: "namespace",
                 shell: &["cgexec -g memory:learnctr/demo unshare --cgroup cat /proc/self/cgroup"],
+                key: &["CLONE_NEWCGROUP"],
                 run: namespace,
             },
             Step {
                 id: "remove",
                 shell: &["cgdelete -g memory,cpu,pids:learnctr/demo   # or: rmdir .../learnctr/demo"],
+                key: &["rmdir("],
                 run: remove,
             },
         ],

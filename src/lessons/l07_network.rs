@@ -9,7 +9,6 @@ use crate::course::i18n::tf;
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::primitives::isolate::Plan;
-use crate::primitives::mounts;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::net_client;
 use crate::primitives::netlink::Netlink;
@@ -25,7 +24,7 @@ pub fn lesson() -> Lesson {
         name: "network",
         needs_rootfs: true,
         steps: vec![
-            Step { id: "netns", shell: &["unshare --net --fork sh", "ip link set lo up", "ping -c1 127.0.0.1"], run: netns },
+            Step { id: "netns", shell: &["unshare --net --fork sh", "ip link set lo up", "ping -c1 127.0.0.1"], key: &["CLONE_NEWNET", "IFF_UP"], run: netns },
             Step {
                 id: "veth",
                 shell: &[
@@ -35,7 +34,7 @@ pub fn lesson() -> Lesson {
                     "ip addr add SUBNET.1/24 dev learnctr-1a; ip link set learnctr-1a up",
                     "nsenter -t PID -n sh -c 'ip addr add SUBNET.2/24 dev eth0; ip link set eth0 up'",
                 ],
-                run: veth,
+                key: &["kind=\"veth\"", "IFLA_NET_NS_PID"], run: veth,
             },
             Step {
                 id: "bridge",
@@ -44,14 +43,14 @@ pub fn lesson() -> Lesson {
                     "ip link set learnctr-1a master learnctr0; ip link set learnctr-1a up",
                     "nsenter -t PID -n ip route add default via SUBNET.1",
                 ],
-                run: bridge,
+                key: &["kind=\"bridge\"", "IFLA_MASTER", "RTM_NEWROUTE"], run: bridge,
             },
             Step {
                 id: "http",
                 shell: &["nsenter -t PID -n -m httpd -f -p 80 -h /tmp/www &", "wget -qO- http://SUBNET.2/"],
-                run: http,
+                key: &["socket(", "connect("], run: http,
             },
-            Step { id: "two", shell: &["(a second container on learnctr0 at SUBNET.3)", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], run: two },
+            Step { id: "two", shell: &["(a second container on learnctr0 at SUBNET.3)", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], key: &["kind=\"veth\"", "IFLA_MASTER"], run: two },
         ],
     }
 }
@@ -72,10 +71,10 @@ fn container(ctx: &mut Ctx) -> Result<Contained, Failure> {
     let root = ctx.rootfs()?;
     let kinds = [Namespace::Net, Namespace::Uts, Namespace::Pid, Namespace::Ipc, Namespace::Mount];
     ctx.start(Plan::new(&kinds).with_setup(move |k| {
-        mounts::make_private(k)?;
-        k.mount(Some("tmpfs"), &format!("{root}/tmp"), Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=8m"))?;
         k.sethostname("learnctr-net")?;
-        container_setup(k, &root, false)
+        container_setup(k, &root, false)?;
+        // After the pivot (and its private propagation), so the tmpfs stays inside.
+        k.mount(Some("tmpfs"), "/tmp", Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=8m"))
     }))
 }
 

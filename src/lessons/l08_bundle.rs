@@ -18,19 +18,19 @@ pub fn lesson() -> Lesson {
         name: "bundle",
         needs_rootfs: true,
         steps: vec![
-            Step { id: "spec", shell: &["mkdir bundle && cd bundle", "learnctr spec      # or: runc spec"], run: write_spec },
-            Step { id: "fields", shell: &["jq . config.json"], run: fields },
+            Step { id: "spec", shell: &["mkdir bundle && cd bundle", "learnctr spec      # or: runc spec"], key: &[], run: write_spec },
+            Step { id: "fields", shell: &["jq . config.json"], key: &[], run: fields },
             Step {
                 id: "edit",
                 shell: &["jq '.process.terminal=false | .process.args=[\"sh\",\"-c\",\"hostname\"]' config.json > c && mv c config.json"],
-                run: edit,
+                key: &[], run: edit,
             },
             Step {
                 id: "lifecycle",
                 shell: &["learnctr create demo; learnctr state demo", "learnctr start demo; learnctr state demo", "learnctr kill demo KILL; learnctr delete demo"],
-                run: lifecycle,
+                key: &["exec.fifo", "pivot_root(", "execve("], run: lifecycle,
             },
-            Step { id: "checklist", shell: &["learnctr run demo    # create + start + wait + delete"], run: checklist },
+            Step { id: "checklist", shell: &["learnctr run demo    # create + start + wait + delete"], key: &["devices.deny", "PR_SET_DUMPABLE", "execveat("], run: checklist },
             Step {
                 id: "http",
                 shell: &[
@@ -38,9 +38,10 @@ pub fn lesson() -> Lesson {
                     "jq '.process.terminal=false | .process.args=[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/tmp/www\"] | .mounts += [{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}] | .linux.namespaces |= map(if .type==\"network\" then .path=\"/var/run/netns/demo\" else . end)' config.json > c && mv c config.json",
                     "learnctr run demo &    # then, from the host: wget -qO- http://ADDRESS/",
                 ],
+                key: &["setns(", "IFLA_NET_NS_PID"],
                 run: http,
             },
-            Step { id: "runc", shell: &["runc run --bundle . demo    # the same bundle, with runc"], run: with_runc },
+            Step { id: "runc", shell: &["runc run --bundle . demo    # the same bundle, with runc"], key: &[], run: with_runc },
         ],
     }
 }

@@ -23,7 +23,7 @@ pub fn lesson() -> Lesson {
                     "    run --rm --network none IMAGE sh -c 'echo hello from $(hostname)'",
                     "grep level=debug /tmp/calls.log",
                 ],
-                run: calls,
+                key: &[], run: calls,
             },
             Step {
                 id: "config",
@@ -32,6 +32,7 @@ pub fn lesson() -> Lesson {
                     "podman inspect --format '{{.OCIConfigPath}}' c1   # the config.json Podman wrote",
                     "learnctr spec --bundle /tmp/b   # beside runc's default",
                 ],
+                key: &[],
                 run: config,
             },
             Step {
@@ -41,6 +42,7 @@ pub fn lesson() -> Lesson {
                     "ps -o pid,ppid,args -p $(podman inspect --format '{{.State.ConmonPid}} {{.State.Pid}}' c2)",
                     "podman exec c2 hostname; podman rm -f c2",
                 ],
+                key: &[],
                 run: tree,
             },
         ],

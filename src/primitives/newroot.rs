@@ -18,32 +18,33 @@ pub fn chroot_into(k: &dyn Kernel, root: &str) -> Result<()> {
     k.chdir("/")
 }
 
-/// The classic chroot escape (needs CAP_SYS_CHROOT, which root inside has).
+/// The classic chroot escape (needs CAP_SYS_CHROOT, which root inside has). The
+/// caller stands at its root's `/` (`chroot_into` and `pivot_into` both end there).
 ///
 /// 1. chroot into a subdirectory, *without* chdir: the current directory is now
 ///    outside (above) our root;
 /// 2. `..` stops only when it meets the process's root; ours is below us, so
-///    chdir("..") climbs until it reaches the real `/`, where `..` is `.` itself;
-/// 3. chroot(".") makes that real `/` our root again.
+///    chdir("..") climbs until it reaches the top of the mount tree, where `..` is
+///    `.` itself: the last chdir("..") does not move;
+/// 3. chroot(".") makes that top our root.
+///
+/// After a chroot, the top is the host's `/`. After `pivot_root`, the top of this
+/// namespace's mount tree is the root filesystem: the first chdir("..") already stays.
 pub fn break_out_of_chroot(k: &dyn Kernel, subdir: &str) -> Result<()> {
-    k.chdir("/")?;
     k.chroot(subdir)?;
     // A bound on the climb, in case `..` never settles (it always does).
     for _ in 0..256 {
-        if same_inode(".", "..") {
+        let before = inode_of(".");
+        k.chdir("..")?;
+        if inode_of(".") == before {
             break;
         }
-        k.chdir("..")?;
     }
     k.chroot(".")
 }
 
-/// Whether two paths are the same directory (same device and inode).
-pub fn same_inode(a: &str, b: &str) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
+fn inode_of(path: &str) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Bind-mount the root filesystem onto itself. `pivot_root` needs the new root to be

@@ -49,10 +49,13 @@ impl std::fmt::Display for SpecError {
 }
 
 /// The `config.json` that `runc spec` writes (the one in the course notes): `sh` on a
-/// terminal, three capabilities, no_new_privs, a read-only root at `rootfs`, the
-/// standard mounts, masked and read-only paths, six namespaces. `rootless` maps root
-/// to the calling user, drops the network namespace and the cgroup limits, as
-/// `runc spec --rootless` does.
+/// terminal, three capabilities (bounding, effective, permitted; no inheritable and
+/// no ambient), no_new_privs, a read-only root at `rootfs`, the standard mounts,
+/// masked and read-only paths, a rule that denies every device, and five namespaces
+/// (pid, network, ipc, uts, mount) plus cgroup on a cgroup v2 host, as runc adds it.
+/// `rootless` maps root to the calling user, drops the network namespace and the
+/// cgroup limits, as `runc spec --rootless` does. A test diffs it with the installed
+/// `runc spec`.
 pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
     let mut spec = if rootless {
         let uid = std::env::var("SUDO_UID")
@@ -68,6 +71,30 @@ pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
         Spec::default()
     };
     spec.set_hostname(Some("runc".to_string()));
+    // oci-spec's default differs from runc spec's in four places: terminal, an
+    // inheritable set, a cgroup namespace on every host, and empty annotations.
+    if spec.annotations().as_ref().is_some_and(|a| a.is_empty()) {
+        spec.set_annotations(None);
+    }
+    if let Some(process) = spec.process().clone() {
+        let mut process = process;
+        process.set_terminal(Some(true));
+        if let Some(caps) = process.capabilities().clone() {
+            let mut caps = caps;
+            caps.set_inheritable(None);
+            process.set_capabilities(Some(caps));
+        }
+        spec.set_process(Some(process));
+    }
+    let v2 = crate::primitives::cgroups::layout::detect_mode() == crate::primitives::cgroups::layout::Mode::Unified;
+    if let Some(linux) = spec.linux().clone() {
+        let mut linux = linux;
+        let namespaces = linux.namespaces().clone().unwrap_or_default();
+        let namespaces =
+            namespaces.into_iter().filter(|n| v2 || n.typ() != oci_spec::runtime::LinuxNamespaceType::Cgroup).collect();
+        linux.set_namespaces(Some(namespaces));
+        spec.set_linux(Some(linux));
+    }
     // runc spec's one device rule: deny every device; the runtime then allows the
     // few every container needs (/dev/null, /dev/zero, ..., the ptys). oci-spec's
     // default has no rule, which would mean no device control at all.
