@@ -23,7 +23,7 @@ pub fn lesson() -> Lesson {
         steps: vec![
             Step {
                 id: "bundle",
-                shell: &["learnctr shell --trace -- true    # the whole finale, traced"],
+                shell: &["learnctr shell --trace -- true    # {{shell.whole_finale}}"],
                 run: make_bundle,
             },
             Step {
@@ -33,11 +33,7 @@ pub fn lesson() -> Lesson {
             },
             Step { id: "privileges", shell: &["grep -E 'Cap|NoNewPrivs|Seccomp' /proc/PID/status"], run: privileges },
             Step { id: "network", shell: &["learnctr shell --net -- ip addr", "ping -c 3 10.231.42.2"], run: network },
-            Step {
-                id: "runc",
-                shell: &["runc run --bundle BUNDLE demo    # the same bundle, with runc"],
-                run: with_runc,
-            },
+            Step { id: "runc", shell: &["runc run --bundle BUNDLE demo    # {{shell.same_bundle}}"], run: with_runc },
             Step { id: "built", shell: &["learnctr shell --net --memory 64M --cpus 0.5 --pids 64"], run: built },
         ],
     }
