@@ -119,7 +119,7 @@ fn english_pieces(lang: &str) -> Vec<String> {
             if other.get(key) == Some(value) {
                 continue;
             }
-            for piece in value.split(|c| c == '{' || c == '}').step_by(2) {
+            for piece in value.split(['{', '}']).step_by(2) {
                 let piece = piece.trim();
                 if piece.split_whitespace().count() >= 3 {
                     pieces.push(piece.to_string());
