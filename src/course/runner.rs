@@ -63,7 +63,7 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             }
             render::step_title(i + 1, count, step.id, &section.title);
             render::prose(&section.body);
-            let shell: Vec<String> = step.shell.iter().map(|l| placeholders(l, opts)).collect();
+            let shell: Vec<String> = step.shell.iter().map(|l| placeholders(&text.remarks(l), opts)).collect();
             render::shell_equivalent(&shell);
             trace::take();
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
@@ -157,7 +157,7 @@ fn open_shell(ctx: &Ctx, inspect: &super::step::Inspect) -> Result<(), Failure> 
     println!();
     println!("{}", t("shell.inside").bold());
     for cmd in &inspect.inside {
-        println!("    {}", cmd.green());
+        println!("    {}", ctx.remarks(cmd).green());
     }
     if !inspect.outside.is_empty() {
         println!("{}", t("shell.outside").bold());

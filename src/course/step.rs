@@ -164,6 +164,11 @@ impl<'a> Ctx<'a> {
         self.text.strings.get(key).cloned().unwrap_or_else(|| format!("⟦{key}⟧"))
     }
 
+    /// A command line with its `{{key}}` remarks in the learner's language.
+    pub fn remarks(&self, line: &str) -> String {
+        self.text.remarks(line)
+    }
+
     /// Start an isolated process and write it in the journal.
     ///
     /// A process is the one object that cannot be journaled before it exists (its pid

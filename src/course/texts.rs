@@ -86,6 +86,24 @@ impl LessonText {
     pub fn section(&self, id: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.id == id)
     }
+
+    /// A command line of the lesson (a shell equivalent, a command to try inside) with
+    /// each `{{shell.NAME}}` replaced by that text of `## strings`: the remarks beside
+    /// a command are prose, in the learner's language. Other braces are the command's
+    /// own (`podman inspect --format '{{.Id}}'`). A missing key shows as `⟦key⟧`.
+    pub fn remarks(&self, line: &str) -> String {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some(start) = rest.find("{{shell.") {
+            let Some(len) = rest[start + 2..].find("}}") else { break };
+            let key = &rest[start + 2..start + 2 + len];
+            out.push_str(&rest[..start]);
+            out.push_str(&self.strings.get(key).cloned().unwrap_or_else(|| format!("⟦{key}⟧")));
+            rest = &rest[start + 2 + len + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +119,15 @@ mod tests {
         assert_eq!(t.sections[0].id, "uts");
         assert_eq!(t.sections[0].title, "Hostname");
         assert_eq!(t.strings["a.b"], "label");
+    }
+
+    #[test]
+    fn remarks_come_from_the_strings() {
+        let t = parse("# T\n\n## a — A\n\nx\n\n## strings\n\nshell.or = or: runc spec\n");
+        assert_eq!(t.remarks("learnctr spec    # {{shell.or}}"), "learnctr spec    # or: runc spec");
+        assert_eq!(t.remarks("sh -c ':(){ :|:& };:'"), "sh -c ':(){ :|:& };:'");
+        assert_eq!(t.remarks("podman inspect --format '{{.Id}}' c1"), "podman inspect --format '{{.Id}}' c1");
+        assert_eq!(t.remarks("# {{shell.nope}}"), "# ⟦shell.nope⟧");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Small helpers the lessons share: asking the same question on both sides.
 
+use crate::course::i18n::t;
 use crate::course::step::Contained;
 use crate::course::Failure;
+use crate::primitives::mountinfo::Mount;
 use crate::primitives::probe::{self, Answer, FileStat, Probe};
 
 /// The answer as text.
@@ -35,6 +37,16 @@ pub fn same_file(a: &FileStat, b: &FileStat) -> bool {
 /// `device:inode`, for observations.
 pub fn identity(s: &FileStat) -> String {
     format!("dev {} inode {}", s.dev, s.ino)
+}
+
+/// How a mount propagates, as the lessons show it: its tags (`shared:1`, `master:2`),
+/// or "private" in the learner's language.
+pub fn propagation_shown(m: &Mount) -> String {
+    if m.propagation.is_empty() {
+        t("value.private")
+    } else {
+        m.propagation.join(" ")
+    }
 }
 
 /// The names in a directory on the host, as one line.

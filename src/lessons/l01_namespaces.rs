@@ -121,11 +121,7 @@ fn pid(ctx: &mut Ctx) -> Result<(), Failure> {
         ids == [host_pid.to_string().as_str(), "1"],
         format!("{nspid} (host pid {host_pid})"),
     );
-    ctx.inspect(
-        inside,
-        &["echo $$", "ps   # still the host's /proc: see lesson 4"],
-        outside_commands(host_pid, "--pid"),
-    );
+    ctx.inspect(inside, &["echo $$", "ps   # {{shell.ps_host_proc}}"], outside_commands(host_pid, "--pid"));
     Ok(())
 }
 
@@ -179,13 +175,14 @@ fn mount(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The propagation tags of a mountinfo line: `shared:1`, `master:2`, or private.
+/// The propagation tags of a mountinfo line: `shared:1`, `master:2`, or private (in
+/// the learner's language).
 fn propagation(line: &str) -> String {
     let head = line.split(" - ").next().unwrap_or("");
     let tags: Vec<&str> =
         head.split_whitespace().skip(6).filter(|f| f.starts_with("shared:") || f.starts_with("master:")).collect();
     if tags.is_empty() {
-        "private".to_string()
+        crate::course::i18n::t("value.private")
     } else {
         tags.join(" ")
     }

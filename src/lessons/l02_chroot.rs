@@ -20,7 +20,7 @@ pub fn lesson() -> Lesson {
                 id: "escape",
                 shell: &[
                     "chroot ROOTFS /bin/sh",
-                    "(then, in C: the chroot command always moves its cwd inside the new root)",
+                    "({{shell.then_in_c}})",
                     "    chroot(\"tmp\"); for (i = 0; i < 64; i++) chdir(\"..\"); chroot(\".\"); execl(\"/bin/sh\", \"sh\", NULL);",
                 ],
                 key: &["chroot(", "chdir(\"..\")"], run: escape,
@@ -46,7 +46,7 @@ fn chroot(ctx: &mut Ctx) -> Result<(), Failure> {
     let pid = inside.pid();
     ctx.inspect(
         inside,
-        &["ls /", "cat /etc/os-release", "ls /proc   # empty: nothing is mounted here"],
+        &["ls /", "cat /etc/os-release", "ls /proc   # {{shell.proc_empty}}"],
         outside_commands(pid, "--root"),
     );
     Ok(())

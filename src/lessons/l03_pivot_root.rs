@@ -5,6 +5,7 @@
 //! tried again: now there is nothing to escape to.
 
 use super::common::*;
+use crate::course::i18n::{fill, t};
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::primitives::isolate::Plan;
 use crate::primitives::mountinfo;
@@ -39,7 +40,7 @@ pub fn lesson() -> Lesson {
                 ],
                 key: &["MS_BIND|MS_REC", "pivot_root(", "umount2("], run: pivot,
             },
-            Step { id: "escape", shell: &["(lesson 2's escape, in C, after pivot_root)"], key: &["chroot(", "chdir(\"..\")"], run: escape },
+            Step { id: "escape", shell: &["({{shell.escape_in_c}})"], key: &["chroot(", "chdir(\"..\")"], run: escape },
         ],
     }
 }
@@ -80,19 +81,19 @@ fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.propagation.shared_refused", refused, pivots.join(", "));
     ctx.check("check.propagation.private_accepted", pivots.last().is_some_and(|r| r == "0"), pivots.join(", "));
     let host_root = mountinfo::parse(&host_before);
-    let host_prop = mountinfo::at(&host_root, "/").map(|m| m.propagation_text()).unwrap_or_default();
+    let host_prop = mountinfo::at(&host_root, "/").map(propagation_shown).unwrap_or_default();
     // What this machine has, said as found: systemd makes / shared at boot; a machine
     // without systemd at PID 1 (a container, a WSL distribution, some VMs) may not.
     let found = if host_prop.contains("shared") { "value.root_found_shared" } else { "value.root_found_not_shared" };
     let found = ctx.s(found);
     ctx.fact("label.this_machine", found);
-    ctx.observe("label.root_propagation", host_prop, "private");
+    ctx.observe("label.root_propagation", host_prop, t("value.private"));
     let host_during = std::fs::read_to_string("/proc/self/mountinfo")?;
     ctx.check("check.host_mounts_unchanged", host_before == host_during, "");
     let pid = inside.pid();
     ctx.inspect(
         inside,
-        &["ls /", "cat /proc/self/mountinfo 2>/dev/null || echo 'no /proc here'"],
+        &["ls /", "cat /proc/self/mountinfo 2>/dev/null || echo '{{shell.no_proc}}'"],
         outside_commands(pid, "--mount"),
     );
     Ok(())
@@ -109,7 +110,8 @@ fn pivot(ctx: &mut Ctx) -> Result<(), Failure> {
     let table = text(inside.ask(Probe::ReadFile("/proc/self/mountinfo".into()))?);
     let mounts = mountinfo::parse(&table);
     let points: Vec<String> = mounts.iter().map(|m| format!("{} ({})", m.mount_point, m.fstype)).collect();
-    ctx.observe("label.mounts", format!("{} mounts", mountinfo::parse(&host_before).len()), points.join(", "));
+    let count = mountinfo::parse(&host_before).len();
+    ctx.observe("label.mounts", fill(&ctx.s("value.mount_count"), &[("n", &count)]), points.join(", "));
     let only_ours = mounts.iter().all(|m| m.mount_point == "/" || m.mount_point.starts_with("/proc"));
     ctx.check("check.pivot.only_rootfs_mounts", only_ours && !mounts.is_empty(), points.join(", "));
     let host_during = std::fs::read_to_string("/proc/self/mountinfo")?;

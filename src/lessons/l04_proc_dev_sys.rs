@@ -6,6 +6,7 @@
 
 use super::common::*;
 use super::l03_pivot_root::pivot_setup;
+use crate::course::i18n::fill;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
@@ -28,9 +29,9 @@ pub fn lesson() -> Lesson {
                 id: "dev",
                 shell: &[
                     "mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ROOTFS/dev",
-                    "touch ROOTFS/dev/null && mount --bind /dev/null ROOTFS/dev/null    # and zero full random urandom tty",
+                    "touch ROOTFS/dev/null && mount --bind /dev/null ROOTFS/dev/null    # {{shell.and_devices}}",
                     "mkdir ROOTFS/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts ROOTFS/dev/pts",
-                    "ln -s /proc/self/fd ROOTFS/dev/fd    # and stdin stdout stderr, ptmx -> pts/ptmx",
+                    "ln -s /proc/self/fd ROOTFS/dev/fd    # {{shell.and_links}}",
                 ],
                 key: &["\"devpts\"", "\"/dev/null\""], run: dev,
             },
@@ -38,9 +39,9 @@ pub fn lesson() -> Lesson {
                 id: "sys",
                 shell: &[
                     "mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ROOTFS/sys",
-                    "mount --bind /dev/null /proc/kcore          # masked (a file)",
-                    "mount -t tmpfs -o ro tmpfs /sys/firmware    # masked (a directory)",
-                    "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys   # read-only",
+                    "mount --bind /dev/null /proc/kcore          # {{shell.masked_file}}",
+                    "mount -t tmpfs -o ro tmpfs /sys/firmware    # {{shell.masked_dir}}",
+                    "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys   # {{shell.read_only}}",
                 ],
                 key: &["\"sysfs\"", "MS_REMOUNT"], run: sys,
             },
@@ -158,13 +159,14 @@ fn sys(ctx: &mut Ctx) -> Result<(), Failure> {
         let (hidden, shown) = match &seen {
             Answer::Stat(st) if st.kind == "dir" => {
                 let names = inside.ask(Probe::ListDir(path.to_string()))?.text();
-                (names.is_empty(), entries(&names))
+                (names.is_empty(), entries(ctx, &names))
             }
-            other => (is_char(other, 1, 3), text(other.clone())),
+            other => (is_char(other, 1, 3), shown_stat(ctx, other)),
         };
         let host_view = match probe::stat(path) {
-            Ok(st) if st.kind == "dir" => entries(&listing_on_host(path)?),
-            _ => on_host(&Probe::Stat(path.to_string()))?,
+            Ok(st) if st.kind == "dir" => entries(ctx, &listing_on_host(path)?),
+            Ok(st) => shown_stat(ctx, &Answer::Stat(st)),
+            Err(e) => return Err(Failure::new(e)),
         };
         ctx.observe_raw(path, host_view, shown);
         if !hidden {
@@ -181,7 +183,9 @@ fn sys(ctx: &mut Ctx) -> Result<(), Failure> {
         .collect();
     ctx.check("check.sys.read_only_paths", writable.is_empty(), writable.join(" "));
     let write = text(inside.ask(Probe::WriteTest("/proc/sys/kernel/hostname".into()))?);
-    ctx.observe("label.write_proc_sys", on_host(&Probe::WriteTest("/proc/sys/kernel/hostname".into()))?, &write);
+    let host_write = on_host(&Probe::WriteTest("/proc/sys/kernel/hostname".into()))?;
+    let shown = |w: &str| if w == "writable" { ctx.s("value.writable") } else { w.to_string() };
+    ctx.observe("label.write_proc_sys", shown(&host_write), shown(&write));
     ctx.check("check.sys.proc_sys_read_only", write == "EROFS", &write);
     let pid = inside.pid();
     ctx.inspect(
@@ -201,9 +205,18 @@ fn is_char(answer: &Answer, major: u64, minor: u64) -> bool {
     matches!(answer, Answer::Stat(s) if s.kind == "char" && s.rdev == (major, minor))
 }
 
-/// "dir, 3 entries" for a listing.
-fn entries(listing: &str) -> String {
-    format!("dir, {} entries", listing.split_whitespace().count())
+/// "dir, 3 entries" for a listing, in the learner's language.
+fn entries(ctx: &Ctx, listing: &str) -> String {
+    fill(&ctx.s("value.dir_entries"), &[("n", &listing.split_whitespace().count())])
+}
+
+/// A `stat` answer as the table shows it: a device by its numbers (`char 1:3`), a file
+/// by its size in the learner's language.
+fn shown_stat(ctx: &Ctx, answer: &Answer) -> String {
+    match answer {
+        Answer::Stat(st) if st.kind == "file" => fill(&ctx.s("value.file_size"), &[("size", &st.size)]),
+        other => text(other.clone()),
+    }
 }
 
 fn probe_count(path: &str) -> usize {

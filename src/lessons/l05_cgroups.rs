@@ -5,7 +5,7 @@
 //! workload hit the limit, and reads the kernel's own counters to prove it.
 
 use super::common::*;
-use crate::course::i18n::tf;
+use crate::course::i18n::{fill, tf};
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::primitives::cgroups::{files, Cgroup, Hierarchy, Limit, Mode, Unavailable};
 use crate::primitives::isolate::Plan;
@@ -23,9 +23,7 @@ pub fn lesson() -> Lesson {
             Step { id: "detect", shell: &["stat -fc %T /sys/fs/cgroup", "mount | grep cgroup"], key: &[], run: detect },
             Step {
                 id: "create",
-                shell: &[
-                    "cgcreate -g memory,cpu,pids:learnctr/demo      # or: mkdir /sys/fs/cgroup/learnctr/demo (v2)",
-                ],
+                shell: &["cgcreate -g memory,cpu,pids:learnctr/demo      # {{shell.or_mkdir}}"],
                 key: &["mkdir("],
                 run: create,
             },
@@ -64,7 +62,7 @@ pub fn lesson() -> Lesson {
             },
             Step {
                 id: "remove",
-                shell: &["cgdelete -g memory,cpu,pids:learnctr/demo   # or: rmdir .../learnctr/demo"],
+                shell: &["cgdelete -g memory,cpu,pids:learnctr/demo   # {{shell.or_rmdir}}"],
                 key: &["rmdir("],
                 run: remove,
             },
@@ -86,7 +84,7 @@ fn step_cgroup(ctx: &mut Ctx, controllers: &[&'static str]) -> Result<Cgroup, Fa
     let leaf = format!("lesson5-{}-{}", ctx.step, std::process::id());
     let cgroup = Cgroup::new(hierarchy.clone(), &leaf, controllers);
     if let Err(why) = cgroup.check() {
-        return Err(unavailable(&hierarchy, why));
+        return Err(unavailable(ctx, &hierarchy, why));
     }
     ctx.cgroup(cgroup).map_err(|f| {
         match f.message.contains("EACCES") || f.message.contains("EPERM") || f.message.contains("EROFS") {
@@ -102,8 +100,8 @@ fn step_cgroup(ctx: &mut Ctx, controllers: &[&'static str]) -> Result<Cgroup, Fa
     })
 }
 
-fn unavailable(h: &Hierarchy, why: Unavailable) -> Failure {
-    let mode = mode_name(h.mode);
+fn unavailable(ctx: &Ctx, h: &Hierarchy, why: Unavailable) -> Failure {
+    let mode = mode_name(ctx, h.mode);
     Failure::new(match why {
         Unavailable::NoMount => tf("cgroup.no_mount", &[]),
         Unavailable::Controller(c) if h.mode == Mode::Unified => {
@@ -114,13 +112,14 @@ fn unavailable(h: &Hierarchy, why: Unavailable) -> Failure {
     })
 }
 
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Unified => "v2",
-        Mode::Hybrid => "hybrid",
-        Mode::Legacy => "v1",
-        Mode::Missing => "none",
-    }
+/// The cgroup layout's name, in the learner's language.
+fn mode_name(ctx: &Ctx, mode: Mode) -> String {
+    ctx.s(match mode {
+        Mode::Unified => "value.mode.v2",
+        Mode::Hybrid => "value.mode.hybrid",
+        Mode::Legacy => "value.mode.v1",
+        Mode::Missing => "value.mode.none",
+    })
 }
 
 fn workload(answer: Answer) -> Result<Outcome, Failure> {
@@ -135,7 +134,8 @@ fn detect(ctx: &mut Ctx) -> Result<(), Failure> {
     let mounts = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo")?);
     let fstype = |p: &str| mountinfo::at(&mounts, p).map(|m| m.fstype.clone()).unwrap_or_default();
     let (top, unified) = (fstype("/sys/fs/cgroup"), fstype("/sys/fs/cgroup/unified"));
-    ctx.fact("label.mode", format!("statfs → {}", mode_name(h.mode)));
+    let mode = mode_name(ctx, h.mode);
+    ctx.fact("label.mode", format!("statfs → {mode}"));
     let unified_text = if unified.is_empty() { "-".to_string() } else { unified.clone() };
     ctx.fact("label.mounts", format!("/sys/fs/cgroup: {top}; /sys/fs/cgroup/unified: {unified_text}"));
     let consistent = match h.mode {
@@ -144,7 +144,7 @@ fn detect(ctx: &mut Ctx) -> Result<(), Failure> {
         Mode::Legacy => top == "tmpfs" && unified != "cgroup2",
         Mode::Missing => false,
     };
-    ctx.check("check.detect.consistent", consistent, format!("{} / {top} {unified}", mode_name(h.mode)));
+    ctx.check("check.detect.consistent", consistent, format!("{mode} / {top} {unified}"));
     ctx.fact("label.controllers", h.usable_controllers().join(" "));
     let needed: Vec<&str> =
         CONTROLLERS.iter().copied().filter(|c| !h.usable_controllers().iter().any(|u| u == c)).collect();
@@ -222,7 +222,8 @@ fn memory(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(Plan::new(&[Namespace::Pid]).in_cgroup(&cg))?;
     let v2 = cg.hierarchy.mode == Mode::Unified;
     let outcome = workload(inside.ask(Probe::Allocate(2 * MEMORY_LIMIT))?)?;
-    ctx.observe("label.allocation", format!("{} MiB", (2 * MEMORY_LIMIT) >> 20), format!("status {}", outcome.status));
+    let status = fill(&ctx.s("value.exit_status"), &[("status", &outcome.status)]);
+    ctx.observe("label.allocation", format!("{} MiB", (2 * MEMORY_LIMIT) >> 20), status);
     ctx.check("check.memory.killed", outcome.status == 128 + libc::SIGKILL, outcome.status);
     let (oom_kills, peak) = if v2 {
         (cg.counter("memory", "memory.events", "oom_kill"), cg.read("memory", "memory.peak").ok())
@@ -255,7 +256,7 @@ fn memory(ctx: &mut Ctx) -> Result<(), Failure> {
     let pid = inside.pid();
     ctx.inspect(
         inside,
-        &["cat /proc/self/cgroup", "head -c 64M /dev/zero | tail   # killed"],
+        &["cat /proc/self/cgroup", "head -c 64M /dev/zero | tail   # {{shell.killed}}"],
         cgroup_commands(&cg, pid),
     );
     Ok(())
@@ -356,7 +357,8 @@ fn remove(ctx: &mut Ctx) -> Result<(), Failure> {
     cg.remove(ctx.k)?;
     let left: Vec<String> = dirs.iter().filter(|d| d.exists()).map(|d| d.display().to_string()).collect();
     for d in &dirs {
-        ctx.observe_raw(&d.display().to_string(), "", if d.exists() { "present" } else { "-" });
+        let shown = if d.exists() { ctx.s("value.present") } else { "-".to_string() };
+        ctx.observe_raw(&d.display().to_string(), "", shown);
     }
     ctx.check("check.remove.gone", left.is_empty(), left.join(" "));
     let dead = !std::path::Path::new(&format!("/proc/{member}")).exists()

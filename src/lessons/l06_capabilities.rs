@@ -23,15 +23,15 @@ pub fn lesson() -> Lesson {
             Step { id: "sets", shell: &["grep Cap /proc/$$/status", "capsh --decode=000001ffffffffff"], key: &[], run: sets },
             Step {
                 id: "drop",
-                shell: &["setpriv --bounding-set -all,+audit_write,+kill,+net_bind_service --inh-caps -all -- sh -c 'grep Cap /proc/self/status'"],
+                shell: &["setpriv --bounding-set -all,+audit_write,+kill,+net_bind_service --inh-caps -all -- sh -c 'grep Cap /proc/self/status'", "({{shell.runc_capabilities}})"],
                 key: &["PR_CAPBSET_DROP", "capset("], run: drop_caps,
             },
             Step { id: "denied", shell: &["hostname x; chown 1000 f; ping -c1 127.0.0.1; mknod n c 1 3; mount -t tmpfs t /mnt"], key: &[], run: denied },
-            Step { id: "docker", shell: &["(docker run: 14 capabilities by default)"], key: &["capset("], run: docker },
-            Step { id: "addback", shell: &["(config.json: add \"CAP_CHOWN\" to every capability set)"], key: &["capset("], run: add_back },
+            Step { id: "docker", shell: &["({{shell.docker_default}})"], key: &["capset("], run: docker },
+            Step { id: "addback", shell: &["({{shell.add_chown}})"], key: &["capset("], run: add_back },
             Step { id: "nnp", shell: &["setpriv --no-new-privs ./learnctr-whoami", "(config.json: \"noNewPrivileges\": true)"], key: &["PR_SET_NO_NEW_PRIVS", "chmod("], run: nnp },
             Step { id: "seccomp", shell: &["(config.json: \"linux\": { \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [...] } })"], key: &["seccomp("], run: filter },
-            Step { id: "order", shell: &["(runc's init: no_new_privs, capabilities, then seccomp just before execve)"], key: &["seccomp(", "capset(", "PR_SET_NO_NEW_PRIVS"], run: order },
+            Step { id: "order", shell: &["({{shell.runc_order}})"], key: &["seccomp(", "capset(", "PR_SET_NO_NEW_PRIVS"], run: order },
         ],
     }
 }
@@ -151,15 +151,24 @@ fn drop_caps(ctx: &mut Ctx) -> Result<(), Failure> {
 
 /// The operations of the demonstration, each with the result expected under runc's
 /// default set: denied (EPERM, or EACCES for a low port) unless the capability is kept.
-fn operations() -> Vec<Attempt> {
+fn operations(ctx: &Ctx) -> Vec<Attempt> {
     vec![
-        Attempt::Sethostname("inside".into()),
+        Attempt::Sethostname(ctx.s("value.hostname_denied")),
         Attempt::Chown(FILE.into()),
         Attempt::RawSocket,
         Attempt::Mknod(format!("{SCRATCH}/null")),
         Attempt::MountTmpfs(SCRATCH.into()),
         Attempt::BindPort(80),
     ]
+}
+
+/// An operation as the tables and claims name it: its command, or its name in the
+/// lesson's text when it is no command.
+fn shown(ctx: &Ctx, op: &Attempt) -> String {
+    op.command().unwrap_or_else(|| match op {
+        Attempt::UnshareX32 => ctx.s("op.unshare_x32"),
+        _ => ctx.s("label.install_filter"),
+    })
 }
 
 /// Try every operation inside; check each against the capabilities `keep` holds.
@@ -170,15 +179,15 @@ fn try_all(
     key_prefix: &str,
 ) -> Result<(), Failure> {
     ctx.columns = Some((ctx.s("value.capability"), ctx.s("value.result")));
-    for op in operations() {
+    for op in operations(ctx) {
         let got = text(inside.ask(Probe::Try(op.clone()))?);
         let cap = op.capability();
         let kept = capabilities::parse(cap).map(|c| keep.contains(c)).unwrap_or(false);
-        ctx.observe_raw(&op.command(), cap, &got);
+        ctx.observe_raw(&shown(ctx, &op), cap, &got);
         let denied = got == "EPERM" || got == "EACCES";
         let passed = if kept { got == "ok" } else { denied };
         let key = if kept { format!("{key_prefix}.allowed") } else { format!("{key_prefix}.denied") };
-        let claim = crate::course::i18n::fill(&ctx.s(&key), &[("op", &op.command()), ("cap", &cap)]);
+        let claim = crate::course::i18n::fill(&ctx.s(&key), &[("op", &shown(ctx, &op)), ("cap", &cap)]);
         ctx.checks.push(crate::course::step::Check { claim, passed, measured: got });
     }
     Ok(())
@@ -215,7 +224,7 @@ fn add_back(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(container(Restrictions { keep: Some(keep), ..NONE }))?;
     let got = text(inside.ask(Probe::Try(Attempt::Chown(FILE.into())))?);
     ctx.columns = Some((ctx.s("value.capability"), ctx.s("value.result")));
-    ctx.observe_raw(&Attempt::Chown(FILE.into()).command(), "CAP_CHOWN", &got);
+    ctx.observe_raw(&shown(ctx, &Attempt::Chown(FILE.into())), "CAP_CHOWN", &got);
     let owner = text(inside.ask(Probe::Owner(FILE.into()))?);
     ctx.observe_raw(&format!("stat {FILE}"), "", &owner);
     ctx.check("check.addback.chown", got == "ok" && owner == "1000:1000", format!("{got}, {owner}"));
@@ -277,7 +286,7 @@ fn filter(ctx: &mut Ctx) -> Result<(), Failure> {
         (Attempt::Unshare(Namespace::Uts), true),
         (Attempt::Keyctl, true),
         (Attempt::MountTmpfs(SCRATCH.into()), true),
-        (Attempt::Sethostname("still-allowed".into()), false),
+        (Attempt::Sethostname(ctx.s("value.hostname_allowed")), false),
         (Attempt::Getpid, false),
     ];
     if cfg!(target_arch = "x86_64") {
@@ -285,9 +294,9 @@ fn filter(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     for (op, denied) in attempts {
         let got = text(inside.ask(Probe::Try(op.clone()))?);
-        ctx.observe_raw(&op.command(), if denied { "EPERM" } else { "ok" }, &got);
+        ctx.observe_raw(&shown(ctx, &op), if denied { "EPERM" } else { "ok" }, &got);
         let key = if denied { "check.seccomp.denied" } else { "check.seccomp.allowed" };
-        let claim = crate::course::i18n::fill(&ctx.s(key), &[("op", &op.command())]);
+        let claim = crate::course::i18n::fill(&ctx.s(key), &[("op", &shown(ctx, &op))]);
         let passed = if denied { got == "EPERM" } else { got == "ok" };
         ctx.checks.push(crate::course::step::Check { claim, passed, measured: got });
     }
@@ -323,7 +332,7 @@ fn order(ctx: &mut Ctx) -> Result<(), Failure> {
         format!("{mode} {}", set_of(&sets, "effective").summary()),
     );
     let keyctl = text(inside.ask(Probe::Try(Attempt::Keyctl))?);
-    ctx.observe_raw(&Attempt::Keyctl.command(), "", &keyctl);
+    ctx.observe_raw(&shown(ctx, &Attempt::Keyctl), "", &keyctl);
     ctx.check("check.order.profile_denies", keyctl == "EPERM", &keyctl);
     let pid = inside.pid();
     ctx.inspect(

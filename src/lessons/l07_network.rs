@@ -5,7 +5,7 @@
 //! made are ever used: no NAT, no forwarding, nothing leaves the machine.
 
 use super::l04_proc_dev_sys::container_setup;
-use crate::course::i18n::tf;
+use crate::course::i18n::{fill, tf};
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::primitives::isolate::Plan;
@@ -50,7 +50,7 @@ pub fn lesson() -> Lesson {
                 shell: &["nsenter -t PID -n -m httpd -f -p 80 -h /tmp/www &", "wget -qO- http://SUBNET.2/"],
                 key: &["socket(", "connect("], run: http,
             },
-            Step { id: "two", shell: &["(a second container on learnctr0 at SUBNET.3)", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], key: &["kind=\"veth\"", "IFLA_MASTER"], run: two },
+            Step { id: "two", shell: &["({{shell.second_container}})", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], key: &["kind=\"veth\"", "IFLA_MASTER"], run: two },
         ],
     }
 }
@@ -173,11 +173,12 @@ fn ping_inside(c: &Contained, to: Ipv4Addr) -> Result<(u32, String), Failure> {
     Ok((received, rtt))
 }
 
-/// learnctr's own ping from the host.
-fn ping_from_host(to: Ipv4Addr) -> Result<(usize, String), Failure> {
+/// learnctr's own ping from the host: the replies, and what the table shows.
+fn ping_from_host(ctx: &Ctx, to: Ipv4Addr) -> Result<(usize, String), Failure> {
     let rtts = net_client::ping(to, 3, Duration::from_secs(1))?;
     let avg = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / rtts.len().max(1) as f64;
-    Ok((rtts.len(), format!("{} / 3, avg {avg:.3} ms", rtts.len())))
+    let figures = fill(&ctx.s("value.ping_figures"), &[("received", &rtts.len()), ("avg", &format!("{avg:.3}"))]);
+    Ok((rtts.len(), figures))
 }
 
 /// Ping from inside to the gateway (busybox), and from the host to inside (learnctr).
@@ -185,7 +186,7 @@ fn ping_both_ways(ctx: &mut Ctx, c: &Contained, s: &Subnet) -> Result<(), Failur
     let (received, rtt) = ping_inside(c, s.host(1))?;
     ctx.observe("label.ping_to_host", s.host(1), format!("{received} / 3 {rtt}"));
     ctx.check("check.veth.ping_out", received == 3, received);
-    let (back, figures) = ping_from_host(s.host(2))?;
+    let (back, figures) = ping_from_host(ctx, s.host(2))?;
     ctx.observe("label.ping_to_container", &figures, s.host(2));
     ctx.check("check.veth.ping_in", back == 3, &figures);
     Ok(())
@@ -274,23 +275,22 @@ fn bridge(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The page the web server inside serves.
-const PAGE: &str = "<h1>learnctr</h1>\n<p>Served from inside a container built in lesson 7.</p>\n";
-
 fn http(ctx: &mut Ctx) -> Result<(), Failure> {
     let s = choose_subnet(ctx)?;
     let c = container(ctx)?;
     let host = make_bridge(ctx, &s)?;
     plug_into_bridge(ctx, &host, &c, 'a', &s, 2)?;
-    c.ask(Probe::WriteText("/tmp/www/index.html".into(), PAGE.into()))?;
+    // The page the web server inside serves, in the learner's language.
+    let page = ctx.s("value.page");
+    c.ask(Probe::WriteText("/tmp/www/index.html".into(), page.clone()))?;
     c.ask(Probe::Spawn(vec!["httpd".into(), "-f".into(), "-p".into(), "80".into(), "-h".into(), "/tmp/www".into()]))?;
     let answer = net_client::http_get_within(s.host(2), 80, "/", Duration::from_secs(2));
     let (status, body) =
         answer.map_err(|e| Failure::new(tf("net.http_failed", &[("addr", &s.host(2)), ("detail", &e)])))?;
     ctx.observe("label.http_status", &status, format!("httpd -p 80 ({})", s.host(2)));
-    ctx.observe("label.http_body", body.trim_end(), PAGE.trim_end());
+    ctx.observe("label.http_body", body.trim_end(), page.trim_end());
     ctx.check("check.http.ok", status.contains(" 200"), &status);
-    ctx.check("check.http.body", body == PAGE, &body);
+    ctx.check("check.http.body", body == page, &body);
     let cmds = host_commands(&c);
     ctx.inspect(c, &["ps", "cat /tmp/www/index.html", "wget -qO- http://127.0.0.1/"], cmds);
     Ok(())

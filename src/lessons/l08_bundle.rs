@@ -5,6 +5,7 @@
 //! when the step ends); its `root.path` points at the lesson's root filesystem,
 //! read-only, so nothing in the rootfs changes.
 
+use crate::course::i18n::fill;
 use crate::course::step::Check;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::host::journal::Object;
@@ -18,7 +19,7 @@ pub fn lesson() -> Lesson {
         name: "bundle",
         needs_rootfs: true,
         steps: vec![
-            Step { id: "spec", shell: &["mkdir bundle && cd bundle", "learnctr spec      # or: runc spec"], key: &[], run: write_spec },
+            Step { id: "spec", shell: &["mkdir bundle && cd bundle", "learnctr spec      # {{shell.or_runc}}"], key: &[], run: write_spec },
             Step { id: "fields", shell: &["jq . config.json"], key: &[], run: fields },
             Step {
                 id: "edit",
@@ -34,14 +35,14 @@ pub fn lesson() -> Lesson {
             Step {
                 id: "http",
                 shell: &[
-                    "ip netns add demo    # the course notes' named namespace (here a process holds it)",
+                    "ip netns add demo    # {{shell.named_netns}}",
                     "jq '.process.terminal=false | .process.args=[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/tmp/www\"] | .mounts += [{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}] | .linux.namespaces |= map(if .type==\"network\" then .path=\"/var/run/netns/demo\" else . end)' config.json > c && mv c config.json",
-                    "learnctr run demo &    # then, from the host: wget -qO- http://ADDRESS/",
+                    "learnctr run demo &    # {{shell.then_wget}}",
                 ],
                 key: &["setns(", "IFLA_NET_NS_PID"],
                 run: http,
             },
-            Step { id: "runc", shell: &["runc run --bundle . demo    # the same bundle, with runc"], key: &[], run: with_runc },
+            Step { id: "runc", shell: &["runc run --bundle . demo    # {{shell.same_bundle}}"], key: &[], run: with_runc },
         ],
     }
 }
@@ -89,9 +90,10 @@ fn fields(ctx: &mut Ctx) -> Result<(), Failure> {
     let b = bundle(ctx, &["sh"])?;
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.dir.join("config.json"))?).map_err(|e| Failure::new(e.to_string()))?;
+    let entries = ctx.s("value.entries");
     let show = |v: &serde_json::Value| -> String {
         match v {
-            serde_json::Value::Array(items) if items.len() > 4 => format!("{} {}", items.len(), "entries"),
+            serde_json::Value::Array(items) if items.len() > 4 => fill(&entries, &[("n", &items.len())]),
             other => other.to_string(),
         }
     };
@@ -155,9 +157,10 @@ fn edit(ctx: &mut Ctx) -> Result<(), Failure> {
         let answer = match spec::load(&b.dir) {
             Ok(_) => {
                 all_refused = false;
-                "accepted".to_string()
+                ctx.s("value.accepted")
             }
-            Err(e) => e.to_string().replace(&b.dir.display().to_string(), "BUNDLE"),
+            // The learner's language, from this lesson's `spec.` and `json.` texts.
+            Err(e) => e.describe(&|key| ctx.s(key)).replace(&b.dir.display().to_string(), "BUNDLE"),
         };
         ctx.observe_raw(&ctx.s(label), "", answer);
     }
@@ -218,7 +221,7 @@ fn lifecycle(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     seen.push(("kill KILL".into(), status(&root, &id)));
     runtime::delete(ctx.k, &root, &id, false).map_err(|e| Failure::new(e.0))?;
-    seen.push(("delete".into(), if Container::dir(&root, &id).exists() { "present".into() } else { "-".into() }));
+    seen.push(("delete".into(), if Container::dir(&root, &id).exists() { ctx.s("value.present") } else { "-".into() }));
     ctx.columns = Some((ctx.s("value.command"), ctx.s("value.status")));
     for (command, state) in &seen {
         ctx.observe_raw(command, "", state);
@@ -266,9 +269,11 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut checks = vec![sealed_check];
     // 1. Propagation: the container's / is not shared with anything.
     let table = mountinfo::parse(&std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))?);
-    let root_mount = mountinfo::at(&table, "/").map(|m| m.propagation_text()).unwrap_or_default();
-    ctx.observe_raw(&ctx.s("item.propagation"), ctx.s("guard.propagation"), &root_mount);
-    checks.push(("check.checklist.propagation", !root_mount.contains("shared"), root_mount.clone()));
+    let root_mount = mountinfo::at(&table, "/");
+    let shown = root_mount.map(super::common::propagation_shown).unwrap_or_default();
+    ctx.observe_raw(&ctx.s("item.propagation"), ctx.s("guard.propagation"), &shown);
+    let shared = root_mount.is_none_or(|m| m.propagation.iter().any(|t| t.starts_with("shared:")));
+    checks.push(("check.checklist.propagation", !shared, shown));
     // 2. No fd of the runtime leaked into the container (CVE-2024-21626).
     let fds: Vec<String> = crate::primitives::probe::list_dir(&format!("/proc/{pid}/fd")).map_err(Failure::new)?;
     ctx.observe_raw(&ctx.s("item.fds"), ctx.s("guard.fds"), fds.join(" "));

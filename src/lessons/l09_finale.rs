@@ -23,7 +23,7 @@ pub fn lesson() -> Lesson {
         steps: vec![
             Step {
                 id: "bundle",
-                shell: &["learnctr shell --trace -- true    # the whole finale, traced"],
+                shell: &["learnctr shell --trace -- true    # {{shell.whole_finale}}"],
                 key: &["execveat(", "pivot_root("],
                 run: make_bundle,
             },
@@ -47,7 +47,7 @@ pub fn lesson() -> Lesson {
             },
             Step {
                 id: "runc",
-                shell: &["runc run --bundle BUNDLE demo    # the same bundle, with runc"],
+                shell: &["runc run --bundle BUNDLE demo    # {{shell.same_bundle}}"],
                 key: &[],
                 run: with_runc,
             },

@@ -41,3 +41,24 @@ pub fn get(number: u32) -> Option<Lesson> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::course::i18n::Lang;
+    use crate::course::texts;
+
+    /// A `{{key}}` remark of a shell equivalent is a text of the lesson in every language.
+    #[test]
+    fn every_remark_of_a_shell_equivalent_is_a_text() {
+        for number in 1..=super::PLANNED {
+            let lesson = super::get(number).unwrap();
+            for lang in Lang::ALL {
+                let text = texts::lesson(lang, number).unwrap();
+                for line in lesson.steps.iter().flat_map(|s| s.shell.iter()) {
+                    let shown = text.remarks(line);
+                    assert!(!shown.contains('⟦'), "lesson {number} in {}: {shown}", lang.code());
+                }
+            }
+        }
+    }
+}

@@ -21,15 +21,6 @@ impl Mount {
     pub fn read_only(&self) -> bool {
         self.options.iter().any(|o| o == "ro")
     }
-
-    /// `private`, or the propagation tags joined by spaces.
-    pub fn propagation_text(&self) -> String {
-        if self.propagation.is_empty() {
-            "private".to_string()
-        } else {
-            self.propagation.join(" ")
-        }
-    }
 }
 
 pub fn parse(text: &str) -> Vec<Mount> {
@@ -94,7 +85,7 @@ mod tests {
         assert!(!m[0].read_only());
         let p = parse("1 0 0:1 / / ro - tmpfs t ro\n");
         assert!(p[0].read_only());
-        assert_eq!(p[0].propagation_text(), "private");
+        assert!(p[0].propagation.is_empty(), "a private mount has no propagation tags");
         assert_eq!(at(&p, "/").unwrap().fstype, "tmpfs");
     }
 
