@@ -180,7 +180,7 @@ fn has_word(line: &str, word: &str) -> bool {
 
 /// A line of the syscall trace: `[pid  123] call(...) = result`.
 fn is_trace(line: &str) -> bool {
-    line.trim_start().starts_with("[pid ")
+    line.trim_start().trim_start_matches('▶').trim_start().starts_with("[pid ")
 }
 
 /// What of a line is prose: all of it, but of a shell equivalent (`# command`) only
@@ -228,6 +228,7 @@ fn the_word_matcher_sees_whole_words_only() {
     assert!(!has_word("guarda i mounts del config.json", "N mounts"));
     assert!(has_word("    mounts", "=mounts"));
     assert!(is_trace("    [pid      1] sethostname(\"inside\", 6) = -1 EPERM"));
+    assert!(is_trace("  ▶ [pid   4242 → 1] seccomp(SECCOMP_SET_MODE_FILTER, 0, {len=25}) = 0"));
     assert_eq!(prose_of("    # learnctr spec      # or: runc spec"), Some("or: runc spec"));
     assert_eq!(prose_of("    # jq '.a | if .t then 1 else 2 end' c"), None);
     assert_eq!(

@@ -79,7 +79,7 @@ fn flush<'a>(run: &mut Vec<(&'a Event, usize)>, lines: &mut Vec<Line<'a>>) {
             None => names.push((n.to_string(), 1)),
         }
     }
-    names.sort_by(|a, b| b.1.cmp(&a.1));
+    names.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     lines.push(Line::Folded { count: run.len(), first_step, names });
     run.clear();
 }
