@@ -71,11 +71,6 @@ fn bundle(ctx: &mut Ctx, args: &[&str]) -> Result<Bundle, Failure> {
         serde_json::from_slice(&std::fs::read(&written)?).map_err(|e| Failure::new(e.to_string()))?;
     config["root"]["path"] = ctx.rootfs()?.into();
     config["process"]["terminal"] = false.into();
-    // runc spec's ambient names change nothing (nothing is inheritable, lesson 6) and
-    // make the runtime say so in a warning on every run: the lesson leaves them out.
-    if let Some(caps) = config["process"]["capabilities"].as_object_mut() {
-        caps.remove("ambient");
-    }
     config["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
     std::fs::write(&written, serde_json::to_vec_pretty(&config).map_err(|e| Failure::new(e.to_string()))?)?;
     Ok(b)

@@ -272,8 +272,8 @@ impl std::fmt::Display for SpecError {
 }
 
 /// The `config.json` that `runc spec` writes (the one in the course notes): `sh` on a
-/// terminal, three capabilities (bounding, effective, permitted; no inheritable and
-/// no ambient), no_new_privs, a read-only root at `rootfs`, the standard mounts,
+/// terminal, three capabilities (bounding, effective, permitted; no inheritable, and
+/// here no ambient either: see below), no_new_privs, a read-only root at `rootfs`, the standard mounts,
 /// masked and read-only paths, a rule that denies every device, and five namespaces
 /// (pid, network, ipc, uts, mount) plus cgroup on a cgroup v2 host, as runc adds it.
 /// `rootless` maps root to the calling user, drops the network namespace and the
@@ -305,6 +305,11 @@ pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
         if let Some(caps) = process.capabilities().clone() {
             let mut caps = caps;
             caps.set_inheritable(None);
+            // The one difference from runc spec, on purpose: runc spec names the three
+            // capabilities as ambient too, which the kernel never raises (nothing is
+            // inheritable; runc 1.1 ignores the failure). learnctr's runtime would say
+            // so at every run, so its spec does not ask for them (lesson 6).
+            caps.set_ambient(None);
             process.set_capabilities(Some(caps));
         }
         spec.set_process(Some(process));

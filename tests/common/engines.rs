@@ -93,6 +93,13 @@ pub fn run_for(mut cmd: Command, secs: u64) -> Ran {
     };
     let grace = Instant::now() + Duration::from_secs(1);
     let (stdout, mut stderr) = (out(grace), err(grace));
+    // The Docker client's own word about the host (our dockerd runs with
+    // --ip-forward=false, and a fresh host has net.ipv4.ip_forward = 0): not the
+    // runtime's output, and the same with runc and learnctr.
+    let docker_note = "WARNING: IPv4 forwarding is disabled. Networking will not work.\n";
+    if stderr.starts_with(docker_note) {
+        stderr = stderr[docker_note.len()..].to_string();
+    }
     if status.is_none() {
         stderr.push_str(&format!("\n[killed after {secs} s]"));
     }
