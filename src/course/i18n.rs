@@ -126,6 +126,15 @@ pub fn io_reason(e: &std::io::Error) -> String {
     t(key)
 }
 
+/// `a, b or c` in the current language.
+pub fn list_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), t("usage.or")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
