@@ -31,9 +31,13 @@ fn translations(lang: Lang) -> Option<&'static HashMap<String, String>> {
     }
 }
 
-/// One of the crate's sentences, in the current language.
+/// One of the crate's sentences, in the current language (English: the crate's own).
 pub fn sentence(code: &str, args: &[(&'static str, String)], english: String) -> String {
-    match translations(i18n::current()).and_then(|t| t.get(code)) {
+    let template = match translations(i18n::current()) {
+        Some(t) => t.get(code).map(String::as_str),
+        None => rootfs_fetch::template(code),
+    };
+    match template {
         Some(template) => {
             let args: Vec<(&str, &dyn std::fmt::Display)> =
                 args.iter().map(|(k, v)| (*k, v as &dyn std::fmt::Display)).collect();
@@ -43,8 +47,29 @@ pub fn sentence(code: &str, args: &[(&'static str, String)], english: String) ->
     }
 }
 
+/// An error of the crate, all in the current language: a failed file operation says
+/// what it was doing and why in words (never Rust's "os error"), and both failures of
+/// `nothing_available` are said too.
+pub fn said(e: &rootfs_fetch::Error) -> String {
+    let mut args = e.args();
+    let mut set = |name: &'static str, value: String| {
+        if let Some(arg) = args.iter_mut().find(|(k, _)| *k == name) {
+            arg.1 = value;
+        }
+    };
+    if let Some((op, path, source)) = e.io_parts() {
+        set("what", sentence(op, &[("path", path.to_string())], path.to_string()));
+        set("detail", i18n::io_reason(source));
+    }
+    if let rootfs_fetch::Error::NothingAvailable { alpine, busybox } = e {
+        set("alpine", said(alpine).trim_end_matches('.').to_string());
+        set("busybox", said(busybox).trim_end_matches('.').to_string());
+    }
+    sentence(e.code(), &args, e.to_string())
+}
+
 pub fn failure(e: rootfs_fetch::Error) -> Failure {
-    Failure::new(sentence(e.code(), &e.args(), e.to_string()))
+    Failure::new(said(&e))
 }
 
 fn show_notes(notes: &[rootfs_fetch::Note]) {
@@ -154,7 +179,7 @@ fn default_name(store: &Store) -> Result<String, Failure> {
     pick(rootfs_fetch::SourceKind::Alpine)
         .or_else(|| pick(rootfs_fetch::SourceKind::Busybox))
         .or_else(|| entries.first().map(|e| e.name.clone()))
-        .ok_or_else(|| Failure::new(i18n::t("rootfs.cli.none")))
+        .ok_or_else(|| Failure::new(i18n::t("rootfs.cli.none_to_export")))
 }
 
 /// `learnctr rootfs remove NAME`.
@@ -183,7 +208,8 @@ pub fn check(root: &Path) -> Result<(), Failure> {
             } else {
                 "lesson_rootfs.cannot_prepare"
             };
-            return Err(Failure::new(tf(key, &[("path", &shown), ("dir", &dir), ("detail", &e)])));
+            let detail = i18n::io_reason(&e);
+            return Err(Failure::new(tf(key, &[("path", &shown), ("dir", &dir), ("detail", &detail)])));
         }
     }
     Ok(())

@@ -91,7 +91,7 @@ fn a_bad_rootfs_is_one_sentence() {
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
     for (path, expect) in [
-        (dir.path().join("missing"), "Nothing exists at"),
+        (dir.path().join("missing"), "nothing exists at"),
         (empty, "has no bin/sh"),
         (no_shell, "has no bin/sh"),
         (file, "is not a directory"),

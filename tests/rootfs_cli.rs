@@ -57,8 +57,8 @@ fn rootfs_mistakes_are_one_sentence() {
     for (args, code, expect) in [
         (vec!["rootfs", "fetch", "debian"], 2, "unknown root filesystem kind 'debian'"),
         (vec!["rootfs", "remove", "nope"], 1, "no root filesystem called nope"),
-        (vec!["rootfs", "import", "/nonexistent/x.tar"], 1, "Nothing exists at /nonexistent/x.tar"),
-        (vec!["rootfs", "export", "/tmp/learnctr-never.tar.gz"], 1, "No root filesystem yet"),
+        (vec!["rootfs", "import", "/nonexistent/x.tar"], 1, "nothing exists at /nonexistent/x.tar"),
+        (vec!["rootfs", "export", "/tmp/learnctr-never.tar.gz"], 1, "no root filesystem to export yet"),
         (vec!["lesson", "2", "--yes", "--rootfs", "nope"], 1, "no root filesystem called nope"),
     ] {
         let out = rootfs_cmd(dir.path(), &args).output().unwrap();

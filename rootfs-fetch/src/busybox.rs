@@ -57,7 +57,7 @@ pub fn find_static(given: Option<&Path>) -> Result<PathBuf> {
             Ok(true) => Ok(path.to_path_buf()),
             Ok(false) => Err(Error::BusyboxNotStatic { path: show(path) }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::PathNotFound { path: show(path) }),
-            Err(e) => Err(Error::io(format!("read {}", show(path)), e)),
+            Err(e) => Err(Error::io("read", show(path), e)),
         };
     }
     CANDIDATES
@@ -169,26 +169,27 @@ fn is_plain_relative(p: &str) -> bool {
 
 /// Fill the (new, empty) directory `root` with a BusyBox root filesystem.
 pub fn populate(root: &Path, busybox: &Path, applets: &[String]) -> Result<()> {
-    let io_err = |what: &str, p: &Path, e| Error::io(format!("{what} {}", show(p)), e);
+    // Paths inside the new tree are named relative to it (the tree has a temporary name).
+    let io_err = |op: &'static str, p: &Path, e| Error::io(op, show(p.strip_prefix(root).unwrap_or(p)), e);
     for (dir, _) in DIRS {
         let p = root.join(dir);
-        fs::create_dir_all(&p).map_err(|e| io_err("create directory", &p, e))?;
+        fs::create_dir_all(&p).map_err(|e| io_err("create_dir", &p, e))?;
     }
 
     let bin = root.join("bin/busybox");
-    fs::copy(busybox, &bin).map_err(|e| io_err("copy busybox to", &bin, e))?;
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).map_err(|e| io_err("chmod", &bin, e))?;
+    fs::copy(busybox, &bin).map_err(|e| io_err("copy", &bin, e))?;
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).map_err(|e| io_err("set_mode", &bin, e))?;
 
     // One symlink per applet, all pointing to /bin/busybox *inside* the container.
     for applet in applets {
         let link = root.join(applet);
         if let Some(parent) = link.parent() {
-            fs::create_dir_all(parent).map_err(|e| io_err("create directory", parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| io_err("create_dir", parent, e))?;
         }
         match symlink("/bin/busybox", &link) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {} // listed twice
-            Err(e) => return Err(io_err("create symlink", &link, e)),
+            Err(e) => return Err(io_err("link", &link, e)),
         }
     }
 
@@ -201,13 +202,13 @@ pub fn populate(root: &Path, busybox: &Path, applets: &[String]) -> Result<()> {
     ] {
         let p = root.join(name);
         fs::write(&p, text).map_err(|e| io_err("write", &p, e))?;
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| io_err("chmod", &p, e))?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).map_err(|e| io_err("set_mode", &p, e))?;
     }
 
     // Modes last: create_dir_all used the umask, and /tmp must be exactly 1777.
     for (dir, mode) in DIRS {
         let p = root.join(dir);
-        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).map_err(|e| io_err("chmod", &p, e))?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).map_err(|e| io_err("set_mode", &p, e))?;
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ pub(crate) fn download_verified(url: &str, dest: &Path, expected_sha256: &str, o
     let mut body = response.into_body().into_reader();
 
     let bar = progress_bar(opts.progress, announced, &file_name);
-    let write_err = |e| Error::io(format!("write {}", show(tmp.path())), e);
+    let write_err = |e| Error::io("write", show(dest), e);
     let mut out = File::create(tmp.path()).map_err(write_err)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -80,7 +80,7 @@ pub(crate) fn download_verified(url: &str, dest: &Path, expected_sha256: &str, o
     // Make sure the bytes are on disk before the name says "complete".
     out.sync_all().map_err(write_err)?;
     drop(out);
-    tmp.persist(dest).map_err(|e| Error::io(format!("rename into {}", show(dest)), e))
+    tmp.persist(dest).map_err(|e| Error::io("install", show(dest), e))
 }
 
 /// SHA-256 of a file, as lowercase hex (used to re-check a cached download).
@@ -141,7 +141,7 @@ fn from_ureq(url: &str, t: Duration, e: ureq::Error) -> Error {
         ureq::Error::Timeout(T::PerRead) => Error::Timeout { url: url_s, seconds: (t * 10).as_secs().max(1) },
         ureq::Error::Timeout(_) => Error::Timeout { url: url_s, seconds: t.as_secs().max(1) },
         ureq::Error::Io(io) => from_io(url, t, io),
-        other => Error::io(format!("download {url}"), io::Error::other(other.to_string())),
+        other => Error::io("download", url, io::Error::other(other.to_string())),
     }
 }
 
@@ -169,7 +169,7 @@ fn from_io(url: &str, t: Duration, e: io::Error) -> Error {
         // A name that does not resolve (no DNS, no network): std reports getaddrinfo's
         // failure with this text and no specific kind.
         _ if e.to_string().contains("failed to lookup address") => Error::Offline { url: url_s },
-        _ => Error::io(format!("download {url}"), e),
+        _ => Error::io("download", url, e),
     }
 }
 

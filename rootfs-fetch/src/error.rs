@@ -12,6 +12,45 @@ use std::path::Path;
 /// The English templates, `code = sentence with {placeholders}`, one per line.
 pub const MESSAGES_EN: &str = include_str!("../messages.en.txt");
 
+/// The operations an `Io` error names; each has a phrase `rootfs.op.<op>` with `{path}`.
+pub(crate) const OPS: &[&str] = &[
+    "read",
+    "write",
+    "open",
+    "inspect",
+    "create_dir",
+    "read_dir",
+    "set_mode",
+    "copy",
+    "link",
+    "remove",
+    "install",
+    "resolve",
+    "download",
+    "unpack",
+    "metadata",
+];
+
+fn op_code(op: &str) -> &'static str {
+    match op {
+        "read" => "rootfs.op.read",
+        "write" => "rootfs.op.write",
+        "open" => "rootfs.op.open",
+        "inspect" => "rootfs.op.inspect",
+        "create_dir" => "rootfs.op.create_dir",
+        "read_dir" => "rootfs.op.read_dir",
+        "set_mode" => "rootfs.op.set_mode",
+        "copy" => "rootfs.op.copy",
+        "link" => "rootfs.op.link",
+        "remove" => "rootfs.op.remove",
+        "install" => "rootfs.op.install",
+        "resolve" => "rootfs.op.resolve",
+        "download" => "rootfs.op.download",
+        "metadata" => "rootfs.op.metadata",
+        _ => "rootfs.op.unpack",
+    }
+}
+
 /// Look up the English template of `code` (None if the file has no such line).
 pub fn template(code: &str) -> Option<&'static str> {
     MESSAGES_EN
@@ -69,8 +108,19 @@ pub enum Error {
     UnsafeEntry { path: String, why: String },
     /// An archive entry's path is longer than PATH_MAX (4096) or has a name longer than 255 bytes.
     PathTooLong { path: String },
-    /// The archive could not be parsed at all.
-    BadArchive { what: String, detail: String },
+    /// The archive is damaged: a header after the first entry, or its compressed data, cannot
+    /// be read. Never the parser's own message: it quotes the bytes it read.
+    BadArchive { what: String },
+    /// The file is not a tar archive at all (its first header cannot be read).
+    NotAnArchive { what: String },
+    /// The archive is valid but holds no entry.
+    EmptyArchive { what: String },
+    /// The archive is compressed with something other than gzip.
+    UnsupportedCompression { what: String, kind: String },
+    /// A directory to import is empty.
+    EmptyDirectory { path: String },
+    /// A directory to import holds the store itself (`/`, for instance).
+    HoldsStore { path: String, store: String },
     /// No root filesystem has this name.
     NotFound { name: String },
     /// A root filesystem with this name is already there.
@@ -85,8 +135,9 @@ pub enum Error {
     NoShell { path: String },
     /// `fetch(Any)`: both Alpine and BusyBox failed.
     NothingAvailable { alpine: Box<Error>, busybox: Box<Error> },
-    /// A file system operation failed; `what` says which one ("create directory /x").
-    Io { what: String, source: io::Error },
+    /// A file system operation failed: `op` is the code of its phrase (`rootfs.op.write` is
+    /// "write {path}"), `path` what it was done to.
+    Io { op: &'static str, path: String, source: io::Error },
 }
 
 impl Error {
@@ -107,6 +158,11 @@ impl Error {
             Error::UnsafeEntry { .. } => "rootfs.unsafe_entry",
             Error::PathTooLong { .. } => "rootfs.path_too_long",
             Error::BadArchive { .. } => "rootfs.bad_archive",
+            Error::NotAnArchive { .. } => "rootfs.not_an_archive",
+            Error::EmptyArchive { .. } => "rootfs.empty_archive",
+            Error::UnsupportedCompression { .. } => "rootfs.unsupported_compression",
+            Error::EmptyDirectory { .. } => "rootfs.empty_directory",
+            Error::HoldsStore { .. } => "rootfs.holds_store",
             Error::NotFound { .. } => "rootfs.not_found",
             Error::AlreadyExists { .. } => "rootfs.already_exists",
             Error::BadName { .. } => "rootfs.bad_name",
@@ -136,23 +192,42 @@ impl Error {
             Error::BusyboxMissingApplet { path, applet } => vec![("path", path.clone()), ("applet", applet.clone())],
             Error::UnsafeEntry { path, why } => vec![("path", path.clone()), ("why", why.clone())],
             Error::PathTooLong { path } => vec![("path", path.clone())],
-            Error::BadArchive { what, detail } => vec![("what", what.clone()), ("detail", detail.clone())],
+            Error::BadArchive { what } | Error::NotAnArchive { what } | Error::EmptyArchive { what } => {
+                vec![("what", what.clone())]
+            }
+            Error::UnsupportedCompression { what, kind } => vec![("what", what.clone()), ("kind", kind.clone())],
+            Error::HoldsStore { path, store } => vec![("path", path.clone()), ("store", store.clone())],
             Error::NotFound { name } | Error::AlreadyExists { name } | Error::BadName { name } => {
                 vec![("name", name.clone())]
             }
-            Error::PathNotFound { path } | Error::NotADirectory { path } | Error::NoShell { path } => {
+            Error::PathNotFound { path }
+            | Error::NotADirectory { path }
+            | Error::NoShell { path }
+            | Error::EmptyDirectory { path } => {
                 vec![("path", path.clone())]
             }
             Error::NothingAvailable { alpine, busybox } => {
                 vec![("alpine", alpine.to_string()), ("busybox", busybox.to_string())]
             }
-            Error::Io { what, source } => vec![("what", what.clone()), ("detail", source.to_string())],
+            Error::Io { op, path, source } => {
+                vec![("what", render_code(op_code(op), &[("path", path.clone())])), ("detail", source.to_string())]
+            }
         }
     }
 
-    /// Helper: wrap an `io::Error` with a short description of the operation.
-    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { what: what.into(), source }
+    /// Helper: wrap an `io::Error` with the operation (one of `OPS`) and its path.
+    pub(crate) fn io(op: &'static str, path: impl Into<String>, source: io::Error) -> Error {
+        debug_assert!(OPS.contains(&op), "unknown operation {op}");
+        Error::Io { op, path: path.into(), source }
+    }
+
+    /// For `Io`: the code of the operation's phrase (`rootfs.op.write`), its path and the
+    /// error, so a caller can say all three in another language.
+    pub fn io_parts(&self) -> Option<(&'static str, &str, &io::Error)> {
+        match self {
+            Error::Io { op, path, source } => Some((op_code(op), path, source)),
+            _ => None,
+        }
     }
 }
 
@@ -227,7 +302,12 @@ mod tests {
             Error::BusyboxMissingApplet { path: s(), applet: s() },
             Error::UnsafeEntry { path: s(), why: s() },
             Error::PathTooLong { path: s() },
-            Error::BadArchive { what: s(), detail: s() },
+            Error::BadArchive { what: s() },
+            Error::NotAnArchive { what: s() },
+            Error::EmptyArchive { what: s() },
+            Error::UnsupportedCompression { what: s(), kind: s() },
+            Error::EmptyDirectory { path: s() },
+            Error::HoldsStore { path: s(), store: s() },
             Error::NotFound { name: s() },
             Error::AlreadyExists { name: s() },
             Error::BadName { name: s() },
@@ -238,7 +318,7 @@ mod tests {
                 alpine: Box::new(Error::Offline { url: s() }),
                 busybox: Box::new(Error::NoStaticBusybox { searched: s() }),
             },
-            Error::io("read x", io::Error::other("boom")),
+            Error::io("read", "x", io::Error::other("boom")),
         ]
     }
 
@@ -259,14 +339,17 @@ mod tests {
             let t = template(e.code()).unwrap_or_else(|| panic!("no template for {}", e.code()));
             let rendered = e.to_string();
             assert!(!rendered.contains('{'), "{} leaves a placeholder: {rendered}", e.code());
-            assert!(!rendered.starts_with("Error"), "{rendered}");
+            assert!(!rendered.starts_with(char::is_uppercase), "{} starts with a capital: {rendered}", e.code());
             assert!(rendered.ends_with('.'), "{} is not one sentence: {rendered}", e.code());
             for (name, _) in e.args() {
                 assert!(t.contains(&format!("{{{name}}}")), "{} template lacks {{{name}}}", e.code());
             }
         }
-        for code in NOTE_CODES {
+        for code in NOTE_CODES.iter().copied().chain(OPS.iter().map(|op| op_code(op))) {
             assert!(template(code).is_some(), "no template for {code}");
+        }
+        for op in OPS {
+            assert_eq!(op_code(op), format!("rootfs.op.{op}"), "{op} has a phrase of its own");
         }
     }
 
@@ -275,6 +358,7 @@ mod tests {
         // The file must not keep sentences for codes that no longer exist.
         let mut known: Vec<&str> = every_error().iter().map(|e| e.code()).collect();
         known.extend_from_slice(NOTE_CODES);
+        known.extend(OPS.iter().map(|op| op_code(op)));
         for line in MESSAGES_EN.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
             let (code, _) = line.split_once(" = ").expect("line of the form `code = template`");
             assert!(known.contains(&code.trim()), "unused code {code}");
@@ -286,10 +370,13 @@ mod tests {
         let e = Error::ChecksumMismatch { file: "f.tgz".into(), expected: "aa".into(), got: "bb".into() };
         assert_eq!(
             e.to_string(),
-            "The file f.tgz has SHA-256 bb but aa was expected, so it was deleted and nothing was unpacked; \
+            "the file f.tgz has SHA-256 bb but aa was expected, so it was deleted and nothing was unpacked; \
              try again, and if it happens again do not trust this network or mirror."
         );
         let n = Note::entry("rootfs.note.skipped_fifo", "dev/fifo");
-        assert_eq!(n.to_string(), "The archive entry dev/fifo is a named pipe (FIFO); it was skipped.");
+        assert_eq!(n.to_string(), "the archive entry dev/fifo is a named pipe (FIFO); it was skipped.");
+        let e = Error::io("write", "/x/y.tar.gz", io::Error::from(io::ErrorKind::NotFound));
+        assert!(e.to_string().starts_with("could not write /x/y.tar.gz ("), "{e}");
+        assert_eq!(e.io_parts().map(|(op, path, _)| (op, path)), Some(("rootfs.op.write", "/x/y.tar.gz")));
     }
 }

@@ -74,9 +74,8 @@ pub(crate) fn remove_any(path: &Path) {
 /// may reach them to run them.
 pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("create directory {}", show(dir)), e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io(format!("set the mode of {}", show(dir)), e))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("create_dir", show(dir), e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| Error::io("set_mode", show(dir), e))?;
     clean_stale(dir);
     Ok(())
 }
@@ -112,7 +111,7 @@ pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let what = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = TempPath::new(dir, &what);
-    let fail = |e| Error::io(format!("write {}", show(dest)), e);
+    let fail = |e| Error::io("write", show(dest), e);
     let mut f = fs::File::create(tmp.path()).map_err(fail)?;
     f.write_all(bytes).map_err(fail)?;
     f.sync_all().map_err(fail)?;

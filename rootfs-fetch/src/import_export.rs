@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{show, Error, Note, Result};
 use crate::fsutil::{self, TempPath};
 
-/// Copy the tree under `src` into the existing, empty directory `dst`.
+/// Copy the tree under `src` into the existing, empty directory `dst`. Errors name the
+/// source's paths (`dst` has a temporary name).
 pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<Vec<Note>> {
     let as_root = rustix::process::geteuid().is_root();
     let mut notes = Vec::new();
@@ -22,50 +23,49 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<Vec<Note>> {
     let mut linked: HashMap<(u64, u64), PathBuf> = HashMap::new();
     // Directory modes are applied at the end (deepest first), so read-only dirs can be filled.
     // The top directory itself may be given through a symlink, so it alone is followed.
-    let top = fs::metadata(src).map_err(|e| Error::io(format!("inspect {}", show(src)), e))?;
-    let mut dir_modes: Vec<(PathBuf, fs::Metadata)> = vec![(dst.to_path_buf(), top)];
+    let top = fs::metadata(src).map_err(|e| Error::io("inspect", show(src), e))?;
+    let mut dir_modes: Vec<(PathBuf, PathBuf, fs::Metadata)> = vec![(dst.to_path_buf(), src.to_path_buf(), top)];
     let mut stack = vec![(src.to_path_buf(), dst.to_path_buf())];
 
     while let Some((from_dir, to_dir)) = stack.pop() {
-        let entries =
-            fs::read_dir(&from_dir).map_err(|e| Error::io(format!("read directory {}", show(&from_dir)), e))?;
+        let entries = fs::read_dir(&from_dir).map_err(|e| Error::io("read_dir", show(&from_dir), e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("read directory {}", show(&from_dir)), e))?;
+            let entry = entry.map_err(|e| Error::io("read_dir", show(&from_dir), e))?;
             let from = entry.path();
             let to = to_dir.join(entry.file_name());
             let rel = from.strip_prefix(src).unwrap_or(&from).display().to_string();
             let m = meta(&from)?; // lstat: a symlink is described, not followed
             let ft = m.file_type();
-            let fail = |what: &str, e| Error::io(format!("{what} {}", show(&to)), e);
+            let fail = |op: &'static str, e| Error::io(op, show(&from), e);
             if ft.is_dir() {
-                fs::create_dir(&to).map_err(|e| fail("create directory", e))?;
-                fs::set_permissions(&to, fs::Permissions::from_mode(0o700)).map_err(|e| fail("chmod", e))?;
+                fs::create_dir(&to).map_err(|e| fail("copy", e))?;
+                fs::set_permissions(&to, fs::Permissions::from_mode(0o700)).map_err(|e| fail("set_mode", e))?;
                 if m.mode() & 0o6000 != 0 {
                     notes.push(Note::entry("rootfs.note.dropped_setid", &rel));
                 }
-                stack.push((from, to.clone()));
-                dir_modes.push((to, m));
+                stack.push((from.clone(), to.clone()));
+                dir_modes.push((to, from, m));
             } else if ft.is_symlink() {
-                let target = fs::read_link(&from).map_err(|e| Error::io(format!("read symlink {}", show(&from)), e))?;
-                symlink(&target, &to).map_err(|e| fail("create symlink", e))?;
+                let target = fs::read_link(&from).map_err(|e| fail("link", e))?;
+                symlink(&target, &to).map_err(|e| fail("link", e))?;
                 if as_root {
                     let _ = lchown(&to, Some(m.uid()), Some(m.gid()));
                 }
             } else if ft.is_file() {
                 if m.nlink() > 1 {
                     if let Some(first) = linked.get(&(m.dev(), m.ino())) {
-                        fs::hard_link(first, &to).map_err(|e| fail("create hard link", e))?;
+                        fs::hard_link(first, &to).map_err(|e| fail("link", e))?;
                         continue;
                     }
                     linked.insert((m.dev(), m.ino()), to.clone());
                 }
-                fs::copy(&from, &to).map_err(|e| fail("copy file to", e))?;
+                fs::copy(&from, &to).map_err(|e| fail("copy", e))?;
                 if as_root {
                     let _ = lchown(&to, Some(m.uid()), Some(m.gid()));
                 }
                 // After chown (which clears setuid/setgid): the exact mode, special bits included.
                 fs::set_permissions(&to, fs::Permissions::from_mode(m.mode() & 0o7777))
-                    .map_err(|e| fail("chmod", e))?;
+                    .map_err(|e| fail("set_mode", e))?;
                 if let (Ok(mtime), Ok(f)) = (m.modified(), File::options().write(true).open(&to)) {
                     let _ = f.set_modified(mtime);
                 }
@@ -79,19 +79,19 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<Vec<Note>> {
         }
     }
 
-    dir_modes.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
-    for (dir, m) in dir_modes {
+    dir_modes.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.components().count()));
+    for (dir, from, m) in dir_modes {
         if as_root {
             let _ = lchown(&dir, Some(m.uid()), Some(m.gid()));
         }
         fs::set_permissions(&dir, fs::Permissions::from_mode(m.mode() & 0o1777))
-            .map_err(|e| Error::io(format!("chmod {}", show(&dir)), e))?;
+            .map_err(|e| Error::io("set_mode", show(&from), e))?;
     }
     Ok(notes)
 }
 
 fn meta(p: &Path) -> Result<fs::Metadata> {
-    fs::symlink_metadata(p).map_err(|e| Error::io(format!("inspect {}", show(p)), e))
+    fs::symlink_metadata(p).map_err(|e| Error::io("inspect", show(p), e))
 }
 
 /// Write the tree under `root` to `dest` as one .tar.gz, atomically (temporary name + rename).
@@ -103,7 +103,7 @@ pub(crate) fn export_tar_gz(root: &Path, dest: &Path) -> Result<()> {
     let file_name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
     fsutil::clean_stale_matching(dir, &file_name); // left by an export that was killed
     let tmp = TempPath::new(dir, &file_name);
-    let fail = |e: io::Error| Error::io(format!("write {}", show(dest)), e);
+    let fail = |e: io::Error| Error::io("write", show(dest), e);
 
     let file = File::create(tmp.path()).map_err(fail)?;
     let gz = flate2::write::GzEncoder::new(BufWriter::with_capacity(256 * 1024, file), flate2::Compression::default());

@@ -26,11 +26,14 @@ mod download;
 mod error;
 mod fsutil;
 mod import_export;
+mod sources;
 mod store;
+mod stream;
 pub mod unpack;
 
 pub use alpine::{host_arch, AlpineRelease, ALPINE_CDN, ALPINE_VERSION, SHA256_AARCH64, SHA256_X86_64};
 pub use busybox::{is_static_elf, REQUIRED_APPLETS};
 pub use error::{render, template, Error, Note, MESSAGES_EN};
-pub use store::{validate_name, Preference, Rootfs, RootfsInfo, SourceKind, Store};
+pub use sources::validate_name;
+pub use store::{Preference, Rootfs, RootfsInfo, SourceKind, Store};
 pub use unpack::UnpackReport;

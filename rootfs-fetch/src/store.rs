@@ -15,6 +15,7 @@
 //! install is never listed (and is cleaned up by the next install of that name).
 
 use std::fs::{self, File};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,7 @@ use crate::download::{self, download_verified};
 use crate::error::{show, Error, Note, Result};
 use crate::fsutil::{self, TempPath};
 use crate::import_export;
+use crate::sources::{self, default_name, use_directory, validate_name};
 use crate::unpack::unpack_named;
 
 /// Which root filesystem the caller wants.
@@ -169,7 +171,7 @@ impl Store {
         let entries = match fs::read_dir(&self.rootfs_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(format!("read directory {}", show(&self.rootfs_dir)), e)),
+            Err(e) => return Err(Error::io("read_dir", show(&self.rootfs_dir), e)),
         };
         let mut list = Vec::new();
         for entry in entries.flatten() {
@@ -298,7 +300,7 @@ impl Store {
 
         let what = show(&cached);
         self.install(&name, SourceKind::Alpine, Some(release.version.clone()), &url, |dir| {
-            let file = File::open(&cached).map_err(|e| Error::io(format!("open {what}"), e))?;
+            let file = File::open(&cached).map_err(|e| Error::io("open", &what, e))?;
             Ok(unpack_named(file, dir, &what)?.notes)
         })
     }
@@ -320,13 +322,22 @@ impl Store {
     }
 
     /// Import a `.tar`, `.tar.gz`/`.tgz` (told apart by content) or a directory, under `name` or
-    /// the file's name without its extension.
+    /// the file's name without its extension. Refused before anything is written: a device
+    /// (`/dev/zero` is no archive, and would be read forever), an empty directory, and a
+    /// directory that holds the store itself (`/`: the copy would copy itself).
     pub fn import(&self, src: &Path, name: Option<&str>) -> Result<Rootfs> {
         let meta = match fs::metadata(src) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::PathNotFound { path: show(src) }),
-            Err(e) => return Err(Error::io(format!("inspect {}", show(src)), e)),
+            Err(e) => return Err(Error::io("inspect", show(src), e)),
         };
+        let kind = meta.file_type();
+        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            return Err(Error::NotAnArchive { what: show(src) });
+        }
+        if meta.is_dir() {
+            sources::check_import_dir(src, &self.rootfs_dir)?;
+        }
         let name = match name {
             Some(n) => n.to_string(),
             None => default_name(src),
@@ -341,7 +352,7 @@ impl Store {
             if meta.is_dir() {
                 import_export::copy_tree(src, dir)
             } else {
-                let file = File::open(src).map_err(|e| Error::io(format!("open {what}"), e))?;
+                let file = File::open(src).map_err(|e| Error::io("open", &what, e))?;
                 Ok(unpack_named(file, dir, &what)?.notes)
             }
         })?;
@@ -362,9 +373,9 @@ impl Store {
         let rootfs = self.named(name)?;
         // Move the tree aside first (atomic), so a half-deleted tree never carries the name.
         let tmp = TempPath::new(&self.rootfs_dir, &format!("remove-{name}"));
-        fs::rename(&rootfs.path, tmp.path()).map_err(|e| Error::io(format!("remove {}", show(&rootfs.path)), e))?;
+        fs::rename(&rootfs.path, tmp.path()).map_err(|e| Error::io("remove", show(&rootfs.path), e))?;
         let meta = self.meta_path(name);
-        fs::remove_file(&meta).map_err(|e| Error::io(format!("remove {}", show(&meta)), e))?;
+        fs::remove_file(&meta).map_err(|e| Error::io("remove", show(&meta), e))?;
         drop(tmp); // deletes the tree
         Ok(())
     }
@@ -381,11 +392,12 @@ impl Store {
     ) -> Result<Rootfs> {
         validate_name(name)?;
         let tmp = TempPath::new(&self.rootfs_dir, name);
-        fs::create_dir(tmp.path()).map_err(|e| Error::io(format!("create directory {}", show(tmp.path())), e))?;
+        let dest = self.rootfs_dir.join(name);
+        // Errors name the final place: the temporary name is nobody's business.
+        fs::create_dir(tmp.path()).map_err(|e| Error::io("create_dir", show(&dest), e))?;
         let notes = fill(tmp.path())?;
         let size = fsutil::tree_size(tmp.path());
 
-        let dest = self.rootfs_dir.join(name);
         if fs::symlink_metadata(&dest).is_ok() && self.info(name).is_none() {
             // A directory without metadata is the leftover of an interrupted install.
             let old = TempPath::new(&self.rootfs_dir, &format!("old-{name}"));
@@ -395,7 +407,7 @@ impl Store {
             // Another process may have installed the same name meanwhile: use theirs.
             return match self.existing(name) {
                 Some(r) => Ok(Rootfs { notes, ..r }),
-                None => Err(Error::io(format!("rename into {}", show(&dest)), e)),
+                None => Err(Error::io("install", show(&dest), e)),
             };
         }
         let meta = Meta {
@@ -406,7 +418,7 @@ impl Store {
             size,
             created_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         };
-        let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::io("encode metadata", e.into()))?;
+        let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::io("metadata", name, e.into()))?;
         if let Err(e) = fsutil::write_atomic(&self.meta_path(name), &json) {
             fsutil::remove_any(&dest);
             return Err(e);
@@ -428,71 +440,4 @@ fn falls_back(e: &Error) -> bool {
             | Error::ChecksumMismatch { .. }
             | Error::NoAlpineForArch { .. }
     )
-}
-
-/// `Preference::Path`: a directory that exists and has `bin/sh` (a symlink is fine).
-fn use_directory(path: &Path) -> Result<Rootfs> {
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::PathNotFound { path: show(path) }),
-        Err(e) => return Err(Error::io(format!("inspect {}", show(path)), e)),
-    };
-    if !meta.is_dir() {
-        return Err(Error::NotADirectory { path: show(path) });
-    }
-    if fs::symlink_metadata(path.join("bin/sh")).is_err() {
-        return Err(Error::NoShell { path: show(path) });
-    }
-    let path = fs::canonicalize(path).map_err(|e| Error::io(format!("resolve {}", show(path)), e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
-    Ok(Rootfs { name, path, source: SourceKind::Directory, notes: Vec::new() })
-}
-
-/// `alpine.tar.gz` -> `alpine`, `x.tgz` -> `x`, `dir/` -> `dir`.
-fn default_name(src: &Path) -> String {
-    let file = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    for ext in [".tar.gz", ".tgz", ".tar"] {
-        if let Some(stem) = file.strip_suffix(ext) {
-            return stem.to_string();
-        }
-    }
-    file
-}
-
-/// Names: 1–64 of `[a-zA-Z0-9._-]`, no leading dot (temporaries start with one), and not ending
-/// in `.json` (that would clash with another entry's metadata file).
-pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && !name.ends_with(".json")
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::BadName { name: name.to_string() })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        for good in ["alpine-3.21.3", "busybox", "my_image.v2", "a"] {
-            assert!(validate_name(good).is_ok(), "{good}");
-        }
-        for bad in ["", ".tmp-1", "a/b", "..", "x.json", "é", &"a".repeat(65), "a b"] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn default_names() {
-        assert_eq!(default_name(Path::new("/x/alpine.tar.gz")), "alpine");
-        assert_eq!(default_name(Path::new("web.tgz")), "web");
-        assert_eq!(default_name(Path::new("export.tar")), "export");
-        assert_eq!(default_name(Path::new("/srv/myroot/")), "myroot");
-    }
 }

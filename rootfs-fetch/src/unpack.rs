@@ -44,7 +44,8 @@ use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid
 use rustix::io::Errno;
 use tar::EntryType;
 
-use crate::error::{show, Error, Note, Result};
+use crate::error::{Error, Note, Result};
+use crate::stream::{header_error, read_error, Compression};
 
 /// Linux limits: a whole path, and one name in it.
 const PATH_MAX: usize = 4096;
@@ -71,7 +72,9 @@ pub struct UnpackReport {
 ///
 /// `target` is created if missing. Nothing is ever written outside it; see the module docs.
 /// On error, whatever was already unpacked stays in `target`: callers unpack into a temporary
-/// directory and remove it on failure (the `Store` does this).
+/// directory and remove it on failure (the `Store` does this). An archive with no entry at all
+/// (an empty file, or only the end marker) is refused: it is no root filesystem. Errors never
+/// quote what the archive holds: a file that is no archive (`/etc/shadow`) stays unread.
 pub fn unpack<R: Read>(archive: R, target: &Path) -> Result<UnpackReport> {
     unpack_named(archive, target, "the archive")
 }
@@ -87,55 +90,30 @@ pub(crate) fn unpack_named<R: Read>(archive: R, target: &Path, what: &str) -> Re
             unpack_tar(decoder, target, what)
         }
         Compression::None => unpack_tar(input, target, what),
-        Compression::Unsupported(kind) => Err(Error::BadArchive {
-            what: what.to_string(),
-            detail: format!("it is compressed with {kind}, which is not supported; decompress it first"),
-        }),
-    }
-}
-
-/// The compression of an archive, told by its "magic" first bytes, never by its file name.
-enum Compression {
-    Gzip,
-    None,
-    Unsupported(&'static str),
-}
-
-impl Compression {
-    fn detect(head: &[u8]) -> Compression {
-        match head {
-            [0x1f, 0x8b, ..] => Compression::Gzip,
-            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Unsupported("xz"),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Unsupported("zstd"),
-            [b'B', b'Z', b'h', ..] => Compression::Unsupported("bzip2"),
-            _ => Compression::None,
+        Compression::Unsupported(kind) => {
+            Err(Error::UnsupportedCompression { what: what.to_string(), kind: kind.to_string() })
         }
-    }
-}
-
-/// Map a read error of the archive stream to our error: an early end is `Truncated`.
-fn read_error(what: &str, e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::UnexpectedEof => Error::Truncated { what: what.to_string() },
-        // A corrupt gzip stream (flate2) or a bad tar header (tar crate).
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::Other => {
-            Error::BadArchive { what: what.to_string(), detail: e.to_string() }
-        }
-        _ => Error::io(format!("read {what}"), e),
     }
 }
 
 fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str) -> Result<UnpackReport> {
-    std::fs::create_dir_all(target).map_err(|e| Error::io(format!("create directory {}", show(target)), e))?;
+    // The target may have a temporary name: errors name the archive.
+    std::fs::create_dir_all(target).map_err(|e| Error::io("unpack", what, e))?;
     let root = rustix::fs::open(target, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io(format!("open directory {}", show(target)), e.into()))?;
+        .map_err(|e| Error::io("unpack", what, e.into()))?;
     let mut unpacker = Unpacker::new(root, what);
 
     let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|e| read_error(what, e))?;
+    let mut read = 0;
+    let entries = archive.entries().map_err(|e| header_error(what, e, read))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| read_error(what, e))?;
+        let mut entry = entry.map_err(|e| header_error(what, e, read))?;
+        read += 1;
         unpacker.entry(&mut entry)?;
+    }
+    if read == 0 {
+        // Before reading on: an endless stream of zeros would otherwise be read forever.
+        return Err(Error::EmptyArchive { what: what.to_string() });
     }
     // Read what follows the end-of-archive marker, so a gzip stream is checked to its end
     // (its CRC and length trailer): a cut .tar.gz must fail even if the cut is in the padding.
@@ -254,7 +232,7 @@ impl Unpacker {
         }
         let header = entry.header();
         let kind = header.entry_type();
-        let mode = header.mode().map_err(|e| self.bad_header(&path, e))?;
+        let mode = header.mode().map_err(|_| self.bad_header())?;
         let uid = header.uid().ok().and_then(|u| u32::try_from(u).ok());
         let gid = header.gid().ok().and_then(|g| u32::try_from(g).ok());
         let mtime = header.mtime().unwrap_or(0);
@@ -301,8 +279,9 @@ impl Unpacker {
         }
     }
 
-    fn bad_header(&self, path: &CleanPath<'_>, e: io::Error) -> Error {
-        Error::BadArchive { what: self.what.clone(), detail: format!("entry {}: {e}", path.shown) }
+    /// A header field that cannot be parsed (the parser's message would quote its bytes).
+    fn bad_header(&self) -> Error {
+        Error::BadArchive { what: self.what.clone() }
     }
 
     /// The owner to restore: only when running as root, like GNU tar.
@@ -330,7 +309,7 @@ impl Unpacker {
         }
         self.dirs.get(key).map(|fd| fd.as_fd()).ok_or_else(|| {
             let dir = String::from_utf8_lossy(key);
-            Error::io(format!("find directory {dir} while unpacking {}", self.what), io::ErrorKind::NotFound.into())
+            Error::io("unpack", dir, io::ErrorKind::NotFound.into())
         })
     }
 
@@ -397,8 +376,10 @@ impl Unpacker {
         }
     }
 
-    fn fs_error(&self, op: &str, path: &CleanPath<'_>, e: Errno) -> Error {
-        Error::io(format!("{op} {} while unpacking {}", path.shown, self.what), e.into())
+    /// A file system call for the entry `path` failed (`op` says which, for the reader of
+    /// the code; the sentence says "could not unpack PATH").
+    fn fs_error(&self, _op: &str, path: &CleanPath<'_>, e: Errno) -> Error {
+        Error::io("unpack", &path.shown, e.into())
     }
 
     /// Create the entry `path` in its parent directory `dir_key` with `make`. If the name is
@@ -498,7 +479,7 @@ impl Unpacker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_error(&self.what, e)),
             };
-            file.write_all(&self.buf[..n]).map_err(|e| Error::io(format!("write {}", path.shown), e))?;
+            file.write_all(&self.buf[..n]).map_err(|e| Error::io("unpack", &path.shown, e))?;
             written += n as u64;
         }
         if written != expected {
@@ -605,7 +586,7 @@ impl Unpacker {
         deferred.sort_by_key(|d| std::cmp::Reverse(depth(&d.key)));
         for d in deferred {
             let fd = if d.key.is_empty() {
-                self.root.try_clone().map_err(|e| Error::io("reopen the target directory", e))?
+                self.root.try_clone().map_err(|e| Error::io("unpack", &self.what, e))?
             } else {
                 let comps: Vec<&[u8]> = d.key.split(|&b| b == b'/').collect();
                 let path = CleanPath { comps, shown: String::from_utf8_lossy(&d.key).into_owned() };
@@ -619,7 +600,7 @@ impl Unpacker {
                 chown_best_effort(&fd, d.uid, d.gid);
             }
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(d.mode))
-                .map_err(|e| Error::io(format!("chmod directory {}", String::from_utf8_lossy(&d.key)), e.into()))?;
+                .map_err(|e| Error::io("set_mode", String::from_utf8_lossy(&d.key), e.into()))?;
             let _ = rustix::fs::futimens(&fd, &times(d.mtime));
         }
         Ok(self.report)
@@ -675,12 +656,5 @@ mod tests {
         let long: Vec<u8> = b"abc/".repeat(1100);
         assert!(matches!(clean_path(&long), Err(Error::PathTooLong { .. })));
         assert!(clean_path(b"./").unwrap().0.comps.is_empty());
-    }
-
-    #[test]
-    fn compression_is_told_by_magic_bytes() {
-        assert!(matches!(Compression::detect(&[0x1f, 0x8b, 8]), Compression::Gzip));
-        assert!(matches!(Compression::detect(b"bin/sh\0"), Compression::None));
-        assert!(matches!(Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0]), Compression::Unsupported("xz")));
     }
 }

@@ -314,11 +314,21 @@ fn truncated_and_garbage_archives_fail() {
     }
     let r = unpack(&bad[..], &c.base.join("t6"));
     assert!(matches!(r, Err(Error::BadArchive { .. } | Error::Truncated { .. })), "{r:?}");
-    // Not an archive at all.
-    let r =
-        unpack(&b"this is not a tar file, just some text that is long enough"[..].repeat(20)[..], &c.base.join("t4"));
-    assert!(matches!(r, Err(Error::BadArchive { .. })), "{r:?}");
+    // Not an archive at all, long or short, plain or gzipped: said so, never quoted.
+    let text = b"this is not a tar file, just some text that is long enough"[..].repeat(20);
+    let r = unpack(&text[..], &c.base.join("t4"));
+    assert!(matches!(r, Err(Error::NotAnArchive { .. })), "{r:?}");
+    assert!(!r.unwrap_err().to_string().contains("just some text"));
+    let r = unpack(&b"root:x:0:0:root:/root:/bin/bash\n"[..], &c.base.join("t7"));
+    assert!(matches!(r, Err(Error::NotAnArchive { .. })), "{r:?}");
+    let r = unpack(&gzip(&text)[..], &c.base.join("t8"));
+    assert!(matches!(r, Err(Error::NotAnArchive { .. })), "{r:?}");
+    // Nothing at all, or only the end marker (and an endless stream of zeros ends too).
+    let r = unpack(&b""[..], &c.base.join("t9"));
+    assert!(matches!(r, Err(Error::EmptyArchive { .. })), "{r:?}");
+    let r = unpack(std::io::repeat(0), &c.base.join("t10"));
+    assert!(matches!(r, Err(Error::EmptyArchive { .. })), "{r:?}");
     // xz is told by its magic bytes.
     let r = unpack(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 0][..], &c.base.join("t5"));
-    assert!(matches!(r, Err(Error::BadArchive { .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::UnsupportedCompression { .. })), "{r:?}");
 }

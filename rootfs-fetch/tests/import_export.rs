@@ -207,3 +207,25 @@ fn ensure_any_prefers_alpine_then_busybox_then_imported() {
     let names: Vec<String> = s.list().unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["alpine-3.21.3", "busybox", "imp"]);
 }
+
+#[test]
+fn imports_that_cannot_be_a_root_filesystem_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "a");
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    assert!(matches!(s.import(&empty, None), Err(Error::EmptyDirectory { .. })));
+    // A device is no archive (and /dev/zero would never end).
+    assert!(matches!(s.import(Path::new("/dev/zero"), None), Err(Error::NotAnArchive { .. })));
+    // A directory holding the store would be copied into itself.
+    let err = s.import(dir.path(), Some("itself")).unwrap_err();
+    assert!(matches!(err, Error::HoldsStore { .. }), "{err:?}");
+    assert!(matches!(s.import(Path::new("/"), Some("host")), Err(Error::HoldsStore { .. })));
+    let text = dir.path().join("passwd");
+    fs::write(&text, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let err = s.import(&text, None).unwrap_err();
+    assert!(matches!(err, Error::NotAnArchive { .. }), "{err:?}");
+    assert!(!err.to_string().contains("root:x"), "{err}");
+    assert!(s.list().unwrap().is_empty());
+    assert_eq!(names(&dir.path().join("a/rootfs")), Vec::<String>::new());
+}

@@ -1,16 +1,18 @@
 //! The command line: argument parsing and dispatch only. The runtime's commands
 //! (runc's surface) are in `oci.rs`.
 
+mod maintenance;
 mod oci;
+mod usage;
 
 use crate::course::i18n::{self, t, tf, Lang};
 use crate::course::runner::{self, Options};
 use crate::course::{progress, Failure};
-use crate::host::{cleanup, doctor, journal};
 use crate::lessons;
 use crate::primitives::{process, signals};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use colored::Colorize;
+use maintenance::{recover_quietly, run_cleanup, run_doctor};
 use std::io::IsTerminal;
 
 #[derive(Parser)]
@@ -92,10 +94,10 @@ enum Command {
         #[arg(long, value_name = "SIZE")]
         memory: Option<String>,
         /// CPU limit in CPUs: 0.5 is half of one (default: no limit).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
         cpus: Option<f64>,
         /// Most processes at once (default 512).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
         pids: Option<i64>,
         /// A network: eth0 on the bridge learnctr0, as in lesson 7.
         #[arg(long)]
@@ -163,11 +165,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
-    let env = |k: &str| std::env::var(k).ok();
-    match Lang::detect(cli.lang.as_deref(), env) {
+    let is_runtime = matches!(cli.command, Some(Command::Standard(_) | Command::Common(_)));
+    match usage::language(cli.lang.as_deref(), is_runtime) {
         Ok(lang) => i18n::set(lang),
         Err(bad) => {
-            i18n::set(Lang::detect(None, env).unwrap_or(Lang::En));
+            i18n::set(usage::language(None, is_runtime).unwrap_or(Lang::En));
             return report(Failure::usage(tf("error.bad_lang", &[("lang", &bad)])));
         }
     }
@@ -180,7 +182,7 @@ pub fn main() -> i32 {
     }
     let runtime = match oci::Globals::from(&cli.oci) {
         Ok(g) => g,
-        Err(why) => return report(Failure::usage(tf("error.usage", &[("detail", &why)]))),
+        Err(why) => return report(Failure::usage(why)),
     };
     signals::install();
     let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
@@ -190,7 +192,6 @@ pub fn main() -> i32 {
         Some(Command::Common(c)) => (None, Some(c)),
         _ => (None, None),
     };
-    let is_runtime = standard.is_some() || common.is_some();
     if is_runtime {
         // Nobody reads the syscall trace of a runtime command (the lessons show it).
         crate::primitives::trace::disable();
@@ -229,8 +230,8 @@ pub fn main() -> i32 {
 
 /// The parser, with two changes to liboci-cli's: `kill`'s signal defaults to SIGTERM
 /// (as in runc), and the log flag's help names learnctr.
-fn parse() -> Result<Cli, clap::Error> {
-    let command = Cli::command()
+fn command() -> clap::Command {
+    Cli::command()
         .mut_arg("log", |a| a.help("Where the runtime writes its errors (as runc's --log)"))
         .mut_arg("root", |a| a.help("The runtime's state directory (default /run/learnctr)"))
         .mut_arg("debug", |a| a.help("Log every runtime command with its arguments (in --log)"))
@@ -243,30 +244,27 @@ fn parse() -> Result<Cli, clap::Error> {
         .mut_subcommand("list", |c| c.about("The containers and their status"))
         // Refused with a sentence when called; not offered.
         .mut_subcommand("checkpointt", |c| c.hide(true))
-        .mut_subcommand("events", |c| c.hide(true));
-    let matches = command.try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+        .mut_subcommand("events", |c| c.hide(true))
 }
 
-/// Help and version go to stdout with exit 0; a usage mistake is one line and exit 2.
+fn parse() -> Result<Cli, clap::Error> {
+    Cli::from_arg_matches(&command().try_get_matches()?)
+}
+
+/// Help and version go to stdout with exit 0; a usage mistake, a missing subcommand
+/// included, is one sentence (see `usage.rs`) and exit 2.
 fn clap_error(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return 0;
     }
-    i18n::set(Lang::detect(None, |k| std::env::var(k).ok()).unwrap_or(Lang::En));
-    let rendered = e.render().to_string();
-    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
-    let mut first = lines.next().unwrap_or("").trim_start_matches("error: ").to_string();
-    // "the following required arguments were not provided:" names them on the next line.
-    if first.ends_with(':') {
-        first = format!("{first} {}", lines.next().unwrap_or("").trim());
-    }
-    report(Failure::usage(tf("error.usage", &[("detail", &first)])))
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut cmd = command();
+    cmd.build();
+    let words = usage::Words::read(&cmd, &args);
+    usage::set_language(&words);
+    report(Failure::usage(usage::sentence(&e, &cmd, &words)))
 }
 
 fn report(f: Failure) -> i32 {
@@ -293,6 +291,7 @@ fn dispatch(
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
                 .transpose()?;
+            check_subnet(subnet.as_deref())?;
             run_lesson(number, step, interactive, rootfs, subnet, trace == TraceMode::Full)
         }
         Some(Command::Next) => {
@@ -326,12 +325,13 @@ fn dispatch(
                 ),
                 None => Some(crate::shell::bundle::DEFAULT_MEMORY),
             };
-            if cpus.is_some_and(|c| !(c > 0.0 && c <= 1024.0)) {
-                return Err(Failure::usage(t("error.bad_cpus")));
+            if let Some(c) = cpus.filter(|c| !(*c > 0.0 && *c <= 1024.0)) {
+                return Err(Failure::usage(tf("error.bad_cpus", &[("value", &c)])));
             }
-            if pids.is_some_and(|p| p < 1) {
-                return Err(Failure::usage(t("error.bad_pids")));
+            if let Some(p) = pids.filter(|p| *p < 1) {
+                return Err(Failure::usage(tf("error.bad_pids", &[("value", &p)])));
             }
+            check_subnet(subnet.as_deref())?;
             let options = crate::shell::Options {
                 memory,
                 cpus,
@@ -365,6 +365,17 @@ fn lesson_number(text: &str) -> Result<u32, Failure> {
     }
 }
 
+/// `--subnet`, checked before anything is made (whether a host route uses it is only
+/// known later, on the host the lesson runs on).
+fn check_subnet(subnet: Option<&str>) -> Result<(), Failure> {
+    match subnet {
+        Some(s) if crate::primitives::subnet::Subnet::parse(s).is_none() => {
+            Err(Failure::usage(tf("net.subnet_invalid", &[("subnet", &s)])))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn require_root(what: &str) -> Result<(), Failure> {
     if process::is_root() {
         Ok(())
@@ -382,6 +393,10 @@ fn run_lesson(
     trace_full: bool,
 ) -> Result<(), Failure> {
     let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
+    let count = lesson.steps.len();
+    if let Some(k) = step.filter(|k| !(1..=count).contains(k)) {
+        return Err(Failure::usage(tf("error.bad_step", &[("k", &k), ("n", &number), ("count", &count)])));
+    }
     require_root(&format!("learnctr lesson {number}"))?;
     recover_quietly();
     let rootfs = if lesson.needs_rootfs {
@@ -392,7 +407,6 @@ fn run_lesson(
     runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, trace_full }).map(drop)
 }
 
-/// At every start as root: remove what an earlier, killed learnctr left behind.
 /// `learnctr shell`: exits with the container's exit code.
 fn run_shell(options: &crate::shell::Options, rootfs: Option<&str>, interactive: bool) -> Result<(), Failure> {
     require_root("learnctr shell")?;
@@ -404,13 +418,6 @@ fn run_shell(options: &crate::shell::Options, rootfs: Option<&str>, interactive:
         Ok(0) => Ok(()),
         Ok(code) => Err(Failure::exit(code)),
         Err(e) => Err(Failure::new(e.0)),
-    }
-}
-
-fn recover_quietly() {
-    let report = cleanup::recover(journal::Journal::system().dir());
-    if !report.removed.is_empty() {
-        eprintln!("{}", tf("cleanup.recovered", &[("list", &report.removed.join(", "))]).yellow());
     }
 }
 
@@ -467,49 +474,5 @@ fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
         Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None, false),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
-    }
-}
-
-fn run_doctor() -> Result<(), Failure> {
-    let findings = doctor::examine();
-    let mut problems = 0;
-    for f in &findings {
-        let mark = match f.status {
-            doctor::Status::Ok => "✓".green(),
-            doctor::Status::Note => "!".yellow(),
-            doctor::Status::Problem => "✗".red(),
-            doctor::Status::Unknown => "?".dimmed(),
-        };
-        println!("{mark} {}: {}", f.label.bold(), f.detail);
-        if let Some(fix) = &f.fix {
-            println!("    → {fix}");
-        }
-        problems += usize::from(f.status == doctor::Status::Problem);
-    }
-    println!();
-    if problems == 0 {
-        println!("{}", t("doctor.ready").green());
-        Ok(())
-    } else {
-        Err(Failure::new(tf("doctor.problems", &[("n", &problems)])))
-    }
-}
-
-fn run_cleanup() -> Result<(), Failure> {
-    require_root("learnctr cleanup")?;
-    let report = cleanup::cleanup(journal::Journal::system().dir());
-    for item in &report.removed {
-        println!("{} {item}", t("cleanup.removed"));
-    }
-    for item in &report.in_use {
-        println!("{} {item}", t("cleanup.in_use"));
-    }
-    if report.removed.is_empty() && report.failed.is_empty() {
-        println!("{}", t("cleanup.nothing"));
-    }
-    if report.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::new(tf("cleanup.failed", &[("list", &report.failed.join("; "))])))
     }
 }

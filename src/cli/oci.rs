@@ -5,6 +5,7 @@
 //! `run`, `spec`. Errors are one line on stderr and, with `--log`, a line in runc's
 //! text or JSON format (containerd reports the last `level=error` line).
 
+use crate::course::i18n::{t, tf};
 use crate::primitives::{process, Kernel, Linux};
 use crate::runtime::{self, RtError};
 use colored::Colorize;
@@ -25,7 +26,7 @@ impl Globals {
         let json = match g.log_format.as_deref().unwrap_or("text") {
             "text" => false,
             "json" => true,
-            other => return Err(format!("--log-format {other} is not text or json")),
+            other => return Err(tf("runtime.bad_log_format", &[("value", &other)])),
         };
         Ok(Globals {
             root: g.root.clone().unwrap_or_else(|| PathBuf::from(runtime::state::DEFAULT_ROOT)),
@@ -89,9 +90,7 @@ pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
         CommonCmd::List(l) => list(root, &l.format, l.quiet),
         CommonCmd::Run(r) => create_flags(r.no_pivot, r.preserve_fds).and_then(|keep_fds| {
             if r.keep || r.no_subreaper || r.console_socket.is_some() || r.pid_file.is_some() {
-                return Err(RtError(
-                    "learnctr run takes --bundle and --detach; use create and start for the other flags".into(),
-                ));
+                return Err(RtError(t("runtime.run_flags")));
             }
             let opts = runtime::CreateOptions {
                 root,
@@ -115,10 +114,8 @@ pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
             println!("{}", runtime::features::json());
             Ok(0)
         }
-        CommonCmd::Events(_) => {
-            Err(RtError("learnctr has no events command: read the container's cgroup files for its statistics".into()))
-        }
-        CommonCmd::Checkpointt(_) => Err(RtError("learnctr cannot checkpoint a container (no CRIU support)".into())),
+        CommonCmd::Events(_) => Err(RtError(t("runtime.no_events"))),
+        CommonCmd::Checkpointt(_) => Err(RtError(t("runtime.no_checkpoint"))),
     };
     finish(result, g)
 }
@@ -127,20 +124,20 @@ pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
 /// host); `--preserve-fds N` is the number of fds after stdio the process keeps.
 fn create_flags(no_pivot: bool, preserve_fds: i32) -> Result<i32, RtError> {
     if no_pivot {
-        return Err(RtError("learnctr always uses pivot_root: --no-pivot is not supported".into()));
+        return Err(RtError(t("runtime.no_pivot")));
     }
     if preserve_fds < 0 {
-        return Err(RtError(format!("--preserve-fds {preserve_fds} is negative")));
+        return Err(RtError(tf("runtime.negative_fds", &[("n", &preserve_fds)])));
     }
     Ok(preserve_fds)
 }
 
 fn exec(k: &dyn Kernel, root: &std::path::Path, e: liboci_cli::Exec) -> Result<i32, RtError> {
     if e.process_label.is_some() {
-        return Err(RtError("--process-label is an SELinux label, and learnctr does not apply SELinux".into()));
+        return Err(RtError(t("runtime.selinux")));
     }
     if e.cgroup.is_some() {
-        return Err(RtError("learnctr exec joins the container's own cgroup: --cgroup is not supported".into()));
+        return Err(RtError(t("runtime.exec_cgroup")));
     }
     let opts = runtime::exec::ExecOptions {
         process_file: e.process,
@@ -178,7 +175,7 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32, RtErro
                 }
             }
         }
-        other => return Err(RtError(format!("--format {other} is not table or json"))),
+        other => return Err(RtError(tf("runtime.bad_format", &[("value", &other)]))),
     }
     Ok(0)
 }
@@ -218,5 +215,5 @@ pub fn error(g: &Globals, message: &str) -> i32 {
 
 /// Refuse a runtime command that needs root, in one sentence.
 pub fn check_root(g: &Globals, needed: bool) -> Option<i32> {
-    (needed && !process::is_root()).then(|| error(g, "the OCI runtime commands need root: run them with sudo"))
+    (needed && !process::is_root()).then(|| error(g, &t("runtime.need_root")))
 }

@@ -51,6 +51,6 @@ impl From<primitives::Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure::new(tf("error.io", &[("detail", &e)]))
+        Failure::new(tf("error.io", &[("detail", &super::i18n::io_reason(&e))]))
     }
 }

@@ -104,6 +104,37 @@ pub fn fill(template: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
     out
 }
 
+/// Why a file operation failed, in the current language: the common reasons by name,
+/// any other by its errno (`EIO`), never Rust's "(os error 5)".
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let key = match e.kind() {
+        ErrorKind::NotFound => "io.not_found",
+        ErrorKind::PermissionDenied => "io.permission",
+        ErrorKind::ReadOnlyFilesystem => "io.read_only",
+        ErrorKind::StorageFull => "io.no_space",
+        ErrorKind::NotADirectory => "io.not_a_directory",
+        ErrorKind::IsADirectory => "io.is_a_directory",
+        ErrorKind::AlreadyExists => "io.exists",
+        _ => {
+            return match e.raw_os_error() {
+                Some(n) => tf("io.other", &[("errno", &format!("{:?}", nix::errno::Errno::from_raw(n)))]),
+                None => e.to_string(),
+            };
+        }
+    };
+    t(key)
+}
+
+/// `a, b or c` in the current language.
+pub fn list_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), t("usage.or")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,7 +95,8 @@ fn calls(ctx: &mut Ctx) -> Result<(), Failure> {
     let id = create.split_whitespace().last().unwrap_or_default().to_string();
     let root = std::path::Path::new(crate::runtime::state::DEFAULT_ROOT);
     let gone = crate::runtime::state_json(root, &id).err().map(|e| e.0).unwrap_or_else(|| "still there".into());
-    ctx.check("check.calls.deleted", !id.is_empty() && gone.contains("does not exist"), shorten(&gone));
+    let said = crate::runtime::no_container(&id).0;
+    ctx.check("check.calls.deleted", !id.is_empty() && gone == said, shorten(&gone));
     ctx.hold(Box::new(pm));
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use super::state::{self, Container, EXEC_FIFO};
 use super::{create, hooks, load, timing, CreateOptions, Rt, RtError};
+use crate::course::i18n::tf;
 use crate::primitives::cgroups::freezer;
 use crate::primitives::{process, Kernel, Linux};
 use std::os::unix::fs::OpenOptionsExt;
@@ -109,12 +110,12 @@ pub fn parse_signal(text: &str) -> Option<i32> {
 /// every process in its cgroup (as runc does), e.g. those a `--pid host` container
 /// leaves behind its PID 1.
 pub fn kill(k: &dyn Kernel, root: &Path, id: &str, signal: &str, all: bool) -> Rt<()> {
+    // The signal first: a mistake in it is found without looking at any container.
+    let sig = parse_signal(signal).ok_or_else(|| RtError(tf("runtime.bad_signal", &[("signal", &signal)])))?;
     let c = load(root, id)?;
-    let sig = parse_signal(signal)
-        .ok_or_else(|| RtError(format!("unknown signal {signal}: use a name such as TERM or KILL, or a number")))?;
     let status = c.status(root);
     if status == "stopped" {
-        return Err(RtError(format!("cannot kill container {id}: container not running")));
+        return Err(RtError(tf("runtime.kill_not_running", &[("id", &id)])));
     }
     if all {
         for pid in cgroup_members(&c) {
@@ -223,7 +224,7 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
             remove_root_if_empty(root);
             return Ok(());
         }
-        return Err(RtError(format!("container {id} does not exist")));
+        return Err(super::no_container(id));
     };
     match c.status(root) {
         "stopped" => {}

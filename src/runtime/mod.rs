@@ -53,6 +53,7 @@ pub use create::{create, CreateOptions};
 pub use exec::exec;
 pub use lifecycle::{delete, kill, list, run, start, state_json, wait_for_exec};
 
+use crate::course::i18n::tf;
 use crate::primitives::Error;
 
 /// A runtime error: one sentence for the learner (or for a container engine).
@@ -91,14 +92,20 @@ pub fn check_id(id: &str) -> Rt<()> {
     if state::valid_id(id) {
         Ok(())
     } else {
-        Err(RtError(format!("'{id}' is not a valid container id: use letters, digits, _ + - .")))
+        Err(RtError(tf("runtime.bad_id", &[("id", &id)])))
     }
 }
 
 /// The container `id` under `root`, or the sentence engines match on.
 pub fn load(root: &std::path::Path, id: &str) -> Rt<state::Container> {
     check_id(id)?;
-    state::Container::load(root, id).ok_or_else(|| RtError(format!("container {id} does not exist")))
+    state::Container::load(root, id).ok_or_else(|| no_container(id))
+}
+
+/// "container ID does not exist": the sentence engines look for (in English, which the
+/// runtime's commands speak unless `--lang` says otherwise).
+pub fn no_container(id: &str) -> RtError {
+    RtError(tf("runtime.no_container", &[("id", &id)]))
 }
 
 /// Write a pid file whole or not at all: a temporary file, then rename (engines read

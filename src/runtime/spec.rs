@@ -9,6 +9,7 @@
 //! engines log), and [`SpecError::describe`], in the words of a text table, for the
 //! lesson that shows the learner each mistake in their language.
 
+use crate::course::i18n::{io_reason, tf};
 use oci_spec::runtime::Spec;
 use std::path::{Component, Path, PathBuf};
 
@@ -250,22 +251,14 @@ impl SpecError {
 impl std::fmt::Display for SpecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SpecError::Missing(p) => write!(f, "there is no {}: run `learnctr spec` in the bundle first", p.display()),
+            SpecError::Missing(p) => f.write_str(&tf("runtime.no_config", &[("path", &p.display())])),
             SpecError::Json(e) => {
                 let JsonError { path, line, column, message, .. } = e.as_ref();
                 write!(f, "{} line {line}, column {column}: {message}", path.display())
             }
-            SpecError::NoRoot => write!(f, "config.json has no \"root\": add \"root\": {{\"path\": \"rootfs\"}}"),
-            SpecError::RootfsMissing(p) => {
-                write!(
-                    f,
-                    "the root filesystem {} does not exist: unpack one there (learnctr rootfs export, then tar -xzf)",
-                    p.display()
-                )
-            }
-            SpecError::RootfsEscapes(p) => {
-                write!(f, "root.path \"{p}\" leaves the bundle with \"..\": give a path inside the bundle, such as \"rootfs\"")
-            }
+            SpecError::NoRoot => f.write_str(&tf("runtime.no_root", &[])),
+            SpecError::RootfsMissing(p) => f.write_str(&tf("runtime.rootfs_missing", &[("path", &p.display())])),
+            SpecError::RootfsEscapes(p) => f.write_str(&tf("runtime.rootfs_escapes", &[("path", p)])),
             SpecError::Io(what) => write!(f, "{what}"),
         }
     }
@@ -360,16 +353,32 @@ pub fn apparmor_enabled() -> bool {
 }
 
 /// Write `BUNDLE/config.json` (refusing to overwrite one, as runc does).
+/// The bundle must be an existing directory; config.json is written whole or not at
+/// all (a temporary file, removed when anything fails, then renamed), and errors name
+/// the bundle, never the temporary file.
 pub fn write(bundle: &Path, rootless: bool) -> Result<PathBuf, SpecError> {
+    let said = |key: &str| SpecError::Io(tf(key, &[("path", &bundle.display())]));
+    let cannot = |e: std::io::Error| {
+        SpecError::Io(tf("runtime.spec_cannot_write", &[("dir", &bundle.display()), ("reason", &io_reason(&e))]))
+    };
+    match std::fs::metadata(bundle) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(said("runtime.spec_no_bundle")),
+        Err(e) => return Err(cannot(e)),
+        Ok(m) if !m.is_dir() => return Err(said("runtime.spec_not_dir")),
+        Ok(_) => {}
+    }
     let path = bundle.join("config.json");
-    if path.exists() {
-        return Err(SpecError::Io(format!("{} already exists: remove it first to write a new one", path.display())));
+    if path.symlink_metadata().is_ok() {
+        return Err(SpecError::Io(tf("runtime.spec_exists", &[("path", &path.display())])));
     }
     let spec = default_spec(rootless)?;
     let json = serde_json::to_string_pretty(&spec).map_err(|e| SpecError::Io(e.to_string()))?;
     let tmp = bundle.join(".config.json.tmp");
-    std::fs::write(&tmp, json + "\n").map_err(|e| SpecError::Io(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(|e| SpecError::Io(format!("cannot write {}: {e}", path.display())))?;
+    let written = std::fs::write(&tmp, json + "\n").and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cannot(e));
+    }
     Ok(path)
 }
 
