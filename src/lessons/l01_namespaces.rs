@@ -37,7 +37,10 @@ pub fn lesson() -> Lesson {
                 key: &["uid_map", "gid_map", "setresuid("], run: user,
             },
             Step { id: "cgroup", shell: &["unshare --cgroup cat /proc/self/cgroup"], key: &["CLONE_NEWCGROUP"], run: cgroup },
-            Step { id: "setns", shell: &["nsenter --target PID --uts --net hostname"], key: &["setns("], run: setns },
+            Step { id: "setns", shell: &[
+                    "unshare --uts --net sh -c 'hostname learnctr-target; sleep 600' & sleep 1",
+                    "nsenter --target $! --uts --net hostname",
+                ], key: &["setns("], run: setns },
             Step {
                 id: "together",
                 shell: &["unshare --fork --pid --mount --uts --ipc --net --cgroup --mount-proc sh"],

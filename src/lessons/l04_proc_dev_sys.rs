@@ -28,6 +28,8 @@ pub fn lesson() -> Lesson {
             Step {
                 id: "dev",
                 shell: &[
+                    "unshare --mount sh",
+                    "mount --make-rprivate /",
                     "mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ROOTFS/dev",
                     "touch ROOTFS/dev/null && mount --bind /dev/null ROOTFS/dev/null    # {{shell.and_devices}}",
                     "mkdir ROOTFS/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts ROOTFS/dev/pts",
@@ -38,8 +40,10 @@ pub fn lesson() -> Lesson {
             Step {
                 id: "sys",
                 shell: &[
+                    "unshare --mount sh",
+                    "mount --make-rprivate /",
                     "mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ROOTFS/sys",
-                    "mount --bind /dev/null /proc/kcore          # {{shell.masked_file}}",
+                    "mount --bind /dev/null /proc/timer_list     # {{shell.masked_file}}",
                     "mount -t tmpfs -o ro tmpfs /sys/firmware    # {{shell.masked_dir}}",
                     "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys   # {{shell.read_only}}",
                 ],
