@@ -12,6 +12,7 @@ mod primitives;
 mod rootfs;
 mod runtime;
 mod shell;
+mod tasks;
 
 fn main() {
     // Lesson 6's setuid helper is a copy of this binary under another name: it only

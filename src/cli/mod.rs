@@ -3,6 +3,7 @@
 
 mod maintenance;
 mod oci;
+mod tasks;
 mod usage;
 
 use crate::course::i18n::{self, t, tf, Lang};
@@ -80,6 +81,22 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Your turn: every task and its state.
+    Tasks,
+    /// A task's text (then a shell for it on a terminal); --reset removes what you
+    /// made for it.
+    Task {
+        /// The task: 1.1, 3.1, 5.1, ...
+        id: String,
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Look at the kernel: is the task done?
+    Check { id: String },
+    /// The next hint of a task (up to three).
+    Hint { id: String },
+    /// A task's solution: after its check passed, or failed twice.
+    Solution { id: String },
     /// Check that this machine can run the course, and say how to fix what is missing.
     Doctor,
     /// Remove everything learnctr left on this machine (after a crash or kill).
@@ -314,6 +331,11 @@ fn dispatch(
             println!("{}", t("course.reset_done"));
             Ok(())
         }
+        Some(Command::Tasks) => tasks::list(),
+        Some(Command::Task { id, reset }) => tasks::show(&id, reset, rootfs, interactive),
+        Some(Command::Check { id }) => tasks::check(&id, rootfs),
+        Some(Command::Hint { id }) => tasks::hint(&id),
+        Some(Command::Solution { id }) => tasks::solution(&id, rootfs),
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
@@ -442,7 +464,8 @@ fn course_map() {
     for n in 1..=lessons::PLANNED {
         let mark = if done(n) { "✓".green().to_string() } else { " ".to_string() };
         let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-        println!("  {mark} {n}  {}{}", t(&format!("course.lesson.{n}")), state.dimmed());
+        let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), &p);
+        println!("  {mark} {n}  {}{}{}", t(&format!("course.lesson.{n}")), state.dimmed(), yourself.dimmed());
     }
     println!();
     println!("{}", t("course.how"));

@@ -8,8 +8,23 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
 
 /// The commands of the course; every other subcommand is the OCI runtime's.
-pub const COURSE_COMMANDS: [&str; 10] =
-    ["lessons", "lesson", "next", "reset", "doctor", "cleanup", "completions", "shell", "rootfs", "help"];
+pub const COURSE_COMMANDS: [&str; 15] = [
+    "lessons",
+    "lesson",
+    "next",
+    "reset",
+    "doctor",
+    "cleanup",
+    "completions",
+    "shell",
+    "rootfs",
+    "help",
+    "tasks",
+    "task",
+    "check",
+    "hint",
+    "solution",
+];
 
 /// The language of a run. `--lang` first; without it the course follows the locale,
 /// while the runtime's commands stay English: containerd and Podman read their errors

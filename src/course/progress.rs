@@ -6,7 +6,7 @@
 //! without sudo). `LEARNCTR_PROGRESS_FILE` overrides the path (the tests use it).
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -18,6 +18,15 @@ pub struct Progress {
     /// written again.
     #[serde(default, skip_serializing)]
     done: BTreeSet<u32>,
+    /// The tasks whose check passed ("done yourself"), by id: `5.1`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub tasks_passed: BTreeSet<String>,
+    /// How many hints of each task the learner has seen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hints_seen: BTreeMap<String, u8>,
+    /// How many checks of each task failed (the solution opens after two).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks_failed: BTreeMap<String, u8>,
 }
 
 /// The nine lessons of the course before lesson 10, by number, for older files.
@@ -111,6 +120,13 @@ fn save_at(place: &Place, progress: &Progress) -> std::io::Result<()> {
         }
     }
     std::fs::rename(&tmp, &place.file)
+}
+
+/// Change the progress file with `f`, then save it.
+pub fn update(f: impl FnOnce(&mut Progress)) -> std::io::Result<()> {
+    let mut p = load();
+    f(&mut p);
+    save(&p)
 }
 
 pub fn mark_done(lesson: &str) -> std::io::Result<()> {

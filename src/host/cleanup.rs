@@ -121,16 +121,21 @@ fn remove(object: &Object) -> Result<(), String> {
     }
 }
 
-/// Objects on this machine whose name starts with `learnctr`.
+/// Objects on this machine whose name starts with `learnctr`, but for the names the
+/// tasks ask the learner to use (`learnctr-task`, `learnctr-a`): those are the
+/// learner's work, which `learnctr task N.K --reset` removes when asked.
 fn named_objects() -> Vec<Object> {
+    let learners = |name: &str| crate::tasks::LEARNERS_NAMES.contains(&name);
     let mut found = Vec::new();
     for path in cgroupfs::learnctr_cgroups() {
-        found.push(Object::Cgroup { path });
+        if !path.file_name().and_then(|n| n.to_str()).is_some_and(learners) {
+            found.push(Object::Cgroup { path });
+        }
     }
-    for name in crate::primitives::netns::learnctr_netns() {
+    for name in crate::primitives::netns::learnctr_netns().into_iter().filter(|n| !learners(n)) {
         found.push(Object::Netns { name });
     }
-    for name in crate::primitives::netns::learnctr_links() {
+    for name in crate::primitives::netns::learnctr_links().into_iter().filter(|n| !learners(n)) {
         found.push(Object::Link { name });
     }
     found

@@ -7,6 +7,11 @@
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
+    /// The filesystem's device, `major:minor`.
+    pub device: String,
+    /// The directory of that filesystem the mount shows (`/` for the whole of it; a
+    /// bind mount of a subdirectory names the subdirectory).
+    pub root: String,
     pub mount_point: String,
     pub options: Vec<String>,
     /// `shared:1`, `master:2`...; empty for a private mount.
@@ -32,6 +37,8 @@ fn parse_line(line: &str) -> Option<Mount> {
     let fields: Vec<&str> = head.split_whitespace().collect();
     let rest: Vec<&str> = tail.split_whitespace().collect();
     Some(Mount {
+        device: fields.get(2)?.to_string(),
+        root: unescape(fields.get(3)?),
         mount_point: unescape(fields.get(4)?),
         options: fields.get(5)?.split(',').map(str::to_string).collect(),
         propagation: fields.iter().skip(6).map(|s| s.to_string()).collect(),

@@ -23,6 +23,51 @@ pub fn learnctr_netns() -> Vec<String> {
     names_in(NETNS_DIR)
 }
 
+/// Run `f` in a thread that has joined the named network namespace `name`
+/// (`ip netns exec NAME`, for one thread): sockets it opens belong to that namespace,
+/// and the rest of learnctr stays where it is.
+pub fn in_named<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> super::Result<T> {
+    let k: &dyn Kernel = &Linux;
+    let fd = k.open(&format!("{NETNS_DIR}/{name}"))?;
+    let outcome = std::thread::scope(|s| {
+        s.spawn(move || -> super::Result<T> {
+            let linux = Linux;
+            let k: &dyn Kernel = &linux;
+            k.setns(fd, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            Ok(f())
+        })
+        .join()
+    });
+    k.close(fd)?;
+    outcome.unwrap_or_else(|_| Err(super::Error::Child("the thread in the network namespace failed".into())))
+}
+
+/// The first `ip netns add` on a machine bind-mounts /run/netns onto itself (shared,
+/// so the namespaces it holds reach every mount namespace); `ip netns delete` never
+/// takes it back. Once no named namespace is left, unmount it: what the learner's
+/// `ip netns add` did to the host's mount table is undone with their task.
+pub fn unmount_empty_netns_dir() -> super::Result<bool> {
+    let empty = std::fs::read_dir(NETNS_DIR).map(|mut d| d.next().is_none()).unwrap_or(false);
+    let table = super::mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    // iproute2's mount: /run/netns bound from the filesystem that holds it (the same
+    // device as the mount below it, `/` or a tmpfs on /run), not a filesystem of its own.
+    let below = table
+        .iter()
+        .filter(|m| {
+            m.mount_point != NETNS_DIR && NETNS_DIR.starts_with(&format!("{}/", m.mount_point.trim_end_matches('/')))
+        })
+        .max_by_key(|m| m.mount_point.len());
+    let self_bound = table.iter().any(|m| {
+        m.mount_point == NETNS_DIR && m.root.ends_with("/netns") && below.is_some_and(|b| b.device == m.device)
+    });
+    if !(empty && self_bound) {
+        return Ok(false);
+    }
+    let k: &dyn Kernel = &Linux;
+    k.umount2(NETNS_DIR, MntFlags::MNT_DETACH)?;
+    Ok(true)
+}
+
 /// Host interfaces whose name starts with `learnctr`.
 pub fn learnctr_links() -> Vec<String> {
     names_in("/sys/class/net")

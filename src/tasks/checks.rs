@@ -1,0 +1,268 @@
+//! The checks that grade the tasks, each a list of conditions on kernel state in the
+//! order a learner meets them, and the resets that remove what the learner made.
+
+use super::scan::{self, Process};
+use super::{Ctx, Task, Verdict};
+use crate::primitives::cgroups::layout::{self, Mode};
+use crate::primitives::{mountinfo, namespaces, net_client, netns, process, Kernel, Linux};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub fn all() -> Vec<Task> {
+    vec![
+        Task { id: "1.1", lesson: "namespaces", check: hostname_task, reset: kill_own_uts },
+        Task { id: "3.1", lesson: "pivot_root", check: pivot_task, reset: kill_pivoted },
+        Task { id: "5.1", lesson: "cgroups", check: cgroup_task, reset: remove_task_cgroup },
+        Task { id: "6.1", lesson: "capabilities", check: capability_task, reset: kill_restricted },
+        Task { id: "7.1", lesson: "network", check: network_task, reset: remove_task_netns },
+    ]
+}
+
+/// What the learner names their objects: learnctr's own cleanup leaves these alone.
+pub const LEARNERS_NAMES: [&str; 3] = ["learnctr-task", "learnctr-a", "learnctr-b"];
+
+const TASK_HOSTNAME: &str = "learnctr-task";
+
+/// Processes in a namespace of `kind` other than learnctr's (the host's).
+fn in_own(kind: &str) -> Vec<Process> {
+    let host = scan::host_namespace(kind);
+    scan::learners_processes().into_iter().filter(|p| p.namespace(kind).is_some_and(|n| Some(n) != host)).collect()
+}
+
+fn kill_all(processes: Vec<Process>) -> Vec<String> {
+    processes
+        .into_iter()
+        .map(|p| {
+            process::kill_stranded(p.pid);
+            format!("process {}", p.pid)
+        })
+        .collect()
+}
+
+// 1.1: a live process in a uts namespace of its own whose hostname is learnctr-task.
+
+fn hostname_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let k: &dyn Kernel = &Linux;
+    let own = in_own("uts");
+    if !v.require(!own.is_empty(), ctx.s("check.1.1.own_uts", &[]), || ctx.s("unmet.1.1.own_uts", &[])) {
+        return v;
+    }
+    let names: Vec<(i32, String)> =
+        own.iter().filter_map(|p| namespaces::hostname_of(k, p.pid).ok().map(|n| (p.pid, n))).collect();
+    let found = names.iter().find(|(_, n)| n == TASK_HOSTNAME);
+    let seen: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+    v.require(found.is_some(), ctx.s("check.1.1.hostname", &[("pid", &found.map(|(p, _)| *p).unwrap_or(0))]), || {
+        ctx.s("unmet.1.1.hostname", &[("names", &seen.join(", "))])
+    });
+    v
+}
+
+fn kill_own_uts(_: &Ctx) -> Vec<String> {
+    let k: &dyn Kernel = &Linux;
+    kill_all(
+        in_own("uts")
+            .into_iter()
+            .filter(|p| namespaces::hostname_of(k, p.pid).is_ok_and(|n| n == TASK_HOSTNAME))
+            .collect(),
+    )
+}
+
+// 3.1: a live process whose root is the course's rootfs, reached with pivot_root in a
+// new mount namespace (not chroot), the old root detached.
+
+/// Of the processes in a mount namespace of their own, those whose root directory is
+/// one of the course's root filesystems (same device and inode).
+fn rooted_in_rootfs(ctx: &Ctx) -> Vec<Process> {
+    let wanted: Vec<(u64, u64)> = ctx.rootfs.iter().filter_map(|r| scan::file_id(r)).collect();
+    in_own("mnt")
+        .into_iter()
+        .filter(|p| scan::file_id(Path::new(&format!("/proc/{}/root/", p.pid))).is_some_and(|id| wanted.contains(&id)))
+        .collect()
+}
+
+fn pivot_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    if !v.require(!in_own("mnt").is_empty(), ctx.s("check.3.1.own_mnt", &[]), || ctx.s("unmet.3.1.own_mnt", &[])) {
+        return v;
+    }
+    let rooted = rooted_in_rootfs(ctx);
+    let shown: Vec<String> = ctx.rootfs.iter().map(|r| r.display().to_string()).collect();
+    if !v.require(!rooted.is_empty(), ctx.s("check.3.1.root", &[]), || {
+        ctx.s("unmet.3.1.root", &[("rootfs", &shown.join(", "))])
+    }) {
+        return v;
+    }
+    // After pivot_root the process's root is the top of its own mount tree, which
+    // /proc/PID/root names "/"; after a chroot it names the directory.
+    let root_link = |p: &Process| std::fs::read_link(format!("/proc/{}/root", p.pid)).ok();
+    let pivoted: Vec<&Process> = rooted.iter().filter(|p| root_link(p).is_some_and(|l| l == Path::new("/"))).collect();
+    if !v.require(!pivoted.is_empty(), ctx.s("check.3.1.pivot", &[]), || ctx.s("unmet.3.1.pivot", &[])) {
+        return v;
+    }
+    // The host's root mount (its device, showing the filesystem's own "/") must not be
+    // in the process's mount table any more: umount2(".", MNT_DETACH) removed it.
+    let host = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    let host_root = mountinfo::at(&host, "/").map(|m| (m.device.clone(), m.root.clone()));
+    let detached = |p: &&Process| {
+        let table =
+            mountinfo::parse(&std::fs::read_to_string(format!("/proc/{}/mountinfo", p.pid)).unwrap_or_default());
+        !table.iter().any(|m| Some((m.device.clone(), m.root.clone())) == host_root)
+    };
+    let done = pivoted.iter().find(|p| detached(p));
+    v.require(done.is_some(), ctx.s("check.3.1.detached", &[("pid", &done.map(|p| p.pid).unwrap_or(0))]), || {
+        ctx.s("unmet.3.1.detached", &[])
+    });
+    v
+}
+
+fn kill_pivoted(ctx: &Ctx) -> Vec<String> {
+    kill_all(rooted_in_rootfs(ctx))
+}
+
+// 5.1: a cgroup learnctr-task, 50 MiB of memory, at most 20 processes, a live one in it.
+
+const MEMORY: u64 = 50 * 1024 * 1024;
+const PIDS: &str = "20";
+
+/// Where the task's cgroup is, per controller: one directory on v2, one per
+/// hierarchy on v1 and hybrid hosts.
+fn task_cgroups() -> (Mode, PathBuf, PathBuf) {
+    let mode = layout::detect_mode();
+    let root = Path::new(layout::ROOT);
+    match mode {
+        Mode::Unified => (mode, root.join(TASK_HOSTNAME), root.join(TASK_HOSTNAME)),
+        _ => (mode, root.join("memory").join(TASK_HOSTNAME), root.join("pids").join(TASK_HOSTNAME)),
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+fn cgroup_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let (mode, memory, pids) = task_cgroups();
+    let v2 = mode == Mode::Unified;
+    let missing: Vec<String> =
+        [&memory, &pids].iter().filter(|d| !d.is_dir()).map(|d| d.display().to_string()).collect();
+    let place = if v2 { memory.display().to_string() } else { format!("{} + {}", memory.display(), pids.display()) };
+    if !v.require(missing.is_empty(), ctx.s("check.5.1.exists", &[("path", &place)]), || {
+        ctx.s("unmet.5.1.exists", &[("path", &missing.join(", "))])
+    }) {
+        return v;
+    }
+    let limit_file = memory.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" });
+    let limit = read(&limit_file);
+    v.require(limit.parse::<u64>().ok() == Some(MEMORY), ctx.s("check.5.1.memory", &[]), || {
+        ctx.s("unmet.5.1.memory", &[("file", &limit_file.display()), ("found", &limit)])
+    });
+    let pids_file = pids.join("pids.max");
+    let max = read(&pids_file);
+    v.require(max == PIDS, ctx.s("check.5.1.pids", &[]), || {
+        ctx.s("unmet.5.1.pids", &[("file", &pids_file.display()), ("found", &max)])
+    });
+    let members = |d: &Path| read(&d.join("cgroup.procs")).split_whitespace().map(String::from).collect::<Vec<_>>();
+    let (in_memory, in_pids) = (members(&memory), members(&pids));
+    let both = in_memory.iter().find(|p| in_pids.contains(p));
+    v.require(both.is_some(), ctx.s("check.5.1.process", &[("pid", &both.cloned().unwrap_or_default())]), || {
+        ctx.s("unmet.5.1.process", &[])
+    });
+    v
+}
+
+fn remove_task_cgroup(_: &Ctx) -> Vec<String> {
+    let (_, memory, pids) = task_cgroups();
+    let mut removed = Vec::new();
+    for dir in [memory, pids] {
+        if dir.is_dir() && layout::remove(&dir).is_ok() {
+            removed.push(format!("cgroup {}", dir.display()));
+        }
+    }
+    removed.dedup();
+    removed
+}
+
+// 6.1: a live process, not learnctr's, whose bounding set is exactly CAP_KILL and
+// CAP_NET_BIND_SERVICE, with no_new_privs set.
+
+const KILL_AND_BIND: u64 = (1 << 5) | (1 << 10);
+
+fn bounded(p: &Process) -> bool {
+    p.field("CapBnd").and_then(|m| u64::from_str_radix(m, 16).ok()) == Some(KILL_AND_BIND)
+}
+
+fn capability_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let matching: Vec<Process> = scan::learners_processes().into_iter().filter(bounded).collect();
+    if !v.require(!matching.is_empty(), ctx.s("check.6.1.bounding", &[]), || ctx.s("unmet.6.1.bounding", &[])) {
+        return v;
+    }
+    let guarded = matching.iter().find(|p| p.field("NoNewPrivs") == Some("1"));
+    v.require(guarded.is_some(), ctx.s("check.6.1.nnp", &[("pid", &guarded.map(|p| p.pid).unwrap_or(0))]), || {
+        ctx.s("unmet.6.1.nnp", &[])
+    });
+    v
+}
+
+fn kill_restricted(_: &Ctx) -> Vec<String> {
+    kill_all(scan::learners_processes().into_iter().filter(bounded).collect())
+}
+
+// 7.1: named namespaces learnctr-a and learnctr-b, a veth pair between them with
+// 10.231.77.1/24 in a and 10.231.77.2/24 in b, and learnctr's ping answered.
+
+const A: (&str, &str) = ("learnctr-a", "10.231.77.1/24");
+const B: (&str, &str) = ("learnctr-b", "10.231.77.2/24");
+
+fn addresses_in(name: &str) -> Vec<String> {
+    netns::in_named(name, crate::primitives::probe::interfaces)
+        .ok()
+        .and_then(Result::ok)
+        .map(|list| list.into_iter().flat_map(|i| i.addresses).collect())
+        .unwrap_or_default()
+}
+
+fn network_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    for (name, _) in [A, B] {
+        let exists = Path::new(netns::NETNS_DIR).join(name).exists();
+        if !v.require(exists, ctx.s("check.7.1.netns", &[("name", &name)]), || {
+            ctx.s("unmet.7.1.netns", &[("name", &name)])
+        }) {
+            return v;
+        }
+    }
+    for (name, address) in [A, B] {
+        let found = addresses_in(name);
+        v.require(
+            found.iter().any(|a| a == address),
+            ctx.s("check.7.1.address", &[("name", &name), ("address", &address)]),
+            || ctx.s("unmet.7.1.address", &[("name", &name), ("address", &address), ("found", &found.join(", "))]),
+        );
+    }
+    if v.unmet.is_some() {
+        return v;
+    }
+    let target = B.1.split('/').next().and_then(|a| a.parse().ok()).unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+    let replies = netns::in_named(A.0, move || net_client::ping(target, 3, Duration::from_secs(2)))
+        .ok()
+        .and_then(Result::ok)
+        .map(|times| times.len())
+        .unwrap_or(0);
+    v.require(replies > 0, ctx.s("check.7.1.ping", &[("n", &replies)]), || ctx.s("unmet.7.1.ping", &[]));
+    v
+}
+
+fn remove_task_netns(_: &Ctx) -> Vec<String> {
+    let mut removed: Vec<String> = [A.0, B.0]
+        .into_iter()
+        .filter(|name| Path::new(netns::NETNS_DIR).join(name).exists())
+        .filter(|name| netns::remove_named(name).is_ok())
+        .map(|name| format!("netns {name}"))
+        .collect();
+    if !removed.is_empty() && netns::unmount_empty_netns_dir().unwrap_or(false) {
+        removed.push(format!("the mount of {} on itself", netns::NETNS_DIR));
+    }
+    removed
+}
