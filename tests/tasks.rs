@@ -62,7 +62,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     let rootfs = rootfs.to_str().unwrap();
     let _ = std::fs::remove_file(progress_file());
     let before = host_state();
-    for id in ["1.1", "3.1", "5.1", "6.1", "7.1"] {
+    for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "6.1", "7.1"] {
         reset(id, rootfs);
         // Not done: one sentence, non-zero, twice (which opens the solution).
         for _ in 0..2 {
@@ -83,7 +83,19 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     }
     let tasks = learnctr(&["tasks"]).output().unwrap();
     let listed = text(&tasks).0;
-    assert_eq!(listed.matches("done yourself").count(), 5, "{listed}");
+    assert_eq!(listed.matches("done yourself").count(), 8, "{listed}");
+    // An instructor collects the same from `progress --json`.
+    let json: serde_json::Value =
+        serde_json::from_slice(&learnctr(&["progress", "--json"]).output().unwrap().stdout).unwrap();
+    let done: Vec<&str> = json["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["tasks"].as_array().unwrap().iter())
+        .filter(|t| t["done"] == true)
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "6.1", "7.1"], "{json:#}");
     let _ = std::fs::remove_file(progress_file());
     assert_same_host(&before, &host_state(), "after the tasks and their resets");
 }
@@ -100,7 +112,14 @@ fn a_lesson_of_learnctr_does_not_pass_its_task() {
     let rootfs = busybox_rootfs(dir.path());
     let rootfs = rootfs.to_str().unwrap();
     let before = host_state();
-    for (lesson, step, id) in [("1", "uts", "1.1"), ("3", "pivot", "3.1"), ("6", "drop", "6.1")] {
+    for (lesson, step, id) in [
+        ("1", "uts", "1.1"),
+        ("1", "net", "1.2"),
+        ("2", "chroot", "2.1"),
+        ("3", "pivot", "3.1"),
+        ("4", "fresh", "4.1"),
+        ("6", "drop", "6.1"),
+    ] {
         let held = start_held(&["lesson", lesson, "--yes", "--rootfs", rootfs], step);
         let out = check(id, rootfs);
         signal(&held, nix::sys::signal::Signal::SIGINT);

@@ -83,6 +83,12 @@ enum Command {
     },
     /// Your turn: every task and its state.
     Tasks,
+    /// Your progress: lessons watched and tasks done yourself; --json for an
+    /// instructor to collect.
+    Progress {
+        #[arg(long)]
+        json: bool,
+    },
     /// A task's text (then a shell for it on a terminal); --reset removes what you
     /// made for it.
     Task {
@@ -332,6 +338,11 @@ fn dispatch(
             Ok(())
         }
         Some(Command::Tasks) => tasks::list(),
+        Some(Command::Progress { json: true }) => tasks::progress_json(),
+        Some(Command::Progress { json: false }) => {
+            course_map();
+            tasks::list()
+        }
         Some(Command::Task { id, reset }) => tasks::show(&id, reset, rootfs, interactive),
         Some(Command::Check { id }) => tasks::check(&id, rootfs),
         Some(Command::Hint { id }) => tasks::hint(&id),
@@ -426,7 +437,11 @@ fn run_lesson(
     } else {
         None
     };
-    runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, trace_full }).map(drop)
+    let finished = runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, trace_full })?;
+    if finished && step.is_none() {
+        tasks::offer(lesson.name);
+    }
+    Ok(())
 }
 
 /// `learnctr shell`: exits with the container's exit code.

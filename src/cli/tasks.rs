@@ -45,6 +45,47 @@ pub fn lesson_state(lesson: &str, p: &progress::Progress) -> String {
     format!("  · {} {passed}/{}", t("tasks.done"), ids.len())
 }
 
+/// After a lesson: its tasks, offered.
+pub fn offer(lesson: &str) {
+    let text = tasks::tasks_text();
+    let ids: Vec<&str> = tasks::all().into_iter().filter(|t| t.lesson == lesson).map(|t| t.id).collect();
+    if ids.is_empty() {
+        return;
+    }
+    println!();
+    println!("{}", t("tasks.your_turn").bold());
+    for id in ids {
+        let title = tasks::parts(&text, id).map(|p| p.title).unwrap_or_default();
+        crate::course::render::prose(&format!("  `learnctr task {id}`  {title}"));
+    }
+}
+
+/// The learner's state, for an instructor to collect: each lesson watched or not,
+/// each task done or not, the hints seen and the checks failed.
+pub fn progress_json() -> Result<(), Failure> {
+    let p = progress::load();
+    let lessons: Vec<serde_json::Value> = (1..=crate::lessons::PLANNED)
+        .filter_map(|n| crate::lessons::name(n).map(|name| (n, name)))
+        .map(|(n, name)| {
+            let tasks: Vec<serde_json::Value> = tasks::all()
+                .into_iter()
+                .filter(|t| t.lesson == name)
+                .map(|t| serde_json::json!({ "id": t.id, "done": p.tasks_passed.contains(t.id) }))
+                .collect();
+            serde_json::json!({ "number": n, "name": name, "watched": p.is_done(name), "tasks": tasks })
+        })
+        .collect();
+    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let json = serde_json::json!({
+        "user": user,
+        "lessons": lessons,
+        "hints_seen": p.hints_seen,
+        "checks_failed": p.checks_failed,
+    });
+    println!("{}", serde_json::to_string_pretty(&json).map_err(|e| Failure::new(e.to_string()))?);
+    Ok(())
+}
+
 pub fn list() -> Result<(), Failure> {
     let p = progress::load();
     let text = tasks::tasks_text();

@@ -8,7 +8,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
 
 /// The commands of the course; every other subcommand is the OCI runtime's.
-pub const COURSE_COMMANDS: [&str; 15] = [
+pub const COURSE_COMMANDS: [&str; 16] = [
     "lessons",
     "lesson",
     "next",
@@ -24,6 +24,7 @@ pub const COURSE_COMMANDS: [&str; 15] = [
     "check",
     "hint",
     "solution",
+    "progress",
 ];
 
 /// The language of a run. `--lang` first; without it the course follows the locale,

@@ -27,8 +27,17 @@ pub fn learnctr_netns() -> Vec<String> {
 /// (`ip netns exec NAME`, for one thread): sockets it opens belong to that namespace,
 /// and the rest of learnctr stays where it is.
 pub fn in_named<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> super::Result<T> {
+    in_file(&format!("{NETNS_DIR}/{name}"), f)
+}
+
+/// The same in the network namespace of process `pid` (`nsenter -t PID -n`).
+pub fn in_process<T: Send>(pid: i32, f: impl FnOnce() -> T + Send) -> super::Result<T> {
+    in_file(&format!("/proc/{pid}/ns/net"), f)
+}
+
+fn in_file<T: Send>(path: &str, f: impl FnOnce() -> T + Send) -> super::Result<T> {
     let k: &dyn Kernel = &Linux;
-    let fd = k.open(&format!("{NETNS_DIR}/{name}"))?;
+    let fd = k.open(path)?;
     let outcome = std::thread::scope(|s| {
         s.spawn(move || -> super::Result<T> {
             let linux = Linux;

@@ -11,7 +11,10 @@ use std::time::Duration;
 pub fn all() -> Vec<Task> {
     vec![
         Task { id: "1.1", lesson: "namespaces", check: hostname_task, reset: kill_own_uts },
+        Task { id: "1.2", lesson: "namespaces", check: loopback_task, reset: kill_lo_up },
+        Task { id: "2.1", lesson: "chroot", check: chroot_task, reset: kill_chrooted },
         Task { id: "3.1", lesson: "pivot_root", check: pivot_task, reset: kill_pivoted },
+        Task { id: "4.1", lesson: "proc_dev_sys", check: fresh_proc_task, reset: kill_fresh_proc },
         Task { id: "5.1", lesson: "cgroups", check: cgroup_task, reset: remove_task_cgroup },
         Task { id: "6.1", lesson: "capabilities", check: capability_task, reset: kill_restricted },
         Task { id: "7.1", lesson: "network", check: network_task, reset: remove_task_netns },
@@ -66,6 +69,102 @@ fn kill_own_uts(_: &Ctx) -> Vec<String> {
             .filter(|p| namespaces::hostname_of(k, p.pid).is_ok_and(|n| n == TASK_HOSTNAME))
             .collect(),
     )
+}
+
+// 1.2: a live process in a network namespace of its own whose loopback is up and
+// has 127.0.0.1.
+
+fn loopback_up(p: &Process) -> bool {
+    netns::in_process(p.pid, crate::primitives::probe::interfaces).ok().and_then(Result::ok).is_some_and(|list| {
+        list.iter().any(|i| i.name == "lo" && i.up && i.addresses.iter().any(|a| a == "127.0.0.1/8"))
+    })
+}
+
+fn loopback_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let own = in_own("net");
+    if !v.require(!own.is_empty(), ctx.s("check.1.2.own_net", &[]), || ctx.s("unmet.1.2.own_net", &[])) {
+        return v;
+    }
+    let up = own.iter().find(|p| loopback_up(p));
+    v.require(up.is_some(), ctx.s("check.1.2.lo_up", &[("pid", &up.map(|p| p.pid).unwrap_or(0))]), || {
+        ctx.s("unmet.1.2.lo_up", &[])
+    });
+    v
+}
+
+fn kill_lo_up(_: &Ctx) -> Vec<String> {
+    kill_all(in_own("net").into_iter().filter(loopback_up).collect())
+}
+
+// 2.1: a live process chrooted into the course's root filesystem: the host's mount
+// namespace, its root directory the rootfs.
+
+fn chrooted(ctx: &Ctx) -> Vec<Process> {
+    let wanted: Vec<(u64, u64)> = ctx.rootfs.iter().filter_map(|r| scan::file_id(r)).collect();
+    let host_mnt = scan::host_namespace("mnt");
+    scan::learners_processes()
+        .into_iter()
+        .filter(|p| p.namespace("mnt") == host_mnt)
+        .filter(|p| scan::file_id(Path::new(&format!("/proc/{}/root/", p.pid))).is_some_and(|id| wanted.contains(&id)))
+        .collect()
+}
+
+fn chroot_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let found = chrooted(ctx);
+    let shown: Vec<String> = ctx.rootfs.iter().map(|r| r.display().to_string()).collect();
+    v.require(
+        !found.is_empty(),
+        ctx.s("check.2.1.chrooted", &[("pid", &found.first().map(|p| p.pid).unwrap_or(0))]),
+        || ctx.s("unmet.2.1.chrooted", &[("rootfs", &shown.join(", "))]),
+    );
+    v
+}
+
+fn kill_chrooted(ctx: &Ctx) -> Vec<String> {
+    kill_all(chrooted(ctx))
+}
+
+// 4.1: a live process that is PID 1 of a pid namespace of its own, with a /proc of
+// that namespace: its /proc lists it as 1 and none of the host's processes.
+
+/// The pids the process's own /proc lists, read through its root in its mount
+/// namespace.
+fn pids_in_its_proc(p: &Process) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{}/root/proc", p.pid))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.parse::<u32>().is_ok())
+        .collect()
+}
+
+fn pid_one(p: &Process) -> bool {
+    p.field("NSpid").is_some_and(|ids| ids.split_whitespace().count() > 1 && ids.split_whitespace().last() == Some("1"))
+}
+
+fn fresh_proc(p: &Process) -> bool {
+    let listed = pids_in_its_proc(p);
+    listed.iter().any(|n| n == "1") && !listed.iter().any(|n| *n == p.pid.to_string())
+}
+
+fn fresh_proc_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let ones: Vec<Process> = scan::learners_processes().into_iter().filter(pid_one).collect();
+    if !v.require(!ones.is_empty(), ctx.s("check.4.1.pid1", &[]), || ctx.s("unmet.4.1.pid1", &[])) {
+        return v;
+    }
+    let fresh = ones.iter().find(|p| fresh_proc(p));
+    v.require(fresh.is_some(), ctx.s("check.4.1.fresh", &[("pid", &fresh.map(|p| p.pid).unwrap_or(0))]), || {
+        ctx.s("unmet.4.1.fresh", &[])
+    });
+    v
+}
+
+fn kill_fresh_proc(_: &Ctx) -> Vec<String> {
+    kill_all(scan::learners_processes().into_iter().filter(|p| pid_one(p) && fresh_proc(p)).collect())
 }
 
 // 3.1: a live process whose root is the course's rootfs, reached with pivot_root in a
