@@ -140,3 +140,84 @@ fn a_wrong_task_is_one_sentence() {
     let out = learnctr(&["--lang", "it", "hint", "9.9"]).output().unwrap();
     assert!(text(&out).1.contains("non esiste il compito 9.9"), "{:?}", text(&out));
 }
+
+/// The process of a held lesson that is inside its container: learnctr's binary in
+/// another mount namespace, PID 1 of its own pid namespace when there is one.
+fn contained_learnctr() -> i32 {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let me = id(&bin());
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").ok();
+    let mut found: Vec<(i32, bool)> = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if id(&e.path().join("exe")) != me || std::fs::read_link(e.path().join("ns/mnt")).ok() == host_mnt {
+            continue;
+        }
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let nested = status.lines().any(|l| l.starts_with("NSpid:") && l.split_whitespace().count() > 2);
+        found.push((pid, nested));
+    }
+    found.sort_by_key(|(_, nested)| !nested);
+    found.first().map(|(pid, _)| *pid).expect("no learnctr process inside a container")
+}
+
+/// Run a command as a shell inside a held lesson's container sees it: its mount
+/// namespace, its root.
+fn inside(pid: i32, script: &str) -> String {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-m", "-r", "-w", "/bin/sh", "-c", script])
+        .output()
+        .unwrap();
+    text(&out).0.trim().to_string()
+}
+
+/// The capture-the-flag: the secret of 3.2 is read from inside lesson 3's container
+/// through /proc, and accepted; inside lesson 4's, with a pid namespace, the same
+/// attempt finds nothing, and /proc/1/root/etc/hostname is the root filesystem's.
+#[test]
+fn the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door() {
+    if !require_root("the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    let rootfs = rootfs.to_str().unwrap();
+    let before = host_state();
+    reset("3.2", rootfs);
+    assert!(learnctr(&["task", "3.2", "--yes"]).output().unwrap().status.success());
+    assert_eq!(check("3.2", rootfs).status.code(), Some(1), "no answer given");
+    let wrong = learnctr(&["check", "3.2", "0000", "--rootfs", rootfs]).output().unwrap();
+    assert_eq!(wrong.status.code(), Some(1), "{:?}", text(&wrong));
+    let steal = "for p in /proc/[0-9]*; do cat $p/root/run/learnctr-flag-3.2 2>/dev/null && break; done";
+
+    let held = start_held(&["lesson", "3", "--yes", "--rootfs", rootfs], "escape");
+    let secret = inside(contained_learnctr(), steal);
+    signal(&held, nix::sys::signal::Signal::SIGINT);
+    let mut held = held;
+    let _ = held.wait();
+    assert_eq!(secret.len(), 16, "read inside lesson 3: {secret:?}");
+
+    let held = start_held(&["lesson", "4", "--yes", "--rootfs", rootfs], "fresh");
+    let pid = contained_learnctr();
+    let nothing = inside(pid, steal);
+    let hostname = inside(pid, "cat /proc/1/root/etc/hostname");
+    signal(&held, nix::sys::signal::Signal::SIGINT);
+    let mut held = held;
+    let _ = held.wait();
+    assert!(nothing.is_empty(), "lesson 4's container still reached the flag: {nothing}");
+
+    let out = learnctr(&["check", "3.2", &secret, "--rootfs", rootfs]).output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!std::path::Path::new("/run/learnctr-flag-3.2").exists(), "a captured flag is removed");
+    let host =
+        learnctr(&["check", "4.2", std::fs::read_to_string("/etc/hostname").unwrap().trim(), "--rootfs", rootfs])
+            .output()
+            .unwrap();
+    assert_eq!(host.status.code(), Some(1), "the host's hostname is not the answer: {:?}", text(&host));
+    let out = learnctr(&["check", "4.2", &hostname, "--rootfs", rootfs]).output().unwrap();
+    assert!(out.status.success(), "{hostname}: {:?}", text(&out));
+    let _ = std::fs::remove_file(progress_file());
+    assert_same_host(&before, &host_state(), "after the capture-the-flag");
+}

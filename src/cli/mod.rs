@@ -97,8 +97,9 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
-    /// Look at the kernel: is the task done?
-    Check { id: String },
+    /// Look at the kernel: is the task done? (ANSWER: what a capture-the-flag task
+    /// asks you to find.)
+    Check { id: String, answer: Option<String> },
     /// The next hint of a task (up to three).
     Hint { id: String },
     /// A task's solution: after its check passed, or failed twice.
@@ -344,7 +345,7 @@ fn dispatch(
             tasks::list()
         }
         Some(Command::Task { id, reset }) => tasks::show(&id, reset, rootfs, interactive),
-        Some(Command::Check { id }) => tasks::check(&id, rootfs),
+        Some(Command::Check { id, answer }) => tasks::check(&id, answer, rootfs),
         Some(Command::Hint { id }) => tasks::hint(&id),
         Some(Command::Solution { id }) => tasks::solution(&id, rootfs),
         Some(Command::Doctor) => run_doctor(),

@@ -104,13 +104,18 @@ pub fn show(id: &str, reset: bool, rootfs: Option<&str>, interactive: bool) -> R
     let task = task_or_fail(id)?;
     if reset {
         require_root(&format!("learnctr task {id} --reset"))?;
-        let removed = (task.reset)(&Ctx::new(rootfs_candidates(rootfs)));
+        let removed = (task.reset)(&Ctx::new(rootfs_candidates(rootfs), None));
         if removed.is_empty() {
             println!("{}", tf("tasks.reset_nothing", &[("id", &id)]));
         } else {
             println!("{}", tf("tasks.reset_done", &[("id", &id), ("list", &removed.join(", "))]));
         }
         return Ok(());
+    }
+    if let Some(setup) = task.setup {
+        require_root(&format!("learnctr task {id}"))?;
+        setup(&Ctx::new(rootfs_candidates(rootfs), None))
+            .map_err(|e| Failure::new(tf("error.io", &[("detail", &e)])))?;
     }
     let text = tasks::tasks_text();
     let parts = tasks::parts(&text, id).ok_or_else(|| Failure::new(tf("error.no_task", &[("id", &id)])))?;
@@ -140,10 +145,10 @@ fn task_shell(id: &str, rootfs: &[PathBuf]) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn check(id: &str, rootfs: Option<&str>) -> Result<(), Failure> {
+pub fn check(id: &str, answer: Option<String>, rootfs: Option<&str>) -> Result<(), Failure> {
     let task = task_or_fail(id)?;
     require_root(&format!("learnctr check {id}"))?;
-    let verdict = (task.check)(&Ctx::new(rootfs_candidates(rootfs)));
+    let verdict = (task.check)(&Ctx::new(rootfs_candidates(rootfs), answer));
     for met in &verdict.met {
         println!("  {} {met}", "✓".green().bold());
     }

@@ -10,14 +10,16 @@ use std::time::Duration;
 
 pub fn all() -> Vec<Task> {
     vec![
-        Task { id: "1.1", lesson: "namespaces", check: hostname_task, reset: kill_own_uts },
-        Task { id: "1.2", lesson: "namespaces", check: loopback_task, reset: kill_lo_up },
-        Task { id: "2.1", lesson: "chroot", check: chroot_task, reset: kill_chrooted },
-        Task { id: "3.1", lesson: "pivot_root", check: pivot_task, reset: kill_pivoted },
-        Task { id: "4.1", lesson: "proc_dev_sys", check: fresh_proc_task, reset: kill_fresh_proc },
-        Task { id: "5.1", lesson: "cgroups", check: cgroup_task, reset: remove_task_cgroup },
-        Task { id: "6.1", lesson: "capabilities", check: capability_task, reset: kill_restricted },
-        Task { id: "7.1", lesson: "network", check: network_task, reset: remove_task_netns },
+        Task { id: "1.1", lesson: "namespaces", check: hostname_task, reset: kill_own_uts, setup: None },
+        Task { id: "1.2", lesson: "namespaces", check: loopback_task, reset: kill_lo_up, setup: None },
+        Task { id: "2.1", lesson: "chroot", check: chroot_task, reset: kill_chrooted, setup: None },
+        Task { id: "3.1", lesson: "pivot_root", check: pivot_task, reset: kill_pivoted, setup: None },
+        Task { id: "3.2", lesson: "pivot_root", check: flag_task, reset: remove_flag, setup: Some(write_flag) },
+        Task { id: "4.1", lesson: "proc_dev_sys", check: fresh_proc_task, reset: kill_fresh_proc, setup: None },
+        Task { id: "4.2", lesson: "proc_dev_sys", check: closed_door_task, reset: nothing, setup: None },
+        Task { id: "5.1", lesson: "cgroups", check: cgroup_task, reset: remove_task_cgroup, setup: None },
+        Task { id: "6.1", lesson: "capabilities", check: capability_task, reset: kill_restricted, setup: None },
+        Task { id: "7.1", lesson: "network", check: network_task, reset: remove_task_netns, setup: None },
     ]
 }
 
@@ -124,6 +126,73 @@ fn chroot_task(ctx: &Ctx) -> Verdict {
 
 fn kill_chrooted(ctx: &Ctx) -> Vec<String> {
     kill_all(chrooted(ctx))
+}
+
+// 3.2: capture the flag. learnctr writes a secret into a root-only file of the host;
+// from inside lesson 3's container (no pid namespace), the learner reads it through
+// /proc/PID/root of a host process and gives it to the check.
+
+pub const FLAG: &str = "/run/learnctr-flag-3.2";
+
+fn write_flag(_: &Ctx) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // One secret per round: showing the task again keeps the one already written.
+    if Path::new(FLAG).exists() {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(FLAG)?;
+    writeln!(f, "{secret}")
+}
+
+fn flag_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let secret = read(Path::new(FLAG));
+    if !v.require(!secret.is_empty(), ctx.s("check.3.2.flag", &[]), || ctx.s("unmet.3.2.flag", &[])) {
+        return v;
+    }
+    let answer = ctx.answer.as_deref().map(str::trim).unwrap_or("");
+    if !v.require(!answer.is_empty(), ctx.s("check.3.2.answer", &[]), || ctx.s("unmet.3.2.answer", &[])) {
+        return v;
+    }
+    if v.require(answer == secret, ctx.s("check.3.2.secret", &[]), || ctx.s("unmet.3.2.secret", &[])) {
+        // Captured: the secret has done its work.
+        let _ = std::fs::remove_file(FLAG);
+    }
+    v
+}
+
+fn remove_flag(_: &Ctx) -> Vec<String> {
+    match std::fs::remove_file(FLAG) {
+        Ok(()) => vec![FLAG.to_string()],
+        Err(_) => Vec::new(),
+    }
+}
+
+// 4.2: the same attempt, with a pid namespace: inside lesson 4's container,
+// /proc/1/root is the container's own root; the learner gives what
+// /proc/1/root/etc/hostname says there, which is the root filesystem's own file.
+
+fn closed_door_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let answer = ctx.answer.as_deref().map(str::trim).unwrap_or("");
+    if !v.require(!answer.is_empty(), ctx.s("check.4.2.answer", &[]), || ctx.s("unmet.4.2.answer", &[])) {
+        return v;
+    }
+    let theirs: Vec<String> = ctx.rootfs.iter().map(|r| read(&r.join("etc/hostname"))).collect();
+    let host = read(Path::new("/etc/hostname"));
+    let unmet = if answer == host { "unmet.4.2.host" } else { "unmet.4.2.other" };
+    v.require(theirs.iter().any(|h| !h.is_empty() && h == answer), ctx.s("check.4.2.rootfs", &[]), || {
+        ctx.s(unmet, &[])
+    });
+    v
+}
+
+fn nothing(_: &Ctx) -> Vec<String> {
+    Vec::new()
 }
 
 // 4.1: a live process that is PID 1 of a pid namespace of its own, with a /proc of

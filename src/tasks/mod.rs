@@ -24,18 +24,23 @@ pub struct Task {
     pub lesson: &'static str,
     pub check: fn(&Ctx) -> Verdict,
     pub reset: fn(&Ctx) -> Vec<String>,
+    /// What `learnctr task N.K` prepares first (a capture-the-flag's secret), if any.
+    pub setup: Option<fn(&Ctx) -> std::io::Result<()>>,
 }
 
 /// What a check is given: the root filesystems the learner may have used, and the
 /// texts for its sentences.
 pub struct Ctx {
     pub rootfs: Vec<std::path::PathBuf>,
+    /// What the learner found, for the tasks that ask for an answer
+    /// (`learnctr check 3.2 SECRET`).
+    pub answer: Option<String>,
     text: LessonText,
 }
 
 impl Ctx {
-    pub fn new(rootfs: Vec<std::path::PathBuf>) -> Ctx {
-        Ctx { rootfs, text: tasks_text() }
+    pub fn new(rootfs: Vec<std::path::PathBuf>, answer: Option<String>) -> Ctx {
+        Ctx { rootfs, answer, text: tasks_text() }
     }
 
     /// A sentence of the tasks' texts, with `{name}`s filled.
