@@ -23,10 +23,15 @@ fn solution_lines(id: &str, rootfs: &str) -> String {
     lines.join("\n")
 }
 
-/// Type the solution as a learner would, in the background of a shell of the host.
-fn type_solution(script: &str) {
+/// Type the solution as a learner would, in the background of a shell of the host,
+/// with this build's learnctr on PATH and the test's root filesystems as its store.
+fn type_solution(script: &str, store: &std::path::Path) {
+    let path = format!("{}:{}", bin().parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
     let status = Command::new("sh")
         .args(["-c", script])
+        .env("PATH", path)
+        .env("LEARNCTR_STORE_DIR", store)
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -62,8 +67,16 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     let rootfs = rootfs.to_str().unwrap();
     let _ = std::fs::remove_file(progress_file());
     let before = host_state();
-    for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "6.1", "7.1"] {
+    for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "9.1"] {
         reset(id, rootfs);
+        if id == "7.2" {
+            // 7.2 builds on 7.1, whose solution is open since it passed.
+            type_solution(&solution_lines("7.1", rootfs), dir.path());
+        }
+        if id == "8.1" {
+            // The bundle to fix is written by `learnctr task 8.1`.
+            assert!(learnctr(&["task", id, "--yes", "--rootfs", rootfs]).output().unwrap().status.success());
+        }
         // Not done: one sentence, non-zero, twice (which opens the solution).
         for _ in 0..2 {
             let out = check(id, rootfs);
@@ -72,8 +85,8 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
             assert_eq!(stderr.trim().lines().count(), 1, "{id}: {stderr}");
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
-        type_solution(&solution_lines(id, rootfs));
-        let out = passes_within(id, rootfs, Duration::from_secs(5));
+        type_solution(&solution_lines(id, rootfs), dir.path());
+        let out = passes_within(id, rootfs, Duration::from_secs(10));
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{id} with its solution: {stdout}\n{stderr}");
         assert!(stdout.contains('✓') && !stdout.contains('⟦'), "{id}: {stdout}");
@@ -83,7 +96,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     }
     let tasks = learnctr(&["tasks"]).output().unwrap();
     let listed = text(&tasks).0;
-    assert_eq!(listed.matches("done yourself").count(), 8, "{listed}");
+    assert_eq!(listed.matches("done yourself").count(), 13, "{listed}");
     // An instructor collects the same from `progress --json`.
     let json: serde_json::Value =
         serde_json::from_slice(&learnctr(&["progress", "--json"]).output().unwrap().stdout).unwrap();
@@ -95,7 +108,11 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
         .filter(|t| t["done"] == true)
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(done, ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "6.1", "7.1"], "{json:#}");
+    assert_eq!(
+        done,
+        ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "9.1"],
+        "{json:#}"
+    );
     let _ = std::fs::remove_file(progress_file());
     assert_same_host(&before, &host_state(), "after the tasks and their resets");
 }

@@ -18,13 +18,24 @@ pub fn all() -> Vec<Task> {
         Task { id: "4.1", lesson: "proc_dev_sys", check: fresh_proc_task, reset: kill_fresh_proc, setup: None },
         Task { id: "4.2", lesson: "proc_dev_sys", check: closed_door_task, reset: nothing, setup: None },
         Task { id: "5.1", lesson: "cgroups", check: cgroup_task, reset: remove_task_cgroup, setup: None },
+        Task { id: "5.2", lesson: "cgroups", check: cpu_task, reset: remove_cpu_cgroup, setup: None },
         Task { id: "6.1", lesson: "capabilities", check: capability_task, reset: kill_restricted, setup: None },
+        Task { id: "6.2", lesson: "capabilities", check: nobody_task, reset: kill_nobody, setup: None },
         Task { id: "7.1", lesson: "network", check: network_task, reset: remove_task_netns, setup: None },
+        Task { id: "7.2", lesson: "network", check: route_task, reset: remove_task_netns, setup: None },
+        Task {
+            id: "8.1",
+            lesson: "bundle",
+            check: bundle_task,
+            reset: remove_bundle,
+            setup: Some(write_broken_bundle),
+        },
+        Task { id: "9.1", lesson: "finale", check: finale_task, reset: kill_finale, setup: None },
     ]
 }
 
 /// What the learner names their objects: learnctr's own cleanup leaves these alone.
-pub const LEARNERS_NAMES: [&str; 3] = ["learnctr-task", "learnctr-a", "learnctr-b"];
+pub const LEARNERS_NAMES: [&str; 4] = ["learnctr-task", "learnctr-cpu", "learnctr-a", "learnctr-b"];
 
 const TASK_HOSTNAME: &str = "learnctr-task";
 
@@ -433,4 +444,237 @@ fn remove_task_netns(_: &Ctx) -> Vec<String> {
         removed.push(format!("the mount of {} on itself", netns::NETNS_DIR));
     }
     removed
+}
+
+// 5.2: a cgroup learnctr-cpu with a CPU quota of 20 ms every 100 ms, a live process in it.
+
+const CPU_CGROUP: &str = "learnctr-cpu";
+
+fn cpu_cgroup() -> (Mode, PathBuf) {
+    let mode = layout::detect_mode();
+    let root = Path::new(layout::ROOT);
+    match mode {
+        Mode::Unified => (mode, root.join(CPU_CGROUP)),
+        _ => (mode, root.join("cpu").join(CPU_CGROUP)),
+    }
+}
+
+fn cpu_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let (mode, dir) = cpu_cgroup();
+    if !v.require(dir.is_dir(), ctx.s("check.5.2.exists", &[("path", &dir.display())]), || {
+        ctx.s("unmet.5.2.exists", &[("path", &dir.display())])
+    }) {
+        return v;
+    }
+    let quota = if mode == Mode::Unified {
+        read(&dir.join("cpu.max"))
+    } else {
+        format!("{} {}", read(&dir.join("cpu.cfs_quota_us")), read(&dir.join("cpu.cfs_period_us")))
+    };
+    v.require(quota == "20000 100000", ctx.s("check.5.2.quota", &[]), || {
+        ctx.s("unmet.5.2.quota", &[("found", &quota)])
+    });
+    let member = read(&dir.join("cgroup.procs"));
+    v.require(!member.is_empty(), ctx.s("check.5.2.process", &[]), || ctx.s("unmet.5.2.process", &[]));
+    v
+}
+
+fn remove_cpu_cgroup(_: &Ctx) -> Vec<String> {
+    let (_, dir) = cpu_cgroup();
+    if dir.is_dir() && layout::remove(&dir).is_ok() {
+        vec![format!("cgroup {}", dir.display())]
+    } else {
+        Vec::new()
+    }
+}
+
+// 6.2: a live process running as uid and gid 65534, with no capability in its
+// effective or permitted set, and no_new_privs.
+
+fn nobody(p: &Process) -> bool {
+    let all = |field: &str| p.field(field).is_some_and(|ids| ids.split_whitespace().all(|id| id == "65534"));
+    all("Uid") && all("Gid")
+}
+
+fn nobody_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let found: Vec<Process> = scan::learners_processes().into_iter().filter(nobody).collect();
+    if !v.require(!found.is_empty(), ctx.s("check.6.2.nobody", &[]), || ctx.s("unmet.6.2.nobody", &[])) {
+        return v;
+    }
+    let empty = |p: &&Process| {
+        ["CapEff", "CapPrm"].iter().all(|f| p.field(f).and_then(|m| u64::from_str_radix(m, 16).ok()) == Some(0))
+    };
+    let powerless: Vec<&Process> = found.iter().filter(empty).collect();
+    if !v.require(!powerless.is_empty(), ctx.s("check.6.2.no_caps", &[]), || ctx.s("unmet.6.2.no_caps", &[])) {
+        return v;
+    }
+    let guarded = powerless.iter().find(|p| p.field("NoNewPrivs") == Some("1"));
+    v.require(guarded.is_some(), ctx.s("check.6.2.nnp", &[("pid", &guarded.map(|p| p.pid).unwrap_or(0))]), || {
+        ctx.s("unmet.6.2.nnp", &[])
+    });
+    v
+}
+
+fn kill_nobody(_: &Ctx) -> Vec<String> {
+    kill_all(
+        scan::learners_processes().into_iter().filter(|p| nobody(p) && p.field("NoNewPrivs") == Some("1")).collect(),
+    )
+}
+
+// 8.1: fix a broken bundle. learnctr writes one whose config.json has three mistakes;
+// the learner repairs it until learnctr's runtime runs it and it prints
+// learnctr-fixed, its hostname.
+
+pub const BROKEN_BUNDLE: &str = "/run/learnctr-task-8.1";
+
+fn write_broken_bundle(ctx: &Ctx) -> std::io::Result<()> {
+    let dir = Path::new(BROKEN_BUNDLE);
+    if dir.join("config.json").exists() {
+        return Ok(());
+    }
+    let rootfs =
+        ctx.rootfs.first().ok_or_else(|| std::io::Error::other("no root filesystem: sudo learnctr rootfs fetch"))?;
+    let spec = crate::runtime::spec::default_spec(false).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut config = serde_json::to_value(&spec).map_err(std::io::Error::other)?;
+    config["root"]["path"] = rootfs.display().to_string().into();
+    config["hostname"] = "learnctr-fixed".into();
+    config["process"]["args"] = serde_json::json!(["/bin/hostnme"]);
+    // Three mistakes: a string where a boolean goes, a namespace type that does not
+    // exist, and a program that is not in the root filesystem.
+    config["process"]["terminal"] = "no".into();
+    for ns in config["linux"]["namespaces"].as_array_mut().into_iter().flatten() {
+        if ns["type"] == "network" {
+            ns["type"] = "netwrok".into();
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).map_err(std::io::Error::other)?)
+}
+
+fn bundle_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let dir = Path::new(BROKEN_BUNDLE);
+    if !v.require(dir.join("config.json").exists(), ctx.s("check.8.1.bundle", &[]), || ctx.s("unmet.8.1.bundle", &[])) {
+        return v;
+    }
+    let loaded = crate::runtime::spec::load(dir);
+    let why = loaded.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+    if !v.require(loaded.is_ok(), ctx.s("check.8.1.valid", &[]), || ctx.s("unmet.8.1.valid", &[("why", &why)])) {
+        return v;
+    }
+    // Run it with learnctr's own runtime, as `learnctr run` would, and read what the
+    // container printed.
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("learnctr"));
+    let out = std::process::Command::new(exe)
+        .args(["run", "--bundle", BROKEN_BUNDLE, "learnctr-task-8.1"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let (printed, said) = match out {
+        Ok(o) => (
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        ),
+        Err(e) => (String::new(), e.to_string()),
+    };
+    v.require(printed == "learnctr-fixed", ctx.s("check.8.1.runs", &[]), || {
+        ctx.s("unmet.8.1.runs", &[("printed", &printed), ("said", &said)])
+    });
+    v
+}
+
+fn remove_bundle(_: &Ctx) -> Vec<String> {
+    match std::fs::remove_dir_all(BROKEN_BUNDLE) {
+        Ok(()) => vec![BROKEN_BUNDLE.to_string()],
+        Err(_) => Vec::new(),
+    }
+}
+
+// 9.1: the finale's container, by one command: hostname learnctr-task, its own pid
+// namespace, and a memory limit of 64 MiB on its cgroup.
+
+/// The memory limit of the cgroup process `pid` is in, read from the host.
+fn memory_limit_of(pid: i32) -> Option<u64> {
+    let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let v2 = layout::detect_mode() == Mode::Unified;
+    let path = lines.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let wanted = if v2 { controllers.is_empty() } else { controllers.split(',').any(|c| c == "memory") };
+        wanted.then(|| path.to_string())
+    })?;
+    let (dir, file) = if v2 {
+        (layout::ROOT.to_string(), "memory.max")
+    } else {
+        (format!("{}/memory", layout::ROOT), "memory.limit_in_bytes")
+    };
+    read(&Path::new(&format!("{dir}{path}")).join(file)).parse().ok()
+}
+
+fn finale_container(p: &Process) -> bool {
+    let k: &dyn Kernel = &Linux;
+    pid_one(p) && namespaces::hostname_of(k, p.pid).is_ok_and(|n| n == TASK_HOSTNAME)
+}
+
+fn finale_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let found: Vec<Process> = scan::learners_processes().into_iter().filter(finale_container).collect();
+    if !v.require(!found.is_empty(), ctx.s("check.9.1.container", &[]), || ctx.s("unmet.9.1.container", &[])) {
+        return v;
+    }
+    let limits: Vec<u64> = found.iter().filter_map(|p| memory_limit_of(p.pid)).collect();
+    let shown: Vec<String> = limits.iter().map(|l| format!("{} MiB", l >> 20)).collect();
+    v.require(limits.contains(&(64 << 20)), ctx.s("check.9.1.memory", &[]), || {
+        ctx.s("unmet.9.1.memory", &[("found", &shown.join(", "))])
+    });
+    v
+}
+
+fn kill_finale(_: &Ctx) -> Vec<String> {
+    kill_all(scan::learners_processes().into_iter().filter(finale_container).collect())
+}
+
+// 7.2: on top of 7.1, learnctr-a's loopback up and a default route via 10.231.77.2,
+// so an address outside the subnet (10.231.78.1, which b holds on its loopback) is
+// reached through b.
+
+/// The default gateway of the named namespace, read as the kernel lists its routes
+/// (`/proc/thread-self/net/route`: the thread's own network namespace).
+fn default_gateway(name: &str) -> Option<std::net::Ipv4Addr> {
+    let table =
+        netns::in_named(name, || std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default()).ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // Destination 00000000 with mask 00000000: the default route; the gateway is a
+        // little-endian hex address.
+        (f.get(1) == Some(&"00000000") && f.get(7) == Some(&"00000000"))
+            .then(|| u32::from_str_radix(f.get(2)?, 16).ok())
+            .flatten()
+            .map(|g| std::net::Ipv4Addr::from(g.swap_bytes()))
+    })
+}
+
+fn route_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let first = network_task(ctx);
+    if !v.require(first.passed(), ctx.s("check.7.2.base", &[]), || ctx.s("unmet.7.2.base", &[])) {
+        return v;
+    }
+    let gateway = default_gateway(A.0);
+    let shown = gateway.map(|g| g.to_string()).unwrap_or_else(|| "—".to_string());
+    v.require(gateway == Some(std::net::Ipv4Addr::new(10, 231, 77, 2)), ctx.s("check.7.2.route", &[]), || {
+        ctx.s("unmet.7.2.route", &[("found", &shown)])
+    });
+    if v.unmet.is_some() {
+        return v;
+    }
+    let far = std::net::Ipv4Addr::new(10, 231, 78, 1);
+    let replies = netns::in_named(A.0, move || net_client::ping(far, 3, Duration::from_secs(2)))
+        .ok()
+        .and_then(Result::ok)
+        .map(|t| t.len())
+        .unwrap_or(0);
+    v.require(replies > 0, ctx.s("check.7.2.far", &[("n", &replies)]), || ctx.s("unmet.7.2.far", &[]));
+    v
 }
