@@ -4,6 +4,7 @@
 
 pub mod failure;
 pub mod i18n;
+pub mod predict;
 pub mod progress;
 pub mod render;
 pub mod runner;

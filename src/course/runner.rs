@@ -5,7 +5,7 @@ use super::failure::Failure;
 use super::i18n::{self, t, tf};
 use super::step::{Ctx, Lesson};
 use super::trace_view::TraceView;
-use super::{progress, render, texts};
+use super::{predict, progress, render, texts};
 use crate::host::journal::Journal;
 use crate::primitives::{signals, trace, Kernel, Linux};
 use colored::Colorize;
@@ -65,6 +65,7 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             render::prose(&section.body);
             let shell: Vec<String> = step.shell.iter().map(|l| placeholders(&text.remarks(l), opts)).collect();
             render::shell_equivalent(&shell);
+            let guess = if opts.interactive { predict::ask(&text, step.id) } else { None };
             trace::take();
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
             ctx.subnet = opts.subnet.as_deref();
@@ -74,6 +75,9 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             render::facts(&ctx.facts);
             render::observations(&ctx.observations, ctx.columns.as_ref());
             render::checks(&ctx.checks);
+            if let Some(guess) = guess {
+                predict::answer(&text, step.id, guess);
+            }
             outcome?;
             hold_for_tests(step.id)?;
             let step_failed = ctx.checks.iter().filter(|c| !c.passed).count();
