@@ -10,6 +10,10 @@
 //! one sentence with what to try) and a reset that removes what the learner made.
 
 mod checks;
+mod limits;
+mod network;
+mod roots;
+mod runtime;
 mod scan;
 
 pub use checks::LEARNERS_NAMES;
