@@ -2,6 +2,7 @@
 //! (runc's surface) are in `oci.rs`.
 
 mod maintenance;
+mod menu;
 mod oci;
 mod tasks;
 mod usage;
@@ -14,6 +15,7 @@ use crate::primitives::{process, signals};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use colored::Colorize;
 use maintenance::{recover_quietly, run_cleanup, run_doctor};
+use menu::{course_map, menu};
 use std::io::IsTerminal;
 
 #[derive(Parser)]
@@ -470,48 +472,5 @@ fn run_rootfs(command: RootfsCommand, progress: bool) -> Result<(), Failure> {
         RootfsCommand::Import { source, name } => rootfs::import(&source, name.as_deref()),
         RootfsCommand::Export { file, name } => rootfs::export(&file, name.as_deref()),
         RootfsCommand::Remove { name } => rootfs::remove(&name),
-    }
-}
-
-fn course_map() {
-    let p = progress::load();
-    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
-    println!("{}", t("course.map").bold());
-    for n in 1..=lessons::PLANNED {
-        let mark = if done(n) { "✓".green().to_string() } else { " ".to_string() };
-        let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-        let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), &p);
-        println!("  {mark} {n}  {}{}{}", t(&format!("course.lesson.{n}")), state.dimmed(), yourself.dimmed());
-    }
-    println!();
-    println!("{}", t("course.how"));
-}
-
-fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
-    if !interactive {
-        course_map();
-        return Ok(());
-    }
-    let p = progress::load();
-    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
-    let items: Vec<String> = (1..=lessons::PLANNED)
-        .map(|n| {
-            let mark = if done(n) { "✓" } else { " " };
-            let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-            format!("{mark} {n}  {}{state}", t(&format!("course.lesson.{n}")))
-        })
-        .chain([format!("  ›  {}", t("course.menu_shell"))])
-        .collect();
-    let first_open = (1..=lessons::PLANNED).position(|n| !done(n)).unwrap_or(0);
-    let picked =
-        dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
-    match picked {
-        Ok(Some(i)) if i as u32 == lessons::PLANNED => {
-            let options = crate::shell::Options::default();
-            run_shell(&options, rootfs, interactive)
-        }
-        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None, false),
-        Ok(None) => Ok(()),
-        Err(_) => Err(Failure::interrupted()),
     }
 }
