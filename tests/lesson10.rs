@@ -112,3 +112,42 @@ fn without_podman_the_lesson_says_what_it_needs() {
     assert!(stderr.contains("Podman is not installed"), "{stdout}\n{stderr}");
     assert!(!stdout.contains('✓'), "{stdout}");
 }
+
+/// Task 10.1: while the lesson's last step waits, the container's host pid (conmon's
+/// child, with learnctr as conmon's runtime) is accepted, and conmon's own pid or a
+/// number that is no process is not.
+#[test]
+fn task_10_1_finds_the_container_under_conmon() {
+    if !require_root("task_10_1") || !require_podman("task_10_1") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    let before = host_state();
+    let held = start_held(&["lesson", "10", "--yes", "--rootfs", rootfs.to_str().unwrap()], "tree");
+    // The solution's way: every process whose parent is a conmon.
+    let listing = text(&std::process::Command::new("ps").args(["-e", "-o", "pid=,ppid=,comm="]).output().unwrap()).0;
+    let rows: Vec<(String, String, String)> = listing
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect();
+    let conmons: Vec<&String> = rows.iter().filter(|(_, _, c)| c == "conmon").map(|(p, _, _)| p).collect();
+    let container = rows.iter().find(|(_, ppid, _)| conmons.contains(&ppid)).map(|(p, _, _)| p.clone());
+    let check = |answer: &str| learnctr(&["check", "10.1", answer]).output().unwrap();
+    let found = container.as_deref().map(check);
+    let conmon = conmons.first().map(|c| check(c));
+    let nothing = check("999999999");
+    signal(&held, nix::sys::signal::Signal::SIGINT);
+    let mut held = held;
+    let _ = held.wait();
+    let found = found.expect("no child of conmon while lesson 10 waits");
+    assert!(found.status.success(), "{:?}", text(&found));
+    assert_eq!(conmon.expect("a conmon").status.code(), Some(1), "conmon itself is not the container");
+    assert_eq!(nothing.status.code(), Some(1));
+    let _ = std::fs::remove_file(progress_file());
+    assert_same_host(&before, &host_state(), "after task 10.1");
+}

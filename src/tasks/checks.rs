@@ -67,6 +67,7 @@ pub fn all() -> Vec<Task> {
             setup: Some(runtime::write_broken_bundle),
         },
         Task { id: "9.1", lesson: "finale", check: runtime::finale_task, reset: runtime::kill_finale, setup: None },
+        Task { id: "10.1", lesson: "engines", check: runtime::engine_tree_task, reset: roots::nothing, setup: None },
     ]
 }
 

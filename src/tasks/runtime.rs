@@ -1,4 +1,5 @@
-//! Tasks of lessons 8 and 9: a broken bundle to fix, the finale by one command.
+//! Tasks of lessons 8, 9 and 10: a broken bundle to fix, the finale by one command,
+//! and the process tree an engine builds on learnctr.
 
 use super::checks::*;
 use super::scan::{self, Process};
@@ -117,4 +118,53 @@ pub(super) fn finale_task(ctx: &Ctx) -> Verdict {
 
 pub(super) fn kill_finale(_: &Ctx) -> Vec<String> {
     kill_all(scan::learners_processes().into_iter().filter(finale_container).collect())
+}
+
+// 10.1: while lesson 10's last step waits, the learner finds the host pid of the
+// container Podman started on learnctr: a child of conmon, whose command line names
+// learnctr as its runtime.
+
+fn comm(pid: i32) -> String {
+    read(Path::new(&format!("/proc/{pid}/comm")))
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may hold spaces and parentheses: the fields start after the last ")".
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether conmon `pid` was started with learnctr as the runtime: one of its
+/// arguments is this very binary (the same file), or a file named learnctr.
+fn conmon_runs_learnctr(pid: i32) -> bool {
+    let ours = scan::file_id(Path::new("/proc/self/exe"));
+    let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&args).split('\0').any(|a| {
+        let path = Path::new(a);
+        a.starts_with('/') && (scan::file_id(path) == ours || path.file_name().is_some_and(|n| n == "learnctr"))
+    })
+}
+
+pub(super) fn engine_tree_task(ctx: &Ctx) -> Verdict {
+    let mut v = Verdict::default();
+    let pid = ctx.answer.as_deref().and_then(|a| a.trim().parse::<i32>().ok());
+    if !v.require(pid.is_some(), ctx.s("check.10.1.answer", &[]), || ctx.s("unmet.10.1.answer", &[])) {
+        return v;
+    }
+    let pid = pid.unwrap_or(0);
+    let parent = parent_of(pid);
+    if !v.require(parent.is_some(), ctx.s("check.10.1.alive", &[("pid", &pid)]), || {
+        ctx.s("unmet.10.1.alive", &[("pid", &pid)])
+    }) {
+        return v;
+    }
+    let parent = parent.unwrap_or(0);
+    let under_conmon = comm(parent) == "conmon";
+    if !v.require(under_conmon, ctx.s("check.10.1.conmon", &[("parent", &parent)]), || {
+        ctx.s("unmet.10.1.conmon", &[("pid", &pid), ("parent", &comm(parent))])
+    }) {
+        return v;
+    }
+    v.require(conmon_runs_learnctr(parent), ctx.s("check.10.1.learnctr", &[]), || ctx.s("unmet.10.1.learnctr", &[]));
+    v
 }
