@@ -55,7 +55,7 @@ pub fn lesson() -> Lesson {
                 shell: &["nsenter -t PID -n -m httpd -f -p 80 -h /tmp/www &", "wget -qO- http://SUBNET.2/"],
                 key: &["socket(", "connect("], run: http,
             },
-            Step { id: "two", shell: &["({{shell.second_container}})", "nsenter -t PID2 -n ping -c3 -i 0.2 SUBNET.2"], key: &["kind=\"veth\"", "IFLA_MASTER"], run: two },
+            Step { id: "two", shell: &["({{shell.second_container}})", "nsenter -t PID2 -n busybox ping -c3 -i 0.2 SUBNET.2"], key: &["kind=\"veth\"", "IFLA_MASTER"], run: two },
         ],
     }
 }

@@ -41,7 +41,7 @@ pub fn lesson() -> Lesson {
             },
             Step {
                 id: "network",
-                shell: &["learnctr shell --net -- ip addr", "ping -c 3 10.231.42.2"],
+                shell: &["learnctr shell --net -- ip addr", "busybox ping -c 3 10.231.42.2"],
                 key: &["kind=\"veth\"", "IFLA_NET_NS_PID"],
                 run: network,
             },
