@@ -32,7 +32,8 @@ pub fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
         .map(|n| {
             let mark = if done(n) { "✓" } else { " " };
             let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-            format!("{mark} {n}  {}{state}", t(&format!("course.lesson.{n}")))
+            let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), &p);
+            format!("{mark} {n}  {}{state}{yourself}", t(&format!("course.lesson.{n}")))
         })
         .chain([format!("  ›  {}", t("course.menu_shell"))])
         .collect();

@@ -325,7 +325,13 @@ fn dispatch(
             match (1..=lessons::PLANNED).find(|n| lessons::name(*n).is_some_and(|name| !p.is_done(name))) {
                 Some(n) => run_lesson(n, None, interactive, rootfs, None, false),
                 None => {
-                    println!("{}", t("course.all_done"));
+                    // Every lesson watched: what is left is the learner's own turn.
+                    match tasks::first_open(&p) {
+                        Some((id, title)) => {
+                            crate::course::render::prose(&tf("course.next_task", &[("id", &id), ("title", &title)]))
+                        }
+                        None => println!("{}", t("course.all_done")),
+                    }
                     Ok(())
                 }
             }

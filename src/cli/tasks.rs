@@ -45,6 +45,15 @@ pub fn lesson_state(lesson: &str, p: &progress::Progress) -> String {
     format!("  · {} {passed}/{}", t("tasks.done"), ids.len())
 }
 
+/// The first task not done yourself, with its title.
+pub fn first_open(p: &progress::Progress) -> Option<(String, String)> {
+    let text = tasks::tasks_text();
+    tasks::all().into_iter().find(|t| !p.tasks_passed.contains(t.id)).map(|t| {
+        let title = tasks::parts(&text, t.id).map(|p| p.title).unwrap_or_default();
+        (t.id.to_string(), title)
+    })
+}
+
 /// After a lesson: its tasks, offered.
 pub fn offer(lesson: &str) {
     let text = tasks::tasks_text();
@@ -134,14 +143,23 @@ pub fn show(id: &str, reset: bool, rootfs: Option<&str>, interactive: bool) -> R
 /// `$ROOTFS` names the root filesystem. It is an ordinary shell of the host: what the
 /// learner makes there is theirs (`--reset` removes it).
 fn task_shell(id: &str, rootfs: &[PathBuf]) -> Result<(), Failure> {
-    println!("{}", tf("tasks.shell", &[("id", &id)]).bold());
+    // A scratch directory to work in, journaled like every object learnctr makes, and
+    // removed when the learner leaves the shell (what they built elsewhere stays).
+    let scratch = PathBuf::from(format!("{}/task-{id}-{}", crate::host::journal::RUN_DIR, std::process::id()));
+    let entry =
+        crate::host::journal::Journal::system().record(crate::host::journal::Object::Dir { path: scratch.clone() })?;
+    std::fs::create_dir_all(&scratch).map_err(|e| Failure::new(tf("error.io", &[("detail", &e)])))?;
+    crate::course::render::prose(&tf("tasks.shell", &[("id", &id), ("dir", &scratch.display())]));
     let mut shell = std::process::Command::new("/bin/sh");
-    shell.env("PS1", format!("learnctr[task {id}]# "));
+    shell.env("PS1", format!("learnctr[task {id}]# ")).current_dir(&scratch);
     if let Some(r) = rootfs.first() {
         shell.env("ROOTFS", r);
     }
-    shell.status().map_err(|e| Failure::new(tf("error.io", &[("detail", &e)])))?;
+    let ran = shell.status();
     crate::primitives::signals::reclaim_terminal();
+    let _ = std::fs::remove_dir_all(&scratch);
+    drop(entry);
+    ran.map_err(|e| Failure::new(tf("error.io", &[("detail", &e)])))?;
     Ok(())
 }
 
