@@ -11,6 +11,15 @@ use std::time::Duration;
 const A: (&str, &str) = ("learnctr-a", "10.231.77.1/24");
 const B: (&str, &str) = ("learnctr-b", "10.231.77.2/24");
 
+/// How many of learnctr's three pings, sent from inside learnctr-a, `target` answered.
+fn replies_from_a(target: std::net::Ipv4Addr) -> usize {
+    netns::in_named(A.0, move || net_client::ping(target, 3, Duration::from_secs(2)))
+        .ok()
+        .and_then(Result::ok)
+        .map(|times| times.len())
+        .unwrap_or(0)
+}
+
 pub(super) fn addresses_in(name: &str) -> Vec<String> {
     netns::in_named(name, crate::primitives::probe::interfaces)
         .ok()
@@ -41,11 +50,7 @@ pub(super) fn network_task(ctx: &Ctx) -> Verdict {
         return v;
     }
     let target = B.1.split('/').next().and_then(|a| a.parse().ok()).unwrap_or(std::net::Ipv4Addr::LOCALHOST);
-    let replies = netns::in_named(A.0, move || net_client::ping(target, 3, Duration::from_secs(2)))
-        .ok()
-        .and_then(Result::ok)
-        .map(|times| times.len())
-        .unwrap_or(0);
+    let replies = replies_from_a(target);
     v.require(replies > 0, ctx.s("check.7.1.ping", &[("n", &replies)]), || ctx.s("unmet.7.1.ping", &[]));
     v
 }
@@ -98,11 +103,7 @@ pub(super) fn route_task(ctx: &Ctx) -> Verdict {
         return v;
     }
     let far = std::net::Ipv4Addr::new(10, 231, 78, 1);
-    let replies = netns::in_named(A.0, move || net_client::ping(far, 3, Duration::from_secs(2)))
-        .ok()
-        .and_then(Result::ok)
-        .map(|t| t.len())
-        .unwrap_or(0);
+    let replies = replies_from_a(far);
     v.require(replies > 0, ctx.s("check.7.2.far", &[("n", &replies)]), || ctx.s("unmet.7.2.far", &[]));
     v
 }
