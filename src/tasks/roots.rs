@@ -152,13 +152,13 @@ pub const FLAG: &str = "/run/learnctr-flag-3.2";
 pub(super) fn write_flag(_: &Ctx) -> std::io::Result<()> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
-    let mut bytes = [0u8; 8];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // One secret per round: showing the task again keeps the one already written.
     if Path::new(FLAG).exists() {
         return Ok(());
     }
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(FLAG)?;
     writeln!(f, "{secret}")
 }

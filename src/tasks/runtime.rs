@@ -35,7 +35,10 @@ pub(super) fn write_broken_bundle(ctx: &Ctx) -> std::io::Result<()> {
         }
     }
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).map_err(std::io::Error::other)?)
+    // Written whole or not at all: a half-written config.json would be a fourth mistake.
+    let tmp = dir.join(".config.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&config).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&tmp, dir.join("config.json"))
 }
 
 pub(super) fn bundle_task(ctx: &Ctx) -> Verdict {
