@@ -1,13 +1,14 @@
 //! An archive's stream: its compression, told by its first bytes, and what a read error of it
 //! means for the learner (never the parsers' own messages, which quote the bytes they read).
 
-use std::io;
+use std::io::{self, BufRead, Read};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 
 /// The compression of an archive, told by its "magic" first bytes, never by its file name.
 pub(crate) enum Compression {
     Gzip,
+    Zstd,
     None,
     Unsupported(&'static str),
 }
@@ -17,9 +18,27 @@ impl Compression {
         match head {
             [0x1f, 0x8b, ..] => Compression::Gzip,
             [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Unsupported("xz"),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Unsupported("zstd"),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
             [b'B', b'Z', b'h', ..] => Compression::Unsupported("bzip2"),
             _ => Compression::None,
+        }
+    }
+}
+
+/// The archive's tar stream: `input` itself, or `input` decompressed (gzip, zstd), told by
+/// its first bytes.
+pub(crate) fn decompressed<'a, R: BufRead + 'a>(mut input: R, what: &str) -> Result<Box<dyn Read + 'a>> {
+    let magic = input.fill_buf().map_err(|e| read_error(what, e))?.to_vec();
+    match Compression::detect(&magic) {
+        // The decoder reads from a BufRead, so no second buffer is needed.
+        Compression::Gzip => Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input))),
+        Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(input) {
+            Ok(decoder) => Ok(Box::new(decoder)),
+            Err(_) => Err(Error::BadArchive { what: what.to_string() }),
+        },
+        Compression::None => Ok(Box::new(input)),
+        Compression::Unsupported(kind) => {
+            Err(Error::UnsupportedCompression { what: what.to_string(), kind: kind.to_string() })
         }
     }
 }

@@ -36,7 +36,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -45,7 +45,10 @@ use rustix::io::Errno;
 use tar::EntryType;
 
 use crate::error::{Error, Note, Result};
-use crate::stream::{header_error, read_error, Compression};
+use crate::stream::{decompressed, header_error, read_error};
+
+pub(crate) mod whiteout;
+use whiteout::LayerState;
 
 /// Linux limits: a whole path, and one name in it.
 const PATH_MAX: usize = 4096;
@@ -64,6 +67,8 @@ pub struct UnpackReport {
     pub hardlinks: u64,
     /// Bytes of file contents written.
     pub bytes: u64,
+    /// Whiteouts applied (an image layer's `.wh.` entries and opaque markers).
+    pub whiteouts: u64,
     /// Entries skipped or changed (device nodes, FIFOs, absolute paths, dropped setuid bits…).
     pub notes: Vec<Note>,
 }
@@ -81,27 +86,34 @@ pub fn unpack<R: Read>(archive: R, target: &Path) -> Result<UnpackReport> {
 
 /// Same as [`unpack`], with a description of the archive (a path or a URL) for error messages.
 pub(crate) fn unpack_named<R: Read>(archive: R, target: &Path, what: &str) -> Result<UnpackReport> {
-    let mut input = BufReader::with_capacity(BUF_SIZE, archive);
-    let magic = input.fill_buf().map_err(|e| read_error(what, e))?.to_vec();
-    match Compression::detect(&magic) {
-        Compression::Gzip => {
-            // The decoder reads from our BufReader (it is BufRead), so no second buffer is needed.
-            let decoder = flate2::bufread::MultiGzDecoder::new(input);
-            unpack_tar(decoder, target, what)
-        }
-        Compression::None => unpack_tar(input, target, what),
-        Compression::Unsupported(kind) => {
-            Err(Error::UnsupportedCompression { what: what.to_string(), kind: kind.to_string() })
-        }
-    }
-}
-
-fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str) -> Result<UnpackReport> {
     // The target may have a temporary name: errors name the archive.
     std::fs::create_dir_all(target).map_err(|e| Error::io("unpack", what, e))?;
+    let reader = decompressed(BufReader::with_capacity(BUF_SIZE, archive), what)?;
+    unpack_tar(reader, target, what, None)
+}
+
+/// Apply one image layer (an OCI "changeset": tar, tar+gzip or tar+zstd) on top of the
+/// root filesystem `rootfs` that the layers below it made.
+///
+/// Everything [`unpack`] guarantees holds, and a layer may also delete: `.wh.NAME` removes
+/// `NAME` of a lower layer, `.wh..wh..opq` empties its directory of what lower layers put
+/// there, and an entry may replace a lower layer's directory. Whiteouts are reached the way
+/// every entry is (never through a symlink), a whiteout name can only name one entry of its
+/// own directory (`.wh..` and `.wh...` are refused), and hard links may only point to a file
+/// of this same layer. An empty layer is valid (`buildah` makes some).
+pub fn apply_layer<R: Read>(layer: R, rootfs: &Path, what: &str) -> Result<UnpackReport> {
+    if !rootfs.is_dir() {
+        return Err(Error::NotADirectory { path: rootfs.display().to_string() });
+    }
+    let reader = decompressed(BufReader::with_capacity(BUF_SIZE, layer), what)?;
+    unpack_tar(reader, rootfs, what, Some(LayerState::default()))
+}
+
+fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str, layer: Option<LayerState>) -> Result<UnpackReport> {
     let root = rustix::fs::open(target, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::io("unpack", what, e.into()))?;
-    let mut unpacker = Unpacker::new(root, what);
+    let is_layer = layer.is_some();
+    let mut unpacker = Unpacker::new(root, what, layer);
 
     let mut archive = tar::Archive::new(reader);
     let mut read = 0;
@@ -111,7 +123,7 @@ fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str) -> Result<UnpackRep
         read += 1;
         unpacker.entry(&mut entry)?;
     }
-    if read == 0 {
+    if read == 0 && !is_layer {
         // Before reading on: an endless stream of zeros would otherwise be read forever.
         return Err(Error::EmptyArchive { what: what.to_string() });
     }
@@ -135,13 +147,17 @@ struct DirAttrs {
 struct Unpacker {
     /// The target directory.
     root: OwnedFd,
-    /// Directories already opened (no-follow) inside the target, by relative path.
-    /// Safe to reuse: we never remove or replace a directory, so each fd stays the directory
-    /// that is at that path.
+    /// Directories already opened (no-follow) inside the target, by relative path. Safe to
+    /// reuse: a plain archive never removes or replaces a directory, and a layer that does
+    /// (a whiteout, an entry replacing a lower directory) empties this cache first.
     dirs: HashMap<Vec<u8>, OwnedFd>,
     /// Regular files unpacked so far: the only allowed targets of hard links.
     files: HashSet<Vec<u8>>,
     deferred_dirs: Vec<DirAttrs>,
+    /// Set when the archive is an image layer applied over lower ones (whiteouts apply).
+    layer: Option<LayerState>,
+    /// Set when a directory was removed: cached directory fds may name removed ones.
+    flush_dirs: std::cell::Cell<bool>,
     as_root: bool,
     buf: Vec<u8>,
     what: String,
@@ -149,26 +165,26 @@ struct Unpacker {
 }
 
 /// A cleaned entry path: its components, and the path as text for messages.
-struct CleanPath<'a> {
-    comps: Vec<&'a [u8]>,
-    shown: String,
+pub(crate) struct CleanPath<'a> {
+    pub(crate) comps: Vec<&'a [u8]>,
+    pub(crate) shown: String,
 }
 
 impl CleanPath<'_> {
-    fn key(&self) -> Vec<u8> {
+    pub(crate) fn key(&self) -> Vec<u8> {
         self.comps.join(&b'/')
     }
-    fn parent_key(&self) -> Vec<u8> {
+    pub(crate) fn parent_key(&self) -> Vec<u8> {
         self.comps[..self.comps.len().saturating_sub(1)].join(&b'/')
     }
-    fn name(&self) -> &[u8] {
+    pub(crate) fn name(&self) -> &[u8] {
         self.comps.last().copied().unwrap_or(b".")
     }
 }
 
 /// Clean an archive path lexically (see the module docs). `stripped` tells whether a leading `/`
 /// was removed.
-fn clean_path(raw: &[u8]) -> Result<(CleanPath<'_>, bool)> {
+pub(crate) fn clean_path(raw: &[u8]) -> Result<(CleanPath<'_>, bool)> {
     let shown = String::from_utf8_lossy(raw).into_owned();
     if raw.len() > PATH_MAX {
         return Err(Error::PathTooLong { path: shorten(&shown) });
@@ -207,12 +223,14 @@ fn shorten(s: &str) -> String {
 }
 
 impl Unpacker {
-    fn new(root: OwnedFd, what: &str) -> Unpacker {
+    fn new(root: OwnedFd, what: &str, layer: Option<LayerState>) -> Unpacker {
         Unpacker {
             root,
             dirs: HashMap::new(),
             files: HashSet::new(),
             deferred_dirs: Vec::new(),
+            layer,
+            flush_dirs: std::cell::Cell::new(false),
             as_root: rustix::process::geteuid().is_root(),
             buf: vec![0; BUF_SIZE],
             what: what.to_string(),
@@ -227,8 +245,13 @@ impl Unpacker {
         if stripped {
             self.report.notes.push(Note::entry("rootfs.note.stripped_absolute", &path.shown));
         }
-        if self.dirs.len() > DIR_CACHE_MAX {
+        if self.dirs.len() > DIR_CACHE_MAX || self.flush_dirs.replace(false) {
             self.dirs.clear();
+        }
+        if self.layer.is_some() {
+            if let Some(marker) = whiteout::marker(&path)? {
+                return self.whiteout(&path, marker);
+            }
         }
         let header = entry.header();
         let kind = header.entry_type();
@@ -248,7 +271,7 @@ impl Unpacker {
             return Err(Error::UnsafeEntry { path: path.shown, why: "it has an empty name".into() });
         }
 
-        match kind {
+        let written = match kind {
             EntryType::Directory => self.directory(&path, mode, uid, gid, mtime),
             EntryType::Regular | EntryType::Continuous => self.file(entry, &path, mode, uid, gid, mtime),
             EntryType::Symlink => {
@@ -276,7 +299,12 @@ impl Unpacker {
                     .push(Note::new("rootfs.note.skipped_other", vec![("path", path.shown.clone()), ("kind", kind)]));
                 Ok(())
             }
+        };
+        if written.is_ok() {
+            // What this layer wrote is no longer "lower": its own whiteouts leave it alone.
+            self.layer_made(&path);
         }
+        written
     }
 
     /// A header field that cannot be parsed (the parser's message would quote its bytes).
@@ -399,6 +427,11 @@ impl Unpacker {
                 let st = rustix::fs::statat(dir, path.name(), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| self.fs_error("inspect", path, e))?;
                 if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                    if self.lower_made(path) {
+                        // A later layer replaces a lower layer's directory with a file.
+                        self.remove_tree(dir, path)?;
+                        return make(dir).map_err(|e| self.fs_error(op, path, e));
+                    }
                     return Err(Error::UnsafeEntry {
                         path: path.shown.clone(),
                         why: "it would replace a directory that the archive already created".into(),
