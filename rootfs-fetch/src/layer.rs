@@ -68,10 +68,8 @@ pub fn scan_layer<R: Read>(layer: R, what: &str) -> Result<LayerScan> {
     let mut files: HashSet<Vec<u8>> = HashSet::new();
     {
         let mut archive = tar::Archive::new(&mut hashed);
-        let mut read = 0;
-        for entry in archive.entries().map_err(|e| header_error(what, e, read))? {
-            let entry = entry.map_err(|e| header_error(what, e, read))?;
-            read += 1;
+        for (read, entry) in archive.entries().map_err(|e| header_error(what, e, 0))?.enumerate() {
+            let entry = entry.map_err(|e| header_error(what, e, read as u64))?;
             if let Some(e) = describe(&entry, &mut files)? {
                 entries.push(e);
             }
