@@ -7,6 +7,7 @@
 mod cli;
 mod course;
 mod host;
+mod image;
 mod lessons;
 mod primitives;
 mod rootfs;

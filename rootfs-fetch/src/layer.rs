@@ -146,6 +146,12 @@ fn sibling(parent: &[u8], name: &[u8]) -> String {
     String::from_utf8_lossy(&key).into_owned()
 }
 
+/// Write the tar inside `layer` (decompressed when it is gzip or zstd) to `out`.
+pub fn decompress_to<R: Read, W: io::Write>(layer: R, out: &mut W) -> Result<u64> {
+    let mut input = decompressed(BufReader::with_capacity(256 * 1024, layer), "the layer")?;
+    io::copy(&mut input, out).map_err(|e| read_error("the layer", e))
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch only. The runtime's commands
 //! (runc's surface) are in `oci.rs`.
 
+mod image;
 mod maintenance;
 mod menu;
 mod oci;
@@ -143,6 +144,12 @@ enum Command {
         /// The command to run instead of a shell.
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
+    },
+    /// OCI images (lesson 9): pull, list, inspect, unpack, build, commit, push, import,
+    /// export, remove.
+    Image {
+        #[command(subcommand)]
+        command: image::ImageCommand,
     },
     /// Root filesystems for the lessons: fetch, list, import, export, remove.
     Rootfs {
@@ -359,6 +366,7 @@ fn dispatch(
         Some(Command::Doctor) => run_doctor(),
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
+        Some(Command::Image { command }) => image::run(command),
         Some(Command::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, command }) => {
             let memory = match memory {
                 Some(text) => Some(
@@ -418,7 +426,7 @@ fn check_subnet(subnet: Option<&str>) -> Result<(), Failure> {
     }
 }
 
-fn require_root(what: &str) -> Result<(), Failure> {
+pub(crate) fn require_root(what: &str) -> Result<(), Failure> {
     if process::is_root() {
         Ok(())
     } else {
