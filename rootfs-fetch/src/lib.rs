@@ -38,4 +38,4 @@ pub use error::{render, template, Error, Note, MESSAGES_EN};
 pub use layer::{decompress_to, hex, scan_layer, EntryKind, LayerEntry, LayerScan};
 pub use sources::validate_name;
 pub use store::{Preference, Rootfs, RootfsInfo, SourceKind, Store};
-pub use unpack::{apply_layer, UnpackReport};
+pub use unpack::{apply_layer, unpack_layer_for_overlay, UnpackReport};

@@ -109,6 +109,17 @@ pub fn apply_layer<R: Read>(layer: R, rootfs: &Path, what: &str) -> Result<Unpac
     unpack_tar(reader, rootfs, what, Some(LayerState::default()))
 }
 
+/// Unpack one image layer into `dir`, an empty directory of its own, as containerd's overlay
+/// snapshotter keeps layers: stacked as overlayfs lower directories, they give the image's
+/// root filesystem. The layer's deletions are written as overlayfs reads them (a `.wh.NAME`
+/// becomes a 0/0 character device `NAME`, an opaque marker the `trusted.overlay.opaque`
+/// attribute), so this needs root. Every other rule of [`apply_layer`] holds.
+pub fn unpack_layer_for_overlay<R: Read>(layer: R, dir: &Path, what: &str) -> Result<UnpackReport> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("unpack", what, e))?;
+    let reader = decompressed(BufReader::with_capacity(BUF_SIZE, layer), what)?;
+    unpack_tar(reader, dir, what, Some(LayerState::for_overlay()))
+}
+
 fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str, layer: Option<LayerState>) -> Result<UnpackReport> {
     let root = rustix::fs::open(target, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::io("unpack", what, e.into()))?;

@@ -43,7 +43,7 @@ pub fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
     match picked {
         Ok(Some(i)) if i as u32 == lessons::PLANNED => {
             let options = crate::shell::Options::default();
-            run_shell(&options, rootfs, interactive)
+            run_shell(options, rootfs, None, interactive)
         }
         Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None, false),
         Ok(None) => Ok(()),

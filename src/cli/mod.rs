@@ -141,6 +141,10 @@ enum Command {
         /// Print every system call learnctr made to build the container.
         #[arg(long)]
         trace: bool,
+        /// Run this image (see `learnctr image list`): its layers as overlay lower
+        /// directories, its Entrypoint, Cmd, Env and WorkingDir.
+        #[arg(long, value_name = "REF")]
+        image: Option<String>,
         /// The command to run instead of a shell.
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -367,7 +371,7 @@ fn dispatch(
         Some(Command::Cleanup) => run_cleanup(),
         Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
         Some(Command::Image { command }) => image::run(command),
-        Some(Command::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, command }) => {
+        Some(Command::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, image, command }) => {
             let memory = match memory {
                 Some(text) => Some(
                     crate::shell::bundle::parse_size(&text)
@@ -393,8 +397,9 @@ fn dispatch(
                 trace,
                 command,
                 root: runtime_root.to_path_buf(),
+                image: None,
             };
-            run_shell(&options, rootfs, interactive)
+            run_shell(options, rootfs, image.as_deref(), interactive)
         }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
@@ -462,13 +467,26 @@ fn run_lesson(
 }
 
 /// `learnctr shell`: exits with the container's exit code.
-fn run_shell(options: &crate::shell::Options, rootfs: Option<&str>, interactive: bool) -> Result<(), Failure> {
+fn run_shell(
+    mut options: crate::shell::Options,
+    rootfs: Option<&str>,
+    image: Option<&str>,
+    interactive: bool,
+) -> Result<(), Failure> {
     require_root("learnctr shell")?;
     recover_quietly();
     crate::runtime::timing::mark("learnctr main");
-    let lower = crate::rootfs::for_shell(rootfs, interactive)?;
+    let lowers = match (image, rootfs) {
+        (Some(_), Some(_)) => return Err(Failure::usage(t("error.image_and_rootfs"))),
+        (Some(reference), None) => {
+            let (lowers, run) = crate::image::layers::for_shell(reference)?;
+            options.image = Some(run);
+            lowers
+        }
+        (None, _) => vec![crate::rootfs::for_shell(rootfs, interactive)?],
+    };
     crate::runtime::timing::mark("shell: root filesystem found");
-    match crate::shell::run(&crate::primitives::Linux, &lower, options) {
+    match crate::shell::run(&crate::primitives::Linux, &lowers, &options) {
         Ok(0) => Ok(()),
         Ok(code) => Err(Failure::exit(code)),
         Err(e) => Err(Failure::new(e.0)),

@@ -21,6 +21,7 @@ pub mod build;
 pub mod bundle;
 pub mod check;
 pub mod inspect;
+pub mod layers;
 pub mod media;
 pub mod reference;
 pub mod registry;

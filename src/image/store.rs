@@ -242,8 +242,16 @@ impl Store {
         Ok(used)
     }
 
+    /// Remove the blobs, and the unpacked layer directories, no named image uses.
     pub fn remove_unused_blobs(&self) -> Result<(), Failure> {
         let used = self.used_blobs()?;
+        let mut diff_ids = std::collections::HashSet::new();
+        for (name, _) in self.images()? {
+            if let Ok(image) = Reference::parse(&name).map_err(Failure::new).and_then(|r| self.image(&r)) {
+                diff_ids.extend(image.config.rootfs().diff_ids().iter().cloned());
+            }
+        }
+        super::layers::remove_unused(self, &diff_ids)?;
         for entry in fs::read_dir(self.blobs_dir()).map_err(|e| io_fail(&self.blobs_dir(), e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') && !used.contains(&format!("sha256:{name}")) {

@@ -31,6 +31,19 @@ pub struct Options {
     pub command: Vec<String>,
     /// The runtime's state directory (the global `--root`).
     pub root: PathBuf,
+    /// With `--image`: what the image's config says to run.
+    pub image: Option<ImageRun>,
+}
+
+/// The parts of an image's config the finale's container takes (`learnctr shell --image`).
+#[derive(Clone, Debug, Default)]
+pub struct ImageRun {
+    /// Entrypoint + Cmd: run when no COMMAND is given.
+    pub args: Vec<String>,
+    /// Entrypoint alone: a COMMAND comes after it, as in `docker run IMAGE COMMAND`.
+    pub entrypoint: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
 }
 
 impl Default for Options {
@@ -46,6 +59,7 @@ impl Default for Options {
             trace: false,
             command: Vec::new(),
             root: PathBuf::from(crate::runtime::state::DEFAULT_ROOT),
+            image: None,
         }
     }
 }
@@ -82,7 +96,12 @@ pub fn config(o: &Options, id: &str) -> Rt<Value> {
     let mut c = serde_json::to_value(spec::default_spec(false)?).map_err(|e| RtError(e.to_string()))?;
     c["root"] = json!({ "path": "rootfs", "readonly": o.readonly });
     c["hostname"] = json!(o.hostname);
-    let args: Vec<String> = if o.command.is_empty() { vec!["/bin/sh".into()] } else { o.command.clone() };
+    let args: Vec<String> = match (&o.image, o.command.is_empty()) {
+        (Some(image), true) if !image.args.is_empty() => image.args.clone(),
+        (Some(image), false) => image.entrypoint.iter().chain(&o.command).cloned().collect(),
+        (_, true) => vec!["/bin/sh".into()],
+        (None, false) => o.command.clone(),
+    };
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
     let process = &mut c["process"];
     // The container inherits learnctr's stdin, stdout and stderr (the learner's
@@ -96,6 +115,20 @@ pub fn config(o: &Options, id: &str) -> Rt<Value> {
         "PS1=\\h:\\w\\$ "
     ]);
     process["cwd"] = json!("/");
+    if let Some(image) = &o.image {
+        // The image's variables replace the finale's of the same name; its WorkingDir is cwd.
+        let mut env: Vec<String> =
+            process["env"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+        for var in &image.env {
+            let name = var.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(name));
+            env.push(var.clone());
+        }
+        process["env"] = json!(env);
+        if let Some(cwd) = &image.cwd {
+            process["cwd"] = json!(cwd);
+        }
+    }
     process["noNewPrivileges"] = json!(true);
     process["capabilities"] = json!({
         "bounding": DOCKER_DEFAULT, "effective": DOCKER_DEFAULT, "permitted": DOCKER_DEFAULT,
@@ -156,6 +189,12 @@ impl Bundle {
     /// Make the directory (journaled first), mount the overlay over `lower` at
     /// `rootfs/`, write `config`. Call `private_mounts` before.
     pub fn make(k: &dyn Kernel, lower: &Path, id: &str, config: &mut Value) -> Rt<Bundle> {
+        Bundle::make_stacked(k, &[lower.to_path_buf()], id, config)
+    }
+
+    /// The same with several read-only layers, the top one first (an image's layers, as
+    /// containerd's overlay snapshotter stacks them: `lowerdir=top:…:bottom`).
+    pub fn make_stacked(k: &dyn Kernel, lowers: &[PathBuf], id: &str, config: &mut Value) -> Rt<Bundle> {
         let dir = std::env::temp_dir().join(format!("learnctr-{id}"));
         let entry = Journal::system().record(Object::Dir { path: dir.clone() })?;
         std::fs::create_dir(&dir).map_err(|e| RtError(format!("cannot create {}: {e}", dir.display())))?;
@@ -172,12 +211,15 @@ impl Bundle {
         }
         let data = format!(
             "lowerdir={},upperdir={},workdir={}",
-            lower.display(),
+            lowers.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
             at(&layers.join("upper")),
             at(&layers.join("work"))
         );
-        if k.mount(Some("overlay"), &at(&rootfs), Some("overlay"), MsFlags::empty(), Some(&data)).is_err() {
-            // No overlayfs here: the cached root itself, read-only.
+        if let Err(e) = k.mount(Some("overlay"), &at(&rootfs), Some("overlay"), MsFlags::empty(), Some(&data)) {
+            // No overlayfs here: the cached root itself, read-only; layers cannot be stacked.
+            let [lower] = lowers else {
+                return Err(RtError(crate::course::i18n::tf("finale.no_overlay_for_image", &[("why", &e)])));
+            };
             k.mount(Some(&at(lower)), &at(&rootfs), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             config["root"]["readonly"] = json!(true);
             bundle.writable = false;

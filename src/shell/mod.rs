@@ -20,7 +20,7 @@ use crate::host::journal::{Entry, Journal, Object};
 use crate::primitives::{process, signals, trace, Kernel};
 use crate::runtime::{self, state, timing, CreateOptions, Rt, RtError};
 use colored::Colorize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Removes the container (and its cgroups and state) when dropped, however the shell
 /// ends: the program's exit, an error, Ctrl-C.
@@ -63,7 +63,7 @@ pub fn create<'a>(k: &dyn Kernel, root: &'a Path, id: &str, bundle_dir: &Path) -
 }
 
 /// `learnctr shell`: the container's exit code.
-pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
+pub fn run(k: &dyn Kernel, lowers: &[PathBuf], o: &Options) -> Rt<i32> {
     if !o.trace {
         trace::disable();
     }
@@ -73,13 +73,14 @@ pub fn run(k: &dyn Kernel, lower: &Path, o: &Options) -> Rt<i32> {
     // learnctr's own namespaces are read before it leaves the host's mount namespace.
     observe::host_namespaces();
     bundle::private_mounts(k)?;
-    let b = bundle::Bundle::make(k, lower, &id, &mut config)?;
+    let b = bundle::Bundle::make_stacked(k, lowers, &id, &mut config)?;
     timing::mark("shell: bundle and overlay made");
     let (c, _deleting) = create(k, root, &id, &b.dir)?;
     let net = if o.net { Some(network::connect(k, c.pid, o.subnet.as_deref())?) } else { None };
     let seen = observe::observe(k, &c)?;
     timing::mark("shell: container observed");
-    summary(&c, &seen, lower, b.writable, net.as_ref(), root);
+    let lower = lowers.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":");
+    summary(&c, &seen, &lower, b.writable, net.as_ref(), root);
     if o.trace {
         print_trace();
     }
@@ -119,7 +120,7 @@ fn print_trace() {
 fn summary(
     c: &state::Container,
     seen: &observe::Observed,
-    lower: &Path,
+    lower: &str,
     writable: bool,
     net: Option<&network::Network>,
     state_root: &Path,
@@ -133,9 +134,9 @@ fn summary(
         line("finale.shared", shared.join(" "));
     }
     let root = if writable && !seen.root_readonly {
-        tf("finale.root_overlay", &[("fs", &seen.root_fs), ("lower", &lower.display())])
+        tf("finale.root_overlay", &[("fs", &seen.root_fs), ("lower", &lower)])
     } else {
-        tf("finale.root_readonly", &[("fs", &seen.root_fs), ("lower", &lower.display())])
+        tf("finale.root_readonly", &[("fs", &seen.root_fs), ("lower", &lower)])
     };
     line("finale.root", root);
     line("finale.hostname", seen.hostname.clone());

@@ -37,6 +37,15 @@ pub(crate) const PREFIX: &[u8] = b".wh.";
 #[derive(Default)]
 pub(crate) struct LayerState {
     made: HashSet<Vec<u8>>,
+    /// The layer is unpacked into a directory of its own, to be an overlay lower directory:
+    /// deletions are written the way overlayfs reads them, not applied.
+    for_overlay: bool,
+}
+
+impl LayerState {
+    pub(crate) fn for_overlay() -> LayerState {
+        LayerState { for_overlay: true, ..LayerState::default() }
+    }
 }
 
 /// A deletion entry.
@@ -101,6 +110,9 @@ impl Unpacker {
 
     /// Apply a whiteout or an opaque marker.
     pub(super) fn whiteout(&mut self, path: &CleanPath<'_>, marker: Marker<'_>) -> Result<()> {
+        if self.layer.as_ref().is_some_and(|l| l.for_overlay) {
+            return self.overlay_whiteout(path, marker);
+        }
         // Nothing to hide when the directory does not exist below.
         let Some(dir) = self.existing_dir(path)? else { return Ok(()) };
         let parent_key = path.parent_key();
@@ -128,6 +140,28 @@ impl Unpacker {
         }
         // Cached fds of removed directories would now write into unlinked ones.
         self.dirs.clear();
+        self.report.whiteouts += 1;
+        Ok(())
+    }
+
+    /// overlayfs' own words for a deletion: a character device 0/0 named like the deleted
+    /// entry, and the `trusted.overlay.opaque` attribute `y` on an opaque directory.
+    fn overlay_whiteout(&mut self, path: &CleanPath<'_>, marker: Marker<'_>) -> Result<()> {
+        let parent_key = self.parent(path)?;
+        let dir = self.fd(&parent_key)?;
+        match marker {
+            Marker::Remove(name) => {
+                let mode = Mode::from_raw_mode(0o600);
+                match rustix::fs::mknodat(dir, name, FileType::CharacterDevice, mode, 0) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(self.fs_error("create whiteout", path, e)),
+                }
+            }
+            Marker::Opaque => {
+                rustix::fs::fsetxattr(dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
+                    .map_err(|e| self.fs_error("set opaque", path, e))?;
+            }
+        }
         self.report.whiteouts += 1;
         Ok(())
     }
