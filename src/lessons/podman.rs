@@ -22,7 +22,7 @@ use std::process::{Command, Output, Stdio};
 pub const IMAGE: &str = "localhost/learnctr-lesson:10";
 
 /// The cgroup parent of the lesson's containers, under learnctr's own.
-pub const CGROUP_PARENT: &str = "/learnctr/lesson10-podman";
+pub const CGROUP_PARENT: &str = "/learnctr/lesson11-podman";
 
 pub struct Podman {
     pub dir: PathBuf,
