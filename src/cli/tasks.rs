@@ -106,7 +106,8 @@ pub fn list() -> Result<(), Failure> {
     println!("{}", text.title.bold());
     for task in tasks::all() {
         let title = tasks::parts(&text, task.id).map(|p| p.title).unwrap_or_default();
-        let state = if p.tasks_passed.contains(&task.key()) { t("tasks.done").green() } else { t("tasks.open").normal() };
+        let state =
+            if p.tasks_passed.contains(&task.key()) { t("tasks.done").green() } else { t("tasks.open").normal() };
         println!("  {:4} {title:44} {state}", task.id);
     }
     println!();
