@@ -1,4 +1,4 @@
-//! Tasks of lessons 8, 9 and 10: a broken bundle to fix, the finale by one command,
+//! Tasks of lessons 8, 10 and 11: a broken bundle to fix, the finale by one command,
 //! and the process tree an engine builds on learnctr.
 
 use super::checks::*;
@@ -123,7 +123,7 @@ pub(super) fn kill_finale(_: &Ctx) -> Vec<String> {
     kill_all(scan::learners_processes().into_iter().filter(finale_container).collect())
 }
 
-// 11.1: while lesson 10's last step waits, the learner finds the host pid of the
+// 11.1: while lesson 11's last step waits, the learner finds the host pid of the
 // container Podman started on learnctr: a child of conmon, whose command line names
 // learnctr as its runtime.
 
