@@ -17,19 +17,19 @@ run: build deps
 	$(SUDO) ./$(BIN)
 
 # What the tests need beyond Rust: a static busybox for the test root filesystem,
-# runc for lessons 8 and 9's side-by-side comparison (and `make bench`), and the
-# engines that run on learnctr: Podman (lesson 10), Docker and containerd (tests).
+# runc for lessons 8 and 10's side-by-side comparison (and `make bench`), and the
+# engines that run on learnctr: Podman (lesson 11), Docker and containerd (tests).
 deps:
 	@if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then \
 		echo "installing busybox-static (for the test root filesystem)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq busybox-static; \
 	fi
 	@if ! command -v runc >/dev/null 2>&1; then \
-		echo "installing runc (lessons 8 and 9 compare learnctr with it)"; \
+		echo "installing runc (lessons 8 and 10 compare learnctr with it)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq runc; \
 	fi
 	@if ! command -v podman >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1 || ! command -v containerd >/dev/null 2>&1; then \
-		echo "installing podman, docker.io and containerd (lesson 10 and the engine tests run them on learnctr)"; \
+		echo "installing podman, docker.io and containerd (lesson 11 and the engine tests run them on learnctr)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			podman conmon containernetworking-plugins docker.io containerd; \
 	fi

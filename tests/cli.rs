@@ -88,6 +88,30 @@ fn version_and_completions() {
     }
 }
 
+/// A progress file of the ten-lesson course kept task ids: its 9.1 (the finale's) and
+/// 10.1 (the engines') are today's 10.1 and 11.1, lesson 9 having been inserted.
+#[test]
+fn task_ids_of_an_older_progress_file_keep_their_tasks() {
+    let file = std::env::temp_dir().join(format!("learnctr-progress-ids-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"done":[9],"tasks_passed":["9.1","10.1"],"hints_seen":{"9.1":2}}"#).unwrap();
+    let out = learnctr(&["progress", "--json"]).env("LEARNCTR_PROGRESS_FILE", &file).output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lessons = json["lessons"].as_array().unwrap();
+    let watched: Vec<&str> =
+        lessons.iter().filter(|l| l["watched"] == true).map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(watched, ["finale"], "{json:#}");
+    let done: Vec<&str> = lessons
+        .iter()
+        .flat_map(|l| l["tasks"].as_array().unwrap().iter())
+        .filter(|t| t["done"] == true)
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(done, ["10.1", "11.1"], "{json:#}");
+    assert_eq!(json["hints_seen"], serde_json::json!({ "10.1": 2 }), "{json:#}");
+    let _ = std::fs::remove_file(file);
+}
+
 #[test]
 fn progress_is_kept_and_reset() {
     let file = std::env::temp_dir().join(format!("learnctr-progress-reset-{}.json", std::process::id()));

@@ -1,11 +1,11 @@
-//! Lessons 1 to 9 as root in Italian and in Portuguese: no English reaches the
+//! Lessons 1 to 10 as root in Italian and in Portuguese: no English reaches the
 //! learner. Every word a lesson prints comes from its texts, so the output of an it or
 //! pt run holds none of the English texts (lessons/en: the `## strings` values and
 //! interface.txt) and none of the English that code used to print on its own (the list
 //! below). What stays as it is: the syscall trace, commands and their arguments,
 //! identifiers (CAP_SYS_ADMIN, EPERM, memory.max, created/running), file contents and
-//! what programs print (ping, ip route). Lesson 10 has its own it/pt test
-//! (tests/lesson10.rs).
+//! what programs print (ping, ip route). Lesson 11 has its own it/pt test
+//! (tests/lesson11.rs).
 
 mod common;
 
@@ -51,7 +51,7 @@ const ENGLISH: &[&str] = &[
     "leaves the bundle",
     "give a path",
     "accepted",
-    // Lessons 8 and 9: the comparison with runc.
+    // Lessons 8 and 10: the comparison with runc.
     "=mounts",
     "interfaces",
     "ids",
@@ -111,7 +111,7 @@ fn lesson_file(lang: &str, n: u32) -> String {
 fn english_pieces(lang: &str) -> Vec<String> {
     let mut files: Vec<(String, String)> =
         vec![("lessons/en/interface.txt".into(), format!("lessons/{lang}/interface.txt"))];
-    files.extend((1..=9).map(|n| (lesson_file("en", n), lesson_file(lang, n))));
+    files.extend((1..=10).map(|n| (lesson_file("en", n), lesson_file(lang, n))));
     let mut pieces = Vec::new();
     for (en_file, other_file) in files {
         let (en, other) = (strings_of(&en_file), strings_of(&other_file));
@@ -238,8 +238,8 @@ fn the_word_matcher_sees_whole_words_only() {
 }
 
 #[test]
-fn lessons_1_to_9_show_no_english_in_italian_and_portuguese() {
-    if !require_root("lessons_1_to_9_show_no_english_in_italian_and_portuguese") {
+fn lessons_1_to_10_show_no_english_in_italian_and_portuguese() {
+    if !require_root("lessons_1_to_10_show_no_english_in_italian_and_portuguese") {
         return;
     }
     let _one = serial();
@@ -250,7 +250,7 @@ fn lessons_1_to_9_show_no_english_in_italian_and_portuguese() {
     for lang in ["it", "pt"] {
         let pieces = english_pieces(lang);
         assert!(pieces.len() > 100, "{lang}: only {} English texts to look for", pieces.len());
-        for lesson in 1..=9 {
+        for lesson in 1..=10 {
             let before = host_state();
             let n = lesson.to_string();
             let out = learnctr(&["lesson", &n, "--yes", "--lang", lang, "--rootfs", rootfs.to_str().unwrap()])
@@ -264,7 +264,7 @@ fn lessons_1_to_9_show_no_english_in_italian_and_portuguese() {
             assert_same_host(&before, &host_state(), &format!("after lesson {lesson} --lang {lang}"));
         }
     }
-    eprintln!("lessons 1 to 9 in it and pt: {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!("lessons 1 to 10 in it and pt: {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_file(progress_file());
     assert!(
         hits.is_empty(),

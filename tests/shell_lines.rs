@@ -6,7 +6,7 @@
 //! Not typed here, and the texts say why: lesson 2's escape (C, not shell), lesson 5's
 //! cgroup-tools commands (its text names the package; the cgroup files themselves
 //! are what the lesson writes), lesson 7's last two steps (they name learnctr's own
-//! container by its PID), lessons 8 and 9 (learnctr and runc on a bundle, edited with
+//! container by its PID), lessons 8 and 10 (learnctr and runc on a bundle, edited with
 //! jq: the runtime and engine suites run those commands).
 
 mod common;

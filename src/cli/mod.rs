@@ -35,7 +35,7 @@ pub struct Cli {
     /// No colours (also with the NO_COLOR environment variable).
     #[arg(long, global = true)]
     no_color: bool,
-    /// The root filesystem for lessons 2 to 10: alpine, busybox, a name from
+    /// The root filesystem for lessons 2 to 11: alpine, busybox, a name from
     /// `learnctr rootfs list`, or a directory.
     #[arg(long, global = true, value_name = "ROOTFS")]
     rootfs: Option<String>,
@@ -62,7 +62,7 @@ enum Command {
     Lessons,
     /// Run one lesson (as root).
     Lesson {
-        /// The lesson number, 1 to 10.
+        /// The lesson number, 1 to 11.
         number: String,
         /// Run only this step of the lesson (1, 2, ...).
         #[arg(long, value_name = "K")]
@@ -239,7 +239,7 @@ pub fn main() -> i32 {
     }
     // Commands that put learnctr's own processes into a container first re-execute
     // learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
-    // The lessons too: lessons 8 and 9 run the runtime in-process, and lesson 8 checks
+    // The lessons too: lessons 8 and 10 run the runtime in-process, and lesson 8 checks
     // the protection on its own container.
     let enters_containers = oci::enters_containers(standard, common)
         || matches!(cli.command, None | Some(Command::Shell { .. } | Command::Lesson { .. } | Command::Next));

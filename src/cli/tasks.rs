@@ -37,18 +37,18 @@ fn placeholders(text: &str, rootfs: &[PathBuf]) -> String {
 /// tasks whose check passed, as `  · done yourself 1/1` (nothing for a lesson
 /// without tasks).
 pub fn lesson_state(lesson: &str, p: &progress::Progress) -> String {
-    let ids: Vec<&str> = tasks::all().into_iter().filter(|t| t.lesson == lesson).map(|t| t.id).collect();
-    if ids.is_empty() {
+    let keys: Vec<String> = tasks::all().into_iter().filter(|t| t.lesson == lesson).map(|t| t.key()).collect();
+    if keys.is_empty() {
         return String::new();
     }
-    let passed = ids.iter().filter(|id| p.tasks_passed.contains(**id)).count();
-    format!("  · {} {passed}/{}", t("tasks.done"), ids.len())
+    let passed = keys.iter().filter(|key| p.tasks_passed.contains(*key)).count();
+    format!("  · {} {passed}/{}", t("tasks.done"), keys.len())
 }
 
 /// The first task not done yourself, with its title.
 pub fn first_open(p: &progress::Progress) -> Option<(String, String)> {
     let text = tasks::tasks_text();
-    tasks::all().into_iter().find(|t| !p.tasks_passed.contains(t.id)).map(|t| {
+    tasks::all().into_iter().find(|t| !p.tasks_passed.contains(&t.key())).map(|t| {
         let title = tasks::parts(&text, t.id).map(|p| p.title).unwrap_or_default();
         (t.id.to_string(), title)
     })
@@ -79,7 +79,7 @@ pub fn progress_json() -> Result<(), Failure> {
             let tasks: Vec<serde_json::Value> = tasks::all()
                 .into_iter()
                 .filter(|t| t.lesson == name)
-                .map(|t| serde_json::json!({ "id": t.id, "done": p.tasks_passed.contains(t.id) }))
+                .map(|t| serde_json::json!({ "id": t.id, "done": p.tasks_passed.contains(&t.key()) }))
                 .collect();
             serde_json::json!({ "number": n, "name": name, "watched": p.is_done(name), "tasks": tasks })
         })
@@ -88,11 +88,16 @@ pub fn progress_json() -> Result<(), Failure> {
     let json = serde_json::json!({
         "user": user,
         "lessons": lessons,
-        "hints_seen": p.hints_seen,
-        "checks_failed": p.checks_failed,
+        "hints_seen": by_id(&p.hints_seen),
+        "checks_failed": by_id(&p.checks_failed),
     });
     println!("{}", serde_json::to_string_pretty(&json).map_err(|e| Failure::new(e.to_string()))?);
     Ok(())
+}
+
+/// Counts kept by task key, shown by the tasks' ids (a key of no task as it is).
+fn by_id(counts: &std::collections::BTreeMap<String, u8>) -> std::collections::BTreeMap<String, u8> {
+    counts.iter().map(|(key, n)| (tasks::id_of(key).map_or_else(|| key.clone(), str::to_string), *n)).collect()
 }
 
 pub fn list() -> Result<(), Failure> {
@@ -101,7 +106,8 @@ pub fn list() -> Result<(), Failure> {
     println!("{}", text.title.bold());
     for task in tasks::all() {
         let title = tasks::parts(&text, task.id).map(|p| p.title).unwrap_or_default();
-        let state = if p.tasks_passed.contains(task.id) { t("tasks.done").green() } else { t("tasks.open").normal() };
+        let state =
+            if p.tasks_passed.contains(&task.key()) { t("tasks.done").green() } else { t("tasks.open").normal() };
         println!("  {:4} {title:44} {state}", task.id);
     }
     println!();
@@ -166,6 +172,7 @@ fn task_shell(id: &str, rootfs: &[PathBuf]) -> Result<(), Failure> {
 pub fn check(id: &str, answer: Option<String>, rootfs: Option<&str>) -> Result<(), Failure> {
     let task = task_or_fail(id)?;
     require_root(&format!("learnctr check {id}"))?;
+    let key = task.key();
     let verdict = (task.check)(&Ctx::new(rootfs_candidates(rootfs), answer));
     for met in &verdict.met {
         println!("  {} {met}", "✓".green().bold());
@@ -173,9 +180,9 @@ pub fn check(id: &str, answer: Option<String>, rootfs: Option<&str>) -> Result<(
     let passed = verdict.passed();
     let saved = progress::update(|p| {
         if passed {
-            p.tasks_passed.insert(id.to_string());
+            p.tasks_passed.insert(key);
         } else {
-            *p.checks_failed.entry(id.to_string()).or_default() += 1;
+            *p.checks_failed.entry(key).or_default() += 1;
         }
     });
     if let Err(e) = saved {
@@ -192,10 +199,10 @@ pub fn check(id: &str, answer: Option<String>, rootfs: Option<&str>) -> Result<(
 }
 
 pub fn hint(id: &str) -> Result<(), Failure> {
-    task_or_fail(id)?;
+    let key = task_or_fail(id)?.key();
     let text = tasks::tasks_text();
     let parts = tasks::parts(&text, id).ok_or_else(|| Failure::new(tf("error.no_task", &[("id", &id)])))?;
-    let seen = progress::load().hints_seen.get(id).copied().unwrap_or(0) as usize;
+    let seen = progress::load().hints_seen.get(&key).copied().unwrap_or(0) as usize;
     let next = seen.min(parts.hints.len().saturating_sub(1));
     let total = parts.hints.len();
     println!("{}", tf("tasks.hint", &[("n", &(next + 1)), ("total", &total)]).bold());
@@ -204,16 +211,16 @@ pub fn hint(id: &str) -> Result<(), Failure> {
         crate::course::render::prose(&tf("tasks.last_hint", &[("id", &id)]));
     }
     let _ = progress::update(|p| {
-        p.hints_seen.insert(id.to_string(), (next + 1) as u8);
+        p.hints_seen.insert(key, (next + 1) as u8);
     });
     Ok(())
 }
 
 pub fn solution(id: &str, rootfs: Option<&str>) -> Result<(), Failure> {
-    task_or_fail(id)?;
+    let key = task_or_fail(id)?.key();
     let p = progress::load();
-    let failed = p.checks_failed.get(id).copied().unwrap_or(0);
-    if !p.tasks_passed.contains(id) && failed < 2 {
+    let failed = p.checks_failed.get(&key).copied().unwrap_or(0);
+    if !p.tasks_passed.contains(&key) && failed < 2 {
         return Err(Failure::new(tf("tasks.solution_locked", &[("id", &id), ("failed", &failed)])));
     }
     let text = tasks::tasks_text();

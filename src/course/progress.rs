@@ -18,33 +18,80 @@ pub struct Progress {
     /// written again.
     #[serde(default, skip_serializing)]
     done: BTreeSet<u32>,
-    /// The tasks whose check passed ("done yourself"), by id: `5.1`.
+    /// The tasks whose check passed ("done yourself"), by the task's key: its lesson's
+    /// name and its number in the lesson, `cgroups.1` for task 5.1 (see
+    /// `tasks::Task::key`), so that renumbering the course keeps them too. Older files
+    /// kept ids (`5.1`): read, turned into keys, never written again.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub tasks_passed: BTreeSet<String>,
-    /// How many hints of each task the learner has seen.
+    /// How many hints of each task the learner has seen, by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hints_seen: BTreeMap<String, u8>,
-    /// How many checks of each task failed (the solution opens after two).
+    /// How many checks of each task failed (the solution opens after two), by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checks_failed: BTreeMap<String, u8>,
 }
 
-/// The nine lessons of the course before lesson 10, by number, for older files.
-const NINE_LESSON_COURSE: [&str; 9] =
-    ["namespaces", "chroot", "pivot_root", "proc_dev_sys", "cgroups", "capabilities", "network", "bundle", "finale"];
+/// The lessons by number before lesson 9 (images) was inserted, for older files: the
+/// nine-lesson course kept lesson numbers (1 to 9, 9 the finale), and the ten-lesson
+/// course kept task ids `N.K` (9.1 the finale's, 10.1 the engines').
+const NUMBERED_COURSE: [&str; 10] = [
+    "namespaces",
+    "chroot",
+    "pivot_root",
+    "proc_dev_sys",
+    "cgroups",
+    "capabilities",
+    "network",
+    "bundle",
+    "finale",
+    "engines",
+];
+
+/// The lesson an older file meant by number `n`.
+fn numbered(n: u32) -> Option<&'static str> {
+    NUMBERED_COURSE.get((n as usize).wrapping_sub(1)).copied()
+}
+
+/// The key of an older file's task id (`9.1` → `finale.1`); a key is kept as it is,
+/// and an id of no lesson is `None`.
+fn task_key(stored: &str) -> Option<String> {
+    match stored.split_once('.') {
+        Some((n, k)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            numbered(n.parse().ok()?).map(|name| format!("{name}.{k}"))
+        }
+        _ => Some(stored.to_string()),
+    }
+}
+
+/// The counts of a map keyed by older ids, by key; two that meet keep the larger.
+fn rekeyed(counts: BTreeMap<String, u8>) -> BTreeMap<String, u8> {
+    let mut out = BTreeMap::new();
+    for (stored, n) in counts {
+        if let Some(key) = task_key(&stored) {
+            let kept: &mut u8 = out.entry(key).or_default();
+            *kept = (*kept).max(n);
+        }
+    }
+    out
+}
 
 impl Progress {
     pub fn is_done(&self, name: &str) -> bool {
         self.finished.contains(name)
     }
 
-    /// Numbers of an older file become names.
+    /// Numbers of an older file become names: lesson numbers, and the lesson numbers
+    /// in task ids.
     fn upgraded(mut self) -> Progress {
         for n in std::mem::take(&mut self.done) {
-            if let Some(name) = NINE_LESSON_COURSE.get((n as usize).wrapping_sub(1)) {
+            if let Some(name) = numbered(n) {
                 self.finished.insert(name.to_string());
             }
         }
+        self.tasks_passed = std::mem::take(&mut self.tasks_passed).iter().filter_map(|t| task_key(t)).collect();
+        self.hints_seen = rekeyed(std::mem::take(&mut self.hints_seen));
+        self.checks_failed = rekeyed(std::mem::take(&mut self.checks_failed));
         self
     }
 }
@@ -185,6 +232,32 @@ mod tests {
         assert_eq!(p.finished.iter().map(String::as_str).collect::<Vec<_>>(), ["finale", "namespaces"]);
         let written = serde_json::to_string(&p).unwrap();
         assert_eq!(written, r#"{"finished":["finale","namespaces"]}"#);
+        // The nine-lesson course's numbers are the old ones: 8 the bundle, 9 the finale.
+        let old: Progress = serde_json::from_str(r#"{"done":[8,9]}"#).unwrap();
+        assert_eq!(old.upgraded().finished.into_iter().collect::<Vec<_>>(), ["bundle", "finale"]);
+    }
+
+    /// Task ids of the ten-lesson course (9.1 the finale's, 10.1 the engines') keep
+    /// meaning the same tasks once lesson 9 is inserted: they become keys by lesson
+    /// name, written back as keys only; keys are kept, ids of no lesson dropped.
+    #[test]
+    fn task_ids_of_older_files_become_keys() {
+        let old: Progress = serde_json::from_str(
+            r#"{"finished":["engines"],"tasks_passed":["5.1","9.1","10.1","42.1","bundle.1"],
+                "hints_seen":{"9.1":2,"finale.1":1,"10.1":3},"checks_failed":{"10.1":2,"3.2":1}}"#,
+        )
+        .unwrap();
+        let p = old.upgraded();
+        assert_eq!(
+            p.tasks_passed.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["bundle.1", "cgroups.1", "engines.1", "finale.1"]
+        );
+        assert_eq!(p.hints_seen, BTreeMap::from([("engines.1".into(), 3), ("finale.1".into(), 2)]));
+        assert_eq!(p.checks_failed, BTreeMap::from([("engines.1".into(), 2), ("pivot_root.2".into(), 1)]));
+        let written = serde_json::to_string(&p).unwrap();
+        let again = serde_json::from_str::<Progress>(&written).unwrap().upgraded();
+        assert_eq!(again.tasks_passed, p.tasks_passed, "keys read back as they are: {written}");
+        assert_eq!((again.hints_seen, again.checks_failed), (p.hints_seen, p.checks_failed));
     }
 
     #[test]

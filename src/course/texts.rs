@@ -34,8 +34,9 @@ pub fn sources(lang: Lang) -> &'static [(u32, &'static str)] {
                 (6, include_str!(concat!("../../lessons/", $lang, "/06-capabilities.md"))),
                 (7, include_str!(concat!("../../lessons/", $lang, "/07-network.md"))),
                 (8, include_str!(concat!("../../lessons/", $lang, "/08-bundle.md"))),
-                (9, include_str!(concat!("../../lessons/", $lang, "/09-finale.md"))),
-                (10, include_str!(concat!("../../lessons/", $lang, "/10-engines.md"))),
+                (9, include_str!(concat!("../../lessons/", $lang, "/09-images.md"))),
+                (10, include_str!(concat!("../../lessons/", $lang, "/10-finale.md"))),
+                (11, include_str!(concat!("../../lessons/", $lang, "/11-engines.md"))),
             ]
         };
     }

@@ -10,15 +10,16 @@ pub mod l05_cgroups;
 pub mod l06_capabilities;
 pub mod l07_network;
 pub mod l08_bundle;
-pub mod l09_finale;
-pub mod l10_engines;
+pub mod l09_images;
+pub mod l10_finale;
+pub mod l11_engines;
 mod podman;
 mod side_by_side;
 
 use crate::course::Lesson;
 
-/// The course has ten lessons; this is how many exist.
-pub const PLANNED: u32 = 10;
+/// The course has eleven lessons; this is how many exist.
+pub const PLANNED: u32 = 11;
 
 /// The name of lesson `number` (what progress is kept by).
 pub fn name(number: u32) -> Option<&'static str> {
@@ -36,8 +37,9 @@ pub fn get(number: u32) -> Option<Lesson> {
         6 => Some(l06_capabilities::lesson()),
         7 => Some(l07_network::lesson()),
         8 => Some(l08_bundle::lesson()),
-        9 => Some(l09_finale::lesson()),
-        10 => Some(l10_engines::lesson()),
+        9 => Some(l09_images::lesson()),
+        10 => Some(l10_finale::lesson()),
+        11 => Some(l11_engines::lesson()),
         _ => None,
     }
 }

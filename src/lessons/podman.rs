@@ -1,4 +1,4 @@
-//! A private Podman for lesson 10, with learnctr registered as its runtime.
+//! A private Podman for lesson 11, with learnctr registered as its runtime.
 //!
 //! Nothing of the host's Podman is read or written: its own containers.conf and
 //! storage.conf (`CONTAINERS_CONF`, `CONTAINERS_STORAGE_CONF`) point every directory
@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The image the lesson imports from its root filesystem.
-pub const IMAGE: &str = "localhost/learnctr-lesson:10";
+pub const IMAGE: &str = "localhost/learnctr-lesson:11";
 
 /// The cgroup parent of the lesson's containers, under learnctr's own.
-pub const CGROUP_PARENT: &str = "/learnctr/lesson10-podman";
+pub const CGROUP_PARENT: &str = "/learnctr/lesson11-podman";
 
 pub struct Podman {
     pub dir: PathBuf,

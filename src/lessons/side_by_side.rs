@@ -1,5 +1,5 @@
 //! The same bundle run by learnctr and by runc, and what each container says from
-//! inside (lessons 8 and 9, when runc is installed).
+//! inside (lessons 8 and 10, when runc is installed).
 //!
 //! Both run `config.json` unchanged but for the program: a shell script that prints
 //! what the course measured in each lesson — hostname, its own PID, the mount points,
@@ -135,7 +135,7 @@ fn remove_cgroups_everywhere(path: &str) {
     }
 }
 
-/// The step of lessons 8 and 9: run the bundle with both, show the rows, check that no
+/// The step of lessons 8 and 10: run the bundle with both, show the rows, check that no
 /// line differs. Without runc, say how to get it (and check nothing).
 pub fn step(ctx: &mut Ctx, bundle: &Path, id: &str) -> Result<(), Failure> {
     let Some(runc) = runc() else {

@@ -33,7 +33,7 @@ const MARK: &str = "LEARNCTR_SEALED";
 /// The path learnctr was started from (the sealed copy has no path of its own).
 static ORIGINAL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-/// The installed learnctr binary: what an engine is told to run (lesson 10).
+/// The installed learnctr binary: what an engine is told to run (lesson 11).
 pub fn original_exe() -> std::path::PathBuf {
     ORIGINAL.get().cloned().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| "learnctr".into())
 }

@@ -66,8 +66,8 @@ pub fn all() -> Vec<Task> {
             reset: runtime::remove_bundle,
             setup: Some(runtime::write_broken_bundle),
         },
-        Task { id: "9.1", lesson: "finale", check: runtime::finale_task, reset: runtime::kill_finale, setup: None },
-        Task { id: "10.1", lesson: "engines", check: runtime::engine_tree_task, reset: roots::nothing, setup: None },
+        Task { id: "10.1", lesson: "finale", check: runtime::finale_task, reset: runtime::kill_finale, setup: None },
+        Task { id: "11.1", lesson: "engines", check: runtime::engine_tree_task, reset: roots::nothing, setup: None },
     ]
 }
 

@@ -90,6 +90,20 @@ pub fn find(id: &str) -> Option<Task> {
     all().into_iter().find(|t| t.id == id)
 }
 
+impl Task {
+    /// What progress keeps the task by: its lesson's name and its number in the
+    /// lesson (`cgroups.1` for 5.1), which renumbering the course leaves alone.
+    pub fn key(&self) -> String {
+        let k = self.id.split_once('.').map_or(self.id, |(_, k)| k);
+        format!("{}.{k}", self.lesson)
+    }
+}
+
+/// The id of the task progress keeps by `key` (`finale.1` → its `N.1`), or `None`.
+pub fn id_of(key: &str) -> Option<&'static str> {
+    all().into_iter().find(|t| t.key() == key).map(|t| t.id)
+}
+
 /// The tasks' texts in the learner's language.
 pub fn tasks_text() -> LessonText {
     let source = match i18n::current() {
@@ -173,6 +187,23 @@ mod tests {
                 assert!(text.strings.contains_key(key), "{lang:?}: tasks.md lacks {key}");
             }
         }
+    }
+
+    /// Each task has its own key, made of its lesson's name, and the ids that
+    /// `learnctr check N.K` takes have the number of that lesson.
+    #[test]
+    fn every_task_has_a_key_by_its_lesson_and_an_id_by_its_number() {
+        let mut keys = std::collections::BTreeSet::new();
+        for task in all() {
+            assert!(keys.insert(task.key()), "{}: a second task with key {}", task.id, task.key());
+            let (n, k) = task.id.split_once('.').unwrap();
+            let number = n.parse::<u32>().unwrap();
+            assert_eq!(crate::lessons::name(number), Some(task.lesson), "task {}", task.id);
+            assert_eq!(task.key(), format!("{}.{k}", task.lesson));
+            assert_eq!(id_of(&task.key()), Some(task.id));
+        }
+        assert_eq!(find("10.1").map(|t| t.key()).as_deref(), Some("finale.1"));
+        assert_eq!(find("11.1").map(|t| t.key()).as_deref(), Some("engines.1"));
     }
 
     #[test]

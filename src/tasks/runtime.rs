@@ -1,4 +1,4 @@
-//! Tasks of lessons 8, 9 and 10: a broken bundle to fix, the finale by one command,
+//! Tasks of lessons 8, 10 and 11: a broken bundle to fix, the finale by one command,
 //! and the process tree an engine builds on learnctr.
 
 use super::checks::*;
@@ -79,7 +79,7 @@ pub(super) fn remove_bundle(_: &Ctx) -> Vec<String> {
     }
 }
 
-// 9.1: the finale's container, by one command: hostname learnctr-task, its own pid
+// 10.1: the finale's container, by one command: hostname learnctr-task, its own pid
 // namespace, and a memory limit of 64 MiB on its cgroup.
 
 /// The memory limit of the cgroup process `pid` is in, read from the host.
@@ -108,13 +108,13 @@ pub(super) fn finale_container(p: &Process) -> bool {
 pub(super) fn finale_task(ctx: &Ctx) -> Verdict {
     let mut v = Verdict::default();
     let found: Vec<Process> = scan::learners_processes().into_iter().filter(finale_container).collect();
-    if !v.require(!found.is_empty(), ctx.s("check.9.1.container", &[]), || ctx.s("unmet.9.1.container", &[])) {
+    if !v.require(!found.is_empty(), ctx.s("check.10.1.container", &[]), || ctx.s("unmet.10.1.container", &[])) {
         return v;
     }
     let limits: Vec<u64> = found.iter().filter_map(|p| memory_limit_of(p.pid)).collect();
     let shown: Vec<String> = limits.iter().map(|l| format!("{} MiB", l >> 20)).collect();
-    v.require(limits.contains(&(64 << 20)), ctx.s("check.9.1.memory", &[]), || {
-        ctx.s("unmet.9.1.memory", &[("found", &shown.join(", "))])
+    v.require(limits.contains(&(64 << 20)), ctx.s("check.10.1.memory", &[]), || {
+        ctx.s("unmet.10.1.memory", &[("found", &shown.join(", "))])
     });
     v
 }
@@ -123,7 +123,7 @@ pub(super) fn kill_finale(_: &Ctx) -> Vec<String> {
     kill_all(scan::learners_processes().into_iter().filter(finale_container).collect())
 }
 
-// 10.1: while lesson 10's last step waits, the learner finds the host pid of the
+// 11.1: while lesson 11's last step waits, the learner finds the host pid of the
 // container Podman started on learnctr: a child of conmon, whose command line names
 // learnctr as its runtime.
 
@@ -151,23 +151,23 @@ fn conmon_runs_learnctr(pid: i32) -> bool {
 pub(super) fn engine_tree_task(ctx: &Ctx) -> Verdict {
     let mut v = Verdict::default();
     let pid = ctx.answer.as_deref().and_then(|a| a.trim().parse::<i32>().ok());
-    if !v.require(pid.is_some(), ctx.s("check.10.1.answer", &[]), || ctx.s("unmet.10.1.answer", &[])) {
+    if !v.require(pid.is_some(), ctx.s("check.11.1.answer", &[]), || ctx.s("unmet.11.1.answer", &[])) {
         return v;
     }
     let pid = pid.unwrap_or(0);
     let parent = parent_of(pid);
-    if !v.require(parent.is_some(), ctx.s("check.10.1.alive", &[("pid", &pid)]), || {
-        ctx.s("unmet.10.1.alive", &[("pid", &pid)])
+    if !v.require(parent.is_some(), ctx.s("check.11.1.alive", &[("pid", &pid)]), || {
+        ctx.s("unmet.11.1.alive", &[("pid", &pid)])
     }) {
         return v;
     }
     let parent = parent.unwrap_or(0);
     let under_conmon = comm(parent) == "conmon";
-    if !v.require(under_conmon, ctx.s("check.10.1.conmon", &[("parent", &parent)]), || {
-        ctx.s("unmet.10.1.conmon", &[("pid", &pid), ("parent", &comm(parent))])
+    if !v.require(under_conmon, ctx.s("check.11.1.conmon", &[("parent", &parent)]), || {
+        ctx.s("unmet.11.1.conmon", &[("pid", &pid), ("parent", &comm(parent))])
     }) {
         return v;
     }
-    v.require(conmon_runs_learnctr(parent), ctx.s("check.10.1.learnctr", &[]), || ctx.s("unmet.10.1.learnctr", &[]));
+    v.require(conmon_runs_learnctr(parent), ctx.s("check.11.1.learnctr", &[]), || ctx.s("unmet.11.1.learnctr", &[]));
     v
 }

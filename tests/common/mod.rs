@@ -225,7 +225,7 @@ pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
-/// Whether lessons 8 and 9 will compare with runc: runc on the PATH. In CI it must be
+/// Whether lessons 8 and 10 will compare with runc: runc on the PATH. In CI it must be
 /// (`make deps` installs it), so a missing runc fails instead of shrinking the test.
 pub fn runc_available() -> bool {
     let found =

@@ -1,4 +1,4 @@
-//! Lesson 9, the finale: one container with everything the course built, made the way
+//! Lesson 10, the finale: one container with everything the course built, made the way
 //! `learnctr shell` makes it (the bundle of `src/shell/bundle.rs`, run by lesson 8's
 //! runtime), and the checks of every earlier lesson proven again on it, from the host.
 //!
@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub fn lesson() -> Lesson {
     Lesson {
-        number: 9,
+        number: 10,
         name: "finale",
         needs_rootfs: true,
         steps: vec![
@@ -75,7 +75,7 @@ struct Finale {
 /// The bundle of `learnctr shell` for `command`, in learnctr's own mount namespace.
 fn make(ctx: &Ctx, command: &[&str]) -> Result<(bundle::Bundle, Options, String), Failure> {
     let o = Options { command: command.iter().map(|s| s.to_string()).collect(), ..Options::default() };
-    let id = format!("lesson9-{}-{}", ctx.step, std::process::id());
+    let id = format!("lesson10-{}-{}", ctx.step, std::process::id());
     let mut config = bundle::config(&o, &id).map_err(|e| Failure::new(e.0))?;
     // learnctr's own namespaces are read before it leaves the host's mount namespace.
     observe::host_namespaces();
@@ -307,7 +307,7 @@ fn built(ctx: &mut Ctx) -> Result<(), Failure> {
     let cgroups: Vec<String> = crate::primitives::cgroups::layout::learnctr_cgroups()
         .iter()
         .map(|p| p.display().to_string())
-        .filter(|p| p.contains("lesson9-"))
+        .filter(|p| p.contains("lesson10-"))
         .collect();
     let links = crate::primitives::netns::learnctr_links();
     let bundles: Vec<String> = std::fs::read_dir(std::env::temp_dir())
@@ -315,10 +315,10 @@ fn built(ctx: &mut Ctx) -> Result<(), Failure> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with("learnctr-lesson9-"))
+        .filter(|n| n.starts_with("learnctr-lesson10-"))
         .collect();
     let states: Vec<String> =
-        state::list(Path::new(ROOT)).into_iter().map(|c| c.id).filter(|i| i.starts_with("lesson9-")).collect();
+        state::list(Path::new(ROOT)).into_iter().map(|c| c.id).filter(|i| i.starts_with("lesson10-")).collect();
     let left: Vec<String> = cgroups.into_iter().chain(links).chain(bundles).chain(states).collect();
     ctx.check("check.built.clean", left.is_empty(), if left.is_empty() { "—".into() } else { left.join(", ") });
     Ok(())

@@ -1,4 +1,4 @@
-//! Lesson 10: under the engines. Podman (daemonless, the lightest engine) runs its
+//! Lesson 11: under the engines. Podman (daemonless, the lightest engine) runs its
 //! containers on learnctr's runtime; learnctr's own log shows every call it made, the
 //! config.json it wrote is compared with `learnctr spec`'s, and the process tree
 //! shows who holds the container (podman → conmon → the container). Docker
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 pub fn lesson() -> Lesson {
     Lesson {
-        number: 10,
+        number: 11,
         name: "engines",
         needs_rootfs: true,
         steps: vec![
