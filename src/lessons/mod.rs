@@ -2,6 +2,7 @@
 //! calling named primitives, then observing and checking what the kernel now says.
 
 mod common;
+mod image_steps;
 pub mod l01_namespaces;
 pub mod l02_chroot;
 pub mod l03_pivot_root;
@@ -13,6 +14,7 @@ pub mod l08_bundle;
 pub mod l09_images;
 pub mod l10_finale;
 pub mod l11_engines;
+mod local_registry;
 mod podman;
 mod side_by_side;
 
