@@ -180,8 +180,17 @@ pub fn bundle(ctx: &mut Ctx) -> Result<(), Failure> {
         ctx.fact_raw(o.field, format!("{} | {} | {}", cell(&o.engine), cell(&o.image), cell(&o.user)));
     }
     let rootfs = dir.join("rootfs");
-    let hostname_gone = !rootfs.join("etc/hostname").exists() && rootfs.join("etc/learnctr-image").is_file();
-    ctx.check("check.bundle.whiteout_applied", hostname_gone, "etc/hostname, etc/learnctr-image");
+    // Layer 1 holds etc/hostname (the course's root filesystem has one); layer 3 deletes it.
+    let first = image.manifest.layers().first().map(|l| l.digest().to_string()).unwrap_or_default();
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&first)?, "layer 1").map_err(crate::rootfs::failure)?;
+    let in_layer1 = scan.entries.iter().any(|e| e.path == "etc/hostname");
+    let gone = !rootfs.join("etc/hostname").exists();
+    let added = rootfs.join("etc/learnctr-image").is_file();
+    ctx.check(
+        "check.bundle.whiteout_applied",
+        in_layer1 && gone && added,
+        format!("layer 1: {in_layer1}, gone: {gone}, added: {added}"),
+    );
     let www = listing_on_host(&rootfs.join("srv/www").display().to_string())?;
     let index = std::fs::read_to_string(rootfs.join("srv/www/index.html")).unwrap_or_default();
     ctx.observe("label.www", "layer 2: index.html old-photos.bin", format!("{www}: {}", index.trim()));
