@@ -67,9 +67,7 @@ fn no_lesson_repeats_more_than_a_third_of_its_trace_and_full_shows_all() {
     let rootfs = rootfs.to_str().unwrap();
     let before = host_state();
     let mut report = Vec::new();
-    // Lesson 9 (images) is a placeholder without calls until it is written: it joins
-    // the others then.
-    for lesson in (1..=10).filter(|&n| n != 9) {
+    for lesson in 1..=10 {
         let stdout = run(&lesson.to_string(), rootfs, &[]);
         let (repeated, shown) = repeated_share(&stdout);
         assert!(shown > 0, "lesson {lesson} shows no trace: {stdout}");
