@@ -79,3 +79,35 @@ fn a_whiteout_of_nothing_is_not_proof_of_a_whiteout() {
     assert_same_host(&before, &host_state(), "after lesson 9 with a wrong root filesystem");
     assert_eq!(scratch_dirs(), Vec::<String>::new());
 }
+
+/// `learnctr shell --image`: the image's layers stacked as lowerdirs under the finale's
+/// tmpfs, its WorkingDir and its deletions honoured by overlayfs, nothing left behind.
+#[test]
+fn the_finale_runs_an_image() {
+    if !require_root("the_finale_runs_an_image") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    busybox_rootfs(&dir.path().join("store"));
+    let with_store = |args: &[&str]| {
+        let mut cmd = learnctr(args);
+        cmd.env("LEARNCTR_STORE_DIR", dir.path().join("store"));
+        cmd.output().unwrap()
+    };
+    let built = with_store(&["image", "build", "--tag", "localhost/finale:1"]);
+    assert!(built.status.success(), "{:?}", text(&built));
+    let before = host_state();
+    let script = "pwd; cat index.html; test -e /etc/hostname || echo no-hostname; ls /srv/www; cat /etc/learnctr-image";
+    let out = with_store(&["shell", "--image", "localhost/finale:1", "--", "/bin/sh", "-c", script]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout, "/srv/www\n<h1>version 2</h1>\nno-hostname\nindex.html\nbuilt by hand in lesson 9\n",
+        "{stderr}"
+    );
+    assert_same_host(&before, &host_state(), "after shell --image");
+    // --image and --rootfs name the same thing: one sentence, nothing run.
+    let both = with_store(&["--rootfs", "busybox", "shell", "--image", "localhost/finale:1"]);
+    assert_eq!(both.status.code(), Some(2), "{:?}", text(&both));
+}

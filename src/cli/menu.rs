@@ -45,7 +45,7 @@ pub fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
             let options = crate::shell::Options::default();
             run_shell(options, rootfs, None, interactive)
         }
-        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, None, false),
+        Ok(Some(i)) => run_lesson(i as u32 + 1, None, interactive, rootfs, (None, None), false),
         Ok(None) => Ok(()),
         Err(_) => Err(Failure::interrupted()),
     }

@@ -71,6 +71,10 @@ enum Command {
         /// 10.232.42.0/24, 172.31.231.0/24 that no host route uses).
         #[arg(long, value_name = "CIDR")]
         subnet: Option<String>,
+        /// Lesson 9's pull step: a registry of yours (HOST:PORT) to push the lesson's
+        /// image to and pull it back from, instead of a registry of the lesson's own.
+        #[arg(long, value_name = "HOST:PORT")]
+        registry: Option<String>,
         /// The syscall trace: `new` folds the calls an earlier step showed into one
         /// line each run (the default), `full` shows every call.
         #[arg(long, value_enum, default_value = "new")]
@@ -323,18 +327,21 @@ fn dispatch(
             course_map();
             Ok(())
         }
-        Some(Command::Lesson { number, step, subnet, trace }) => {
+        Some(Command::Lesson { number, step, subnet, registry, trace }) => {
             let number = lesson_number(&number)?;
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
                 .transpose()?;
             check_subnet(subnet.as_deref())?;
-            run_lesson(number, step, interactive, rootfs, subnet, trace == TraceMode::Full)
+            if let Some(r) = &registry {
+                crate::image::parse_reference(&format!("{r}/learnctr-lesson9:1"))?;
+            }
+            run_lesson(number, step, interactive, rootfs, (subnet, registry), trace == TraceMode::Full)
         }
         Some(Command::Next) => {
             let p = progress::load();
             match (1..=lessons::PLANNED).find(|n| lessons::name(*n).is_some_and(|name| !p.is_done(name))) {
-                Some(n) => run_lesson(n, None, interactive, rootfs, None, false),
+                Some(n) => run_lesson(n, None, interactive, rootfs, (None, None), false),
                 None => {
                     // Every lesson watched: what is left is the learner's own turn.
                     match tasks::first_open(&p) {
@@ -444,7 +451,7 @@ fn run_lesson(
     step: Option<usize>,
     interactive: bool,
     rootfs: Option<&str>,
-    subnet: Option<String>,
+    (subnet, registry): (Option<String>, Option<String>),
     trace_full: bool,
 ) -> Result<(), Failure> {
     let lesson = lessons::get(number).ok_or_else(|| Failure::new(tf("error.not_written", &[("n", &number)])))?;
@@ -459,7 +466,8 @@ fn run_lesson(
     } else {
         None
     };
-    let finished = runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, trace_full })?;
+    let finished =
+        runner::run(&lesson, &Options { interactive, only_step: step, rootfs, subnet, registry, trace_full })?;
     if finished && step.is_none() {
         tasks::offer(lesson.name);
     }

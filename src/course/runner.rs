@@ -19,6 +19,8 @@ pub struct Options {
     pub rootfs: Option<String>,
     /// `--subnet` for the network lessons.
     pub subnet: Option<String>,
+    /// `--registry` for lesson 9's pull.
+    pub registry: Option<String>,
     /// `--trace full`: every call, none folded into "as in step K".
     pub trace_full: bool,
 }
@@ -69,6 +71,7 @@ pub fn run(lesson: &Lesson, opts: &Options) -> Result<bool, Failure> {
             trace::take();
             let mut ctx = Ctx::new(k, lesson.number, step.id, &text, &journal, opts.rootfs.as_deref());
             ctx.subnet = opts.subnet.as_deref();
+            ctx.registry = opts.registry.as_deref();
             let outcome = (step.run)(&mut ctx);
             let events = trace::take();
             render::trace(&view.lines(i + 1, &events, step.key), &mut fold_hint);

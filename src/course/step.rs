@@ -119,6 +119,8 @@ pub struct Ctx<'a> {
     links: Vec<OwnedLink>,
     /// `--subnet`, for the network lessons.
     pub subnet: Option<&'a str>,
+    /// `--registry`, for lesson 9's pull.
+    pub registry: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
@@ -146,6 +148,7 @@ impl<'a> Ctx<'a> {
             cgroups: Vec::new(),
             links: Vec::new(),
             subnet: None,
+            registry: None,
         }
     }
 

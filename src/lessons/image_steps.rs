@@ -281,13 +281,20 @@ pub fn commit(ctx: &mut Ctx) -> Result<(), Failure> {
 
 pub fn pull(ctx: &mut Ctx) -> Result<(), Failure> {
     let s = Scratch::new(ctx)?;
-    let Some(registry) = LocalRegistry::start(ctx, &s.dir.join("registry"))? else {
-        ctx.fact("label.no_registry", ctx.s("value.no_registry"));
-        ctx.hold(Box::new(s));
-        return Ok(());
+    // `--registry HOST:PORT`: the learner's own; else one of the lesson's, if installed.
+    let (address, own) = match ctx.registry {
+        Some(address) => (address.to_string(), None),
+        None => match LocalRegistry::start(ctx, &s.dir.join("registry"))? {
+            Some(r) => (r.address.clone(), Some(r)),
+            None => {
+                ctx.fact("label.no_registry", ctx.s("value.no_registry"));
+                ctx.hold(Box::new(s));
+                return Ok(());
+            }
+        },
     };
     let (store, image) = built(ctx, &s)?;
-    let dest = Reference::parse(&format!("{}/learnctr-lesson9:1", registry.address)).map_err(Failure::new)?;
+    let dest = Reference::parse(&format!("{address}/learnctr-lesson9:1")).map_err(Failure::new)?;
     let pushed = registry::push(&store, &image, &dest)?;
     ctx.fact("label.pushed", format!("{} · {} blobs", dest, pushed.uploaded));
     // A second store: the machine that pulls.
@@ -313,7 +320,7 @@ pub fn pull(ctx: &mut Ctx) -> Result<(), Failure> {
         again.fetched == 0 && again.cached == 4,
         format!("{} fetched, {} here", again.fetched, again.cached),
     );
-    ctx.hold(Box::new(registry));
+    ctx.hold(Box::new(own));
     ctx.hold(Box::new(s));
     Ok(())
 }
