@@ -8,7 +8,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
 
 /// The commands of the course; every other subcommand is the OCI runtime's.
-pub const COURSE_COMMANDS: [&str; 16] = [
+pub const COURSE_COMMANDS: [&str; 17] = [
+    "image",
     "lessons",
     "lesson",
     "next",

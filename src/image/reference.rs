@@ -51,6 +51,7 @@ impl Reference {
         } else {
             repository
         };
+        check_registry(&registry)?;
         check_repository(&repository)?;
         if let Some(tag) = &tag {
             check_tag(tag)?;
@@ -112,6 +113,25 @@ pub fn parse_digest(text: &str) -> Result<String, Why> {
             Ok(text.to_string())
         }
         _ => Err(tf("image.ref.bad_digest", &[("digest", &text)])),
+    }
+}
+
+/// A host name or `[IPv6]`, then an optional `:PORT` of digits.
+fn check_registry(registry: &str) -> Result<(), Why> {
+    let (host, port) = match registry.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !registry.ends_with(']') => (h, Some(p)),
+        _ => (registry, None),
+    };
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(tf("image.ref.bad_registry", &[("registry", &registry)]))
     }
 }
 

@@ -1,10 +1,10 @@
 //! Every task in course order, and what their checks share. Each check (in
-//! `roots.rs`, `limits.rs`, `network.rs`, `runtime.rs`) is a list of conditions on
+//! `roots.rs`, `limits.rs`, `network.rs`, `layers.rs`, `runtime.rs`) is a list of conditions on
 //! kernel state in the order a learner meets them; each reset removes what the
 //! learner made.
 
 use super::scan::{self, Process};
-use super::{limits, network, roots, runtime, Task};
+use super::{layers, limits, network, roots, runtime, Task};
 use crate::primitives::process;
 use std::path::Path;
 
@@ -66,6 +66,7 @@ pub fn all() -> Vec<Task> {
             reset: runtime::remove_bundle,
             setup: Some(runtime::write_broken_bundle),
         },
+        Task { id: "9.1", lesson: "images", check: layers::whiteout_task, reset: layers::kill_overlaid, setup: None },
         Task { id: "10.1", lesson: "finale", check: runtime::finale_task, reset: runtime::kill_finale, setup: None },
         Task { id: "11.1", lesson: "engines", check: runtime::engine_tree_task, reset: roots::nothing, setup: None },
     ]

@@ -10,6 +10,7 @@
 //! one sentence with what to try) and a reset that removes what the learner made.
 
 mod checks;
+mod layers;
 mod limits;
 mod network;
 mod roots;
