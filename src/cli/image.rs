@@ -105,7 +105,7 @@ pub fn run(command: ImageCommand) -> Result<(), Failure> {
                     .image(&parse_reference(&name)?)
                     .map(|i| i.manifest.layers().iter().map(|l| l.size()).sum())
                     .unwrap_or(0);
-                println!("{name}  {}  {}", short(&desc.digest().to_string()), human(size));
+                println!("{name}  {}  {}", short(desc.digest().as_ref()), human(size));
             }
             Ok(())
         }

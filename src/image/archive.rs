@@ -97,15 +97,15 @@ fn import_dir(store: &Store, dir: &Path, tag: Option<&Reference>) -> Result<Vec<
             (Some(_), Some(r)) => return Err(fail("image.err.needs_tag", &[("name", r)])),
         };
         copy_blob(store, dir, desc)?;
-        let mut bytes = store.read_json_blob(&desc.digest().to_string())?;
+        let mut bytes = store.read_json_blob(desc.digest().as_ref())?;
         let mut desc = desc.clone();
-        if media::is_index(&desc.media_type().to_string(), &bytes) {
+        if media::is_index(desc.media_type().as_ref(), &bytes) {
             let inner: ImageIndex = parse_json(&bytes, "index")?;
             desc = media::for_this_platform(&inner)?;
             copy_blob(store, dir, &desc)?;
-            bytes = store.read_json_blob(&desc.digest().to_string())?;
+            bytes = store.read_json_blob(desc.digest().as_ref())?;
         }
-        media::check_manifest_type(&desc.media_type().to_string(), &bytes)?;
+        media::check_manifest_type(desc.media_type().as_ref(), &bytes)?;
         let manifest: ImageManifest = parse_json(&bytes, "manifest")?;
         media::check_layers(&manifest)?;
         for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
@@ -224,7 +224,7 @@ fn export_docker(store: &Store, image: &Image, reference: &Reference, file: &Pat
         // docker load reads plain tars: each layer decompressed, named by its diff_id.
         let name = format!("{}/layer.tar", diff_id.trim_start_matches("sha256:"));
         let mut plain = Vec::new();
-        let blob = store.open_blob(&layer.digest().to_string())?;
+        let blob = store.open_blob(layer.digest().as_ref())?;
         rootfs_fetch::decompress_to(blob, &mut plain).map_err(crate::rootfs::failure)?;
         append_file(&mut tar, &name, &plain).map_err(io)?;
         layer_names.push(name);

@@ -13,8 +13,7 @@ use crate::course::Failure;
 
 /// Read every layer of `manifest` through; its scans, in order (the dive view uses them).
 pub fn image(store: &Store, manifest: &ImageManifest) -> Result<Vec<LayerScan>, Failure> {
-    let config: ImageConfiguration =
-        parse_json(&store.read_json_blob(&manifest.config().digest().to_string())?, "config")?;
+    let config: ImageConfiguration = parse_json(&store.read_json_blob(manifest.config().digest().as_ref())?, "config")?;
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != manifest.layers().len() {
         return Err(fail(
@@ -26,7 +25,7 @@ pub fn image(store: &Store, manifest: &ImageManifest) -> Result<Vec<LayerScan>, 
     for (layer, diff_id) in manifest.layers().iter().zip(diff_ids) {
         let digest = layer.digest().to_string();
         let what = format!("layer {}", short(&digest));
-        let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(|e| crate::rootfs::failure(e))?;
+        let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(crate::rootfs::failure)?;
         if scan.diff_id != *diff_id {
             return Err(fail(
                 "image.err.diff_id",

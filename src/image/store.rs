@@ -194,7 +194,7 @@ impl Store {
         let manifest_digest = desc.digest().to_string();
         let manifest: ImageManifest = parse_json(&self.read_json_blob(&manifest_digest)?, "manifest")?;
         let config: ImageConfiguration =
-            parse_json(&self.read_json_blob(&manifest.config().digest().to_string())?, "config")?;
+            parse_json(&self.read_json_blob(manifest.config().digest().as_ref())?, "config")?;
         Ok(Image { name, manifest_digest, manifest, config })
     }
 

@@ -68,19 +68,14 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
         let made_by = history.get(i).and_then(|h| h.created_by().clone()).unwrap_or_default();
         ctx.fact_raw(
             &format!("{} {}", ctx.s("label.layer"), i + 1),
-            format!(
-                "{} ({} B) · diff_id {} · {made_by}",
-                short(&layer.digest().to_string()),
-                layer.size(),
-                short(diff_id)
-            ),
+            format!("{} ({} B) · diff_id {} · {made_by}", short(layer.digest().as_ref()), layer.size(), short(diff_id)),
         );
     }
     ctx.fact(
         "label.config",
         format!(
             "{} · Cmd {:?} · WorkingDir {}",
-            short(&image.manifest.config().digest().to_string()),
+            short(image.manifest.config().digest().as_ref()),
             image.config.config().as_ref().and_then(|c| c.cmd().clone()).unwrap_or_default(),
             image.config.config().as_ref().and_then(|c| c.working_dir().clone()).unwrap_or_default()
         ),
@@ -94,7 +89,7 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut recomputed = Vec::new();
     for layer in image.manifest.layers() {
         let mut tar = Vec::new();
-        rootfs_fetch::decompress_to(store.open_blob(&layer.digest().to_string())?, &mut tar)
+        rootfs_fetch::decompress_to(store.open_blob(layer.digest().as_ref())?, &mut tar)
             .map_err(crate::rootfs::failure)?;
         recomputed.push(format!("sha256:{}", rootfs_fetch::hex(&Sha256::digest(&tar))));
     }

@@ -116,6 +116,16 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
     Some(flag | rec)
 }
 
+/// An overlay filesystem at `target` (`mount -t overlay overlay -o
+/// lowerdir=TOP:…:BOTTOM,upperdir=UPPER,workdir=WORK TARGET`): the lower directories read-only,
+/// stacked (the first one wins where two hold the same name), and every change written to
+/// `upper`. `work` is overlayfs' scratch space, on the same file system as `upper`. This is
+/// how an engine shows a container its image's layers as one tree (lesson 9).
+pub fn mount_overlay(k: &dyn Kernel, lowers: &[&str], upper: &str, work: &str, target: &str) -> Result<()> {
+    let data = format!("lowerdir={},upperdir={upper},workdir={work}", lowers.join(":"));
+    k.mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(&data))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -146,14 +156,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// An overlay filesystem at `target` (`mount -t overlay overlay -o
-/// lowerdir=TOP:…:BOTTOM,upperdir=UPPER,workdir=WORK TARGET`): the lower directories read-only,
-/// stacked (the first one wins where two hold the same name), and every change written to
-/// `upper`. `work` is overlayfs' scratch space, on the same file system as `upper`. This is
-/// how an engine shows a container its image's layers as one tree (lesson 9).
-pub fn mount_overlay(k: &dyn Kernel, lowers: &[&str], upper: &str, work: &str, target: &str) -> Result<()> {
-    let data = format!("lowerdir={},upperdir={upper},workdir={work}", lowers.join(":"));
-    k.mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(&data))
 }
