@@ -72,7 +72,8 @@ pub fn failure(e: rootfs_fetch::Error) -> Failure {
     Failure::new(said(&e))
 }
 
-fn show_notes(notes: &[rootfs_fetch::Note]) {
+/// The notes of an unpack (entries skipped or changed), one sentence each, on stderr.
+pub fn show_notes(notes: &[rootfs_fetch::Note]) {
     for note in notes {
         eprintln!("{}", sentence(note.code, &note.args, note.to_string()).yellow());
     }

@@ -56,8 +56,11 @@ impl Drop for Unpacked {
     }
 }
 
-/// A small JSON file of an import, read with a limit.
+/// A small JSON file of an import, read with a limit (never through a symlink).
 fn read_small(path: &Path) -> Result<Vec<u8>, Failure> {
+    if fs::symlink_metadata(path).map(|m| !m.is_file()).unwrap_or(true) {
+        return Err(fail("image.err.not_a_layout", &[("path", &path.display())]));
+    }
     let mut bytes = Vec::new();
     fs::File::open(path).and_then(|f| f.take(JSON_LIMIT).read_to_end(&mut bytes)).map_err(|e| io_fail(path, e))?;
     Ok(bytes)
@@ -67,11 +70,13 @@ fn read_small(path: &Path) -> Result<Vec<u8>, Failure> {
 fn copy_blob(store: &Store, dir: &Path, desc: &Descriptor) -> Result<(), Failure> {
     let digest = desc.digest().to_string();
     let hex = super::reference::parse_digest(&digest).map_err(Failure::new)?;
-    let path = dir.join("blobs/sha256").join(hex.trim_start_matches("sha256:"));
     if store.has_blob(&digest) {
         return Ok(());
     }
-    let file = fs::File::open(&path).map_err(|_| fail("image.err.missing_blob", &[("digest", &digest)]))?;
+    let rel = format!("blobs/sha256/{}", hex.trim_start_matches("sha256:"));
+    let missing = || fail("image.err.missing_blob", &[("digest", &digest)]);
+    let path = plain_file_under(dir, &rel).ok_or_else(missing)?;
+    let file = fs::File::open(&path).map_err(|_| missing())?;
     store.write_blob(file, Some(desc), &digest).map(|_| ())
 }
 
@@ -168,13 +173,26 @@ fn import_docker(store: &Store, dir: &Path, tag: Option<&Reference>) -> Result<V
 
 /// A path a `docker save` manifest names, which must stay inside the unpacked tarball.
 fn inside(dir: &Path, rel: &str) -> Result<PathBuf, Failure> {
+    plain_file_under(dir, rel).ok_or_else(|| fail("image.err.bad_docker_archive", &[("path", &rel)]))
+}
+
+/// `dir/rel`, if `rel` is relative, has no `..`, and neither it nor any directory on the way
+/// is a symlink, and it is a regular file: an imported layout (from a hostile tarball) cannot
+/// make learnctr read a host file such as `blobs/sha256/X -> /etc/shadow`.
+fn plain_file_under(dir: &Path, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
-    let plain = !rel.is_empty() && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
-    let path = dir.join(p);
-    if !plain || fs::symlink_metadata(&path).map(|m| !m.is_file()).unwrap_or(true) {
-        return Err(fail("image.err.bad_docker_archive", &[("path", &rel)]));
+    if rel.is_empty() || !p.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return None;
     }
-    Ok(path)
+    let mut at = dir.to_path_buf();
+    for part in p.components() {
+        at.push(part);
+        let meta = fs::symlink_metadata(&at).ok()?;
+        if meta.file_type().is_symlink() {
+            return None;
+        }
+    }
+    fs::symlink_metadata(&at).ok().filter(|m| m.is_file()).map(|_| at)
 }
 
 /// `learnctr image export NAME PATH --format oci|docker`.
@@ -213,7 +231,15 @@ fn export_layout(store: &Store, image: &Image, reference: &Reference, dir: &Path
 
 fn export_docker(store: &Store, image: &Image, reference: &Reference, file: &Path) -> Result<(), Failure> {
     let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
-    let out = fs::File::create(&tmp).map_err(|e| io_fail(&tmp, e))?;
+    let written = write_docker(store, image, reference, file, &tmp);
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_docker(store: &Store, image: &Image, reference: &Reference, file: &Path, tmp: &Path) -> Result<(), Failure> {
+    let out = fs::File::create(tmp).map_err(|e| io_fail(tmp, e))?;
     let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
     let io = |e: std::io::Error| io_fail(file, e);
     let config_digest = image.manifest.config().digest().to_string();
@@ -234,7 +260,7 @@ fn export_docker(store: &Store, image: &Image, reference: &Reference, file: &Pat
     let manifest = json!([{ "Config": config_name, "RepoTags": [tag], "Layers": layer_names }]);
     append_file(&mut tar, "manifest.json", &serde_json::to_vec(&manifest).expect("json")).map_err(io)?;
     tar.into_inner().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all()).map_err(io)?;
-    fs::rename(&tmp, file).map_err(io)
+    fs::rename(tmp, file).map_err(io)
 }
 
 fn append_file<W: std::io::Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]) -> std::io::Result<()> {

@@ -37,6 +37,7 @@ pub struct Unpacked {
 }
 
 /// Apply the layers of `image` into `rootfs` (an existing, empty directory).
+/// Entries skipped (device nodes, FIFOs) or changed are said on stderr, never dropped.
 pub fn apply_layers(store: &Store, image: &Image, rootfs: &Path) -> Result<(u64, u64), Failure> {
     let (mut whiteouts, mut files) = (0, 0);
     for layer in image.manifest.layers() {
@@ -44,6 +45,7 @@ pub fn apply_layers(store: &Store, image: &Image, rootfs: &Path) -> Result<(u64,
         let what = format!("layer {}", super::check::short(&digest));
         let report =
             rootfs_fetch::apply_layer(store.open_blob(&digest)?, rootfs, &what).map_err(crate::rootfs::failure)?;
+        crate::rootfs::show_notes(&report.notes);
         whiteouts += report.whiteouts;
         files += report.files;
     }

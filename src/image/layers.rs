@@ -31,9 +31,12 @@ pub fn lower_dirs(store: &Store, image: &Image) -> Result<Vec<PathBuf>, Failure>
             let digest = layer.digest().to_string();
             let what = format!("layer {}", check::short(&digest));
             let unpacked = rootfs_fetch::unpack_layer_for_overlay(store.open_blob(&digest)?, &tmp, &what);
-            if let Err(e) = unpacked {
-                let _ = fs::remove_dir_all(&tmp);
-                return Err(crate::rootfs::failure(e));
+            match unpacked {
+                Ok(report) => crate::rootfs::show_notes(&report.notes),
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(crate::rootfs::failure(e));
+                }
             }
             fs::rename(&tmp, &at).map_err(|e| io_fail(&at, e))?;
         }

@@ -29,6 +29,9 @@ use crate::image::store::{parse_json, Store, JSON_LIMIT};
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/// The largest blob learnctr pulls (a registry's manifest could announce any size).
+const MAX_BLOB: u64 = 8 << 30;
+
 /// One HTTP request, as the lesson shows it.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -258,6 +261,13 @@ impl Client {
         let (202, Some(location)) = (resp.status().as_u16(), location) else {
             return Err(self.status_fail(resp.status().as_u16(), &path));
         };
+        // The upload goes where the registry said, but only on the registry itself: a plain
+        // HTTP registry on this machine must not send a blob to another host.
+        if (location.starts_with("http://") || location.starts_with("https://"))
+            && host_of(&location) != self.reference.api_host()
+        {
+            return Err(fail("image.err.upload_elsewhere", &[("location", &location)]));
+        }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={digest}");
         let resp = self.request("PUT", &put, None, Some(("application/octet-stream", bytes)), "pull,push")?;
@@ -315,6 +325,12 @@ fn pull_locked(store: &Store, client: &mut Client, reference: &Reference) -> Res
     let mut fetched = 0;
     let mut cached = 0;
     for desc in std::iter::once(manifest.config()).chain(manifest.layers()) {
+        if desc.size() > MAX_BLOB {
+            return Err(fail(
+                "image.err.blob_too_large",
+                &[("digest", &desc.digest()), ("size", &desc.size()), ("limit_gib", &(MAX_BLOB >> 30))],
+            ));
+        }
         if client.fetch_blob(store, desc)? {
             fetched += 1;
         } else {
