@@ -67,7 +67,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     let rootfs = rootfs.to_str().unwrap();
     let _ = std::fs::remove_file(progress_file());
     let before = host_state();
-    for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "10.1"] {
+    for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "9.1", "10.1"] {
         reset(id, rootfs);
         if id == "7.2" {
             // 7.2 builds on 7.1, whose solution is open since it passed.
@@ -96,7 +96,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
     }
     let tasks = learnctr(&["tasks"]).output().unwrap();
     let listed = text(&tasks).0;
-    assert_eq!(listed.matches("done yourself").count(), 13, "{listed}");
+    assert_eq!(listed.matches("done yourself").count(), 14, "{listed}");
     // An instructor collects the same from `progress --json`.
     let json: serde_json::Value =
         serde_json::from_slice(&learnctr(&["progress", "--json"]).output().unwrap().stdout).unwrap();
@@ -110,7 +110,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
         .collect();
     assert_eq!(
         done,
-        ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "10.1"],
+        ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "9.1", "10.1"],
         "{json:#}"
     );
     let _ = std::fs::remove_file(progress_file());
@@ -136,6 +136,7 @@ fn a_lesson_of_learnctr_does_not_pass_its_task() {
         ("3", "pivot", "3.1"),
         ("4", "fresh", "4.1"),
         ("6", "drop", "6.1"),
+        ("9", "copy_up", "9.1"),
     ] {
         let held = start_held(&["lesson", lesson, "--yes", "--rootfs", rootfs], step);
         let out = check(id, rootfs);

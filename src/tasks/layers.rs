@@ -52,7 +52,8 @@ fn is_whiteout(path: &Path) -> bool {
 pub(super) fn whiteout_task(ctx: &Ctx) -> Verdict {
     let mut v = Verdict::default();
     let found = on_the_rootfs(ctx);
-    let shown: Vec<String> = ctx.rootfs.iter().map(|r| r.display().to_string()).collect();
+    let mut shown: Vec<String> = ctx.rootfs.iter().map(|r| r.display().to_string()).collect();
+    shown.dedup();
     let pid = found.first().map(|o| o.pid).unwrap_or(0);
     if !v.require(!found.is_empty(), ctx.s("check.9.1.overlay", &[("pid", &pid)]), || {
         ctx.s("unmet.9.1.overlay", &[("rootfs", &shown.join(", "))])
@@ -71,7 +72,15 @@ pub(super) fn whiteout_task(ctx: &Ctx) -> Verdict {
     v
 }
 
+/// Where the task's text suggests the upper, work and merged directories.
+const TASK_DIR: &str = "/run/learnctr-task-9.1";
+
 pub(super) fn kill_overlaid(ctx: &Ctx) -> Vec<String> {
     let pids: Vec<i32> = on_the_rootfs(ctx).iter().map(|o| o.pid).collect();
-    kill_all(in_own("mnt").into_iter().filter(|p| pids.contains(&p.pid)).collect())
+    let mut done = kill_all(in_own("mnt").into_iter().filter(|p| pids.contains(&p.pid)).collect());
+    // The overlay lived in the killed process's namespace: the directories are plain now.
+    if std::fs::remove_dir_all(TASK_DIR).is_ok() {
+        done.push(TASK_DIR.to_string());
+    }
+    done
 }
