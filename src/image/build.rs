@@ -245,7 +245,7 @@ pub fn recipe(store: &Store, rootfs: &Path, name: &str) -> Result<String, Failur
     let io = |e: io::Error| fail("image.err.write_layer", &[("why", &crate::course::i18n::io_reason(&e))]);
     let mut base = LayerWriter::new(store)?;
     base.tree(rootfs, false)?;
-    let base = base.finish("learnctr: the course's root filesystem")?;
+    let base = base.finish("COPY rootfs/ /")?;
 
     let mut www = LayerWriter::new(store)?;
     www.dir("srv").map_err(io)?;
