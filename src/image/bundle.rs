@@ -139,7 +139,7 @@ pub fn config_json(image: &Image, command: &[String]) -> Result<(Value, Vec<Orig
         Origin {
             field: "root.path",
             engine: "\"rootfs\"".into(),
-            image: format!("{} layers", image.manifest.layers().len()),
+            image: format!("{} × layer", image.manifest.layers().len()),
             user: String::new(),
         },
     ];

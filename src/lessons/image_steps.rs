@@ -44,6 +44,18 @@ fn sha256_of(mut r: impl Read) -> Result<String, Failure> {
     Ok(format!("sha256:{}", rootfs_fetch::hex(&h.finalize())))
 }
 
+/// A layer's entry as the tar names it: deletions are `.wh.` names, not kinds.
+fn as_in_tar(e: &rootfs_fetch::LayerEntry) -> String {
+    match e.kind {
+        EntryKind::Whiteout => match e.path.rsplit_once('/') {
+            Some((dir, name)) => format!("{dir}/.wh.{name}"),
+            None => format!(".wh.{}", e.path),
+        },
+        EntryKind::Opaque => format!("{}/.wh..wh..opq", e.path),
+        _ => e.path.clone(),
+    }
+}
+
 /// Every blob of a store, its name against the SHA-256 of its bytes, recomputed here.
 fn blobs_match_names(store: &Store) -> Result<(usize, Vec<String>), Failure> {
     let dir = store.root().join("blobs/sha256");
@@ -84,7 +96,7 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.fact("label.layout", store.root().display());
 
     let (n, bad) = blobs_match_names(&store)?;
-    ctx.check("check.image.blob_names", n == 5 && bad.is_empty(), format!("{n} blobs, {} wrong", bad.len()));
+    ctx.check("check.image.blob_names", n == 5 && bad.is_empty(), format!("{n} blob · {}", bad.join(" ")));
     // diff_id: the SHA-256 of each layer's tar once gunzipped, recomputed from the blob.
     let mut recomputed = Vec::new();
     for layer in image.manifest.layers() {
@@ -107,10 +119,10 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
         .entries
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::Whiteout | EntryKind::Opaque))
-        .map(|e| format!("{:?} {}", e.kind, e.path))
+        .map(as_in_tar)
         .collect();
     ctx.fact("label.layer3_marks", marks.join(", "));
-    ctx.check("check.image.markers", marks == ["Whiteout etc/hostname", "Opaque srv/www"], marks.join(", "));
+    ctx.check("check.image.markers", marks == ["etc/.wh.hostname", "srv/www/.wh..wh..opq"], marks.join(", "));
     ctx.hold(Box::new(s));
     Ok(())
 }
@@ -188,7 +200,11 @@ pub fn bundle(ctx: &mut Ctx) -> Result<(), Failure> {
     );
     let www = listing_on_host(&rootfs.join("srv/www").display().to_string())?;
     let index = std::fs::read_to_string(rootfs.join("srv/www/index.html")).unwrap_or_default();
-    ctx.observe("label.www", "layer 2: index.html old-photos.bin", format!("{www}: {}", index.trim()));
+    ctx.observe(
+        "label.www",
+        format!("{} 2: index.html old-photos.bin", ctx.s("label.layer")),
+        format!("{www}: {}", index.trim()),
+    );
     ctx.check("check.bundle.opaque_applied", www == "index.html" && index.contains("version 2"), &www);
     let (spec, _) = crate::runtime::spec::load(&dir).map_err(|e| Failure::new(e.to_string()))?;
     let process = spec.process().clone().unwrap_or_default();
@@ -254,16 +270,15 @@ pub fn commit(ctx: &mut Ctx) -> Result<(), Failure> {
     let committed = store.image(&Reference::parse(name).map_err(Failure::new)?)?;
     let top = committed.manifest.layers().last().map(|l| l.digest().to_string()).unwrap_or_default();
     let scan = rootfs_fetch::scan_layer(store.open_blob(&top)?, "layer 4").map_err(crate::rootfs::failure)?;
-    let entries: Vec<String> =
-        scan.entries.iter().filter(|e| e.kind != EntryKind::Dir).map(|e| format!("{:?} {}", e.kind, e.path)).collect();
+    let entries: Vec<String> = scan.entries.iter().filter(|e| e.kind != EntryKind::Dir).map(as_in_tar).collect();
     ctx.fact("label.new_layer", format!("{} · {}", short(&top), entries.join(", ")));
     let has = |what: &str| entries.iter().any(|e| e == what);
     ctx.check(
         "check.commit.whiteout_entry",
-        has("Whiteout etc/learnctr-image") && !scan.entries.iter().any(|e| e.kind == EntryKind::Other),
+        has("etc/.wh.learnctr-image") && !scan.entries.iter().any(|e| e.kind == EntryKind::Other),
         entries.join(", "),
     );
-    ctx.check("check.commit.opaque_entry", has("Opaque srv/www") && has("File hello.txt"), entries.join(", "));
+    ctx.check("check.commit.opaque_entry", has("srv/www/.wh..wh..opq") && has("hello.txt"), entries.join(", "));
     // Applying the four layers gives what the container saw.
     let dir = s.dir.join("bundle");
     to_bundle::unpack(&store, &committed, &dir, &[])?;
@@ -291,7 +306,7 @@ pub fn pull(ctx: &mut Ctx) -> Result<(), Failure> {
     let (store, image) = built(ctx, &s)?;
     let dest = Reference::parse(&format!("{address}/learnctr-lesson9:1")).map_err(Failure::new)?;
     let pushed = registry::push(&store, &image, &dest)?;
-    ctx.fact("label.pushed", format!("{} · {} blobs", dest, pushed.uploaded));
+    ctx.fact("label.pushed", format!("{dest} · {} blob", pushed.uploaded));
     // A second store: the machine that pulls.
     let other = Store::at(&s.dir.join("pulled"))?;
     let pulled = registry::pull(&other, &dest)?;
@@ -307,13 +322,13 @@ pub fn pull(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check(
         "check.pull.verified",
         n == 5 && bad.is_empty() && pulled.fetched == 4,
-        format!("{n} blobs, {} fetched", pulled.fetched),
+        format!("{n} blob · {}", pulled.fetched),
     );
     let again = registry::pull(&other, &dest)?;
     ctx.check(
         "check.pull.cached",
         again.fetched == 0 && again.cached == 4,
-        format!("{} fetched, {} here", again.fetched, again.cached),
+        format!("{} · {}", again.fetched, again.cached),
     );
     ctx.hold(Box::new(own));
     ctx.hold(Box::new(s));
