@@ -33,6 +33,11 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			podman conmon containernetworking-plugins docker.io containerd; \
 	fi
+	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1; then \
+		echo "installing docker-registry, skopeo, umoci and buildah (lesson 9's pull and the image tests)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			docker-registry skopeo umoci buildah; \
+	fi
 
 # Build as the current user, run as root: the integration tests make namespaces,
 # mounts and cgroups. With CI=true a root test that cannot run fails instead of skipping.

@@ -267,3 +267,4 @@ pub fn create(root: &std::path::Path, bundle: &std::path::Path, extra: &[&str], 
     learnctr(&args).stdout(std::process::Stdio::null()).stderr(log).status().unwrap()
 }
 pub mod engines;
+pub mod registry;
