@@ -295,8 +295,8 @@ fn hostile_images_are_refused_and_write_nothing_outside() {
     let base: E = ("etc/passwd", Regular, None, b"root:x:0:0\n");
     let good = tar_of(&[base]);
     // Refused when imported: the layer alone says it is hostile, or the image is broken.
-    type Spoil = Box<dyn Fn(&mut Layout)>;
-    let at_import: Vec<(&str, Spoil)> = vec![
+    type Spoil<'a> = Box<dyn Fn(&mut Layout) + 'a>;
+    let at_import: Vec<(&str, Spoil<'_>)> = vec![
         (
             "a whiteout that climbs",
             Box::new(|l| *l = Layout::new(&l.dir, &[tar_of(&[("etc/.wh..", Regular, None, b"")])])),
