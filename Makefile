@@ -33,10 +33,10 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			podman conmon containernetworking-plugins docker.io containerd; \
 	fi
-	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1; then \
-		echo "installing docker-registry, skopeo, umoci and buildah (lesson 9's pull and the image tests)"; \
+	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1 || ! command -v getfattr >/dev/null 2>&1; then \
+		echo "installing docker-registry, skopeo, umoci, buildah and attr (lesson 9's pull and getfattr, the image tests)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			docker-registry skopeo umoci buildah; \
+			docker-registry skopeo umoci buildah attr; \
 	fi
 
 # Build as the current user, run as root: the integration tests make namespaces,

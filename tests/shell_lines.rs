@@ -7,7 +7,8 @@
 //! cgroup-tools commands (its text names the package; the cgroup files themselves
 //! are what the lesson writes), lesson 7's last two steps (they name learnctr's own
 //! container by its PID), lessons 8 and 10 (learnctr and runc on a bundle, edited with
-//! jq: the runtime and engine suites run those commands).
+//! jq: the runtime and engine suites run those commands), lesson 9's `learnctr image`
+//! and registry commands (tests/images.rs runs them on a store and a registry of its own).
 
 mod common;
 
@@ -134,5 +135,22 @@ fn the_printed_shell_equivalents_run_as_printed() {
     let body = bomb.split('\'').nth(1).expect("a quoted script");
     let parsed = std::process::Command::new("sh").args(["-n", "-c", body]).output().unwrap();
     assert!(parsed.status.success(), "{bomb}: {:?}", text(&parsed));
+    // Lesson 9's overlay by hand, then its three changes, typed into the same shell: a
+    // copy-up, a 0/0 whiteout, an opaque directory; in a scratch directory of its own.
+    let work = tempfile::tempdir().unwrap();
+    let mut lines = vec![format!("cd {}", work.path().display())];
+    lines.extend(printed_lines("9", "1", rootfs));
+    lines.extend(printed_lines("9", "2", rootfs));
+    let overlay = type_in_scratch(&lines);
+    assert!(overlay.contains("issue\nmotd\ntop\n"), "{lines:?}\n{overlay}");
+    assert!(overlay.lines().any(|l| l.starts_with('c') && l.contains("0, 0") && l.ends_with("motd")), "{overlay}");
+    assert!(overlay.contains("trusted.overlay.opaque=\"y\""), "{overlay}");
+    // Its digests by hand: a layer's digest and diff_id differ.
+    let mut lines = vec![format!("cd {}", work.path().display())];
+    lines.extend(printed_lines("9", "3", rootfs).into_iter().take(2));
+    let digests = type_in_scratch(&lines);
+    let sums: Vec<&str> =
+        digests.lines().filter_map(|l| l.split_whitespace().next()).filter(|h| h.len() == 64).collect();
+    assert!(sums.len() == 2 && sums[0] != sums[1], "{digests}");
     assert_same_host(&before, &host_state(), "after typing the shell equivalents");
 }

@@ -46,7 +46,8 @@ pub fn lesson() -> Lesson {
                     "echo changed >> merged/etc/issue    # {{shell.copy_up}}",
                     "rm merged/etc/motd                  # {{shell.whiteout}}",
                     "rm -r merged/data; mkdir merged/data; echo new > merged/data/new",
-                    "ls -l upper/etc; getfattr -d -m trusted upper/data",
+                    "ls -l upper/etc",
+                    "getfattr -d -m trusted upper/data     # {{shell.attr}}",
                 ],
                 key: &["\"overlay\""],
                 run: copy_up,
@@ -79,6 +80,7 @@ pub fn lesson() -> Lesson {
             Step {
                 id: "pull",
                 shell: &[
+                    "({{shell.with_registry}})",
                     "curl -si http://127.0.0.1:5000/v2/",
                     "curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://127.0.0.1:5000/v2/NAME/manifests/TAG",
                     "sudo learnctr image pull 127.0.0.1:5000/NAME:TAG",
