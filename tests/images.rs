@@ -193,6 +193,7 @@ fn an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run() {
     }
     let _one = serial();
     let before = host_state();
+    let had_cache = Path::new("/var/lib/containers").exists();
     let store = Store::new();
     let registry = Registry::start();
     let tools = Tools::new();
@@ -212,6 +213,7 @@ fn an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run() {
     assert_eq!(text(&run).0, "made-by-buildah\n", "{:?}", text(&run));
     drop((registry, tools));
     assert_same_host(&before, &host_state(), "after buildah, skopeo and learnctr");
+    assert!(had_cache || !Path::new("/var/lib/containers").exists(), "a tool wrote its cache on the host");
 }
 
 #[test]

@@ -89,8 +89,21 @@ impl Tools {
         ]
     }
 
+    /// Run a tool in a mount namespace of its own with a tmpfs over /var/lib: skopeo and
+    /// buildah write a blob-info cache to /var/lib/containers whatever their storage
+    /// flags say, and the host must not keep it.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(program);
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t tmpfs learnctr-test /var/lib && exec \"$@\"",
+            "sh",
+            program,
+        ]);
         if matches!(program, "buildah" | "podman") {
             cmd.args(self.storage());
         }
