@@ -57,11 +57,14 @@ fmt:
 
 # Side by side, alternating, medians and ratios: rootfs unpacking against GNU tar, and
 # the runtime against runc (crun, youki) on the same /bin/true bundle, and Podman on
-# learnctr against Podman on runc.
+# learnctr against Podman on runc, and `learnctr image unpack` and `pull` against
+# `umoci unpack` and `skopeo copy` on an image made from this machine's directories
+# (skipped without umoci, skopeo and docker-registry).
 bench: build deps
 	$(CARGO) run --release -q -p rootfs-fetch --example bench_unpack
 	$(SUDO) python3 scripts/bench-runtime.py $(BIN)
 	$(SUDO) python3 scripts/bench-engines.py $(BIN)
+	$(SUDO) python3 scripts/bench-images.py $(BIN)
 
 install: build
 	$(SUDO) install -m 0755 $(BIN) /usr/local/bin/learnctr
