@@ -21,20 +21,41 @@ pub fn image(store: &Store, manifest: &ImageManifest) -> Result<Vec<LayerScan>, 
             &[("layers", &manifest.layers().len()), ("diff_ids", &diff_ids.len())],
         ));
     }
+    // Each layer is read on a thread of its own (ungzip and SHA-256 are the cost of a pull
+    // after the download), at most as many at once as the machine has CPUs.
+    let width = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let layers: Vec<_> = manifest.layers().iter().zip(diff_ids).collect();
     let mut scans = Vec::new();
-    for (layer, diff_id) in manifest.layers().iter().zip(diff_ids) {
-        let digest = layer.digest().to_string();
-        let what = format!("layer {}", short(&digest));
-        let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(crate::rootfs::failure)?;
-        if scan.diff_id != *diff_id {
-            return Err(fail(
-                "image.err.diff_id",
-                &[("layer", &short(&digest)), ("expected", diff_id), ("got", &scan.diff_id)],
-            ));
+    for chunk in layers.chunks(width) {
+        let results: Vec<Result<LayerScan, Failure>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                chunk.iter().map(|(layer, diff_id)| scope.spawn(move || scan_one(store, layer, diff_id))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| Err(fail("image.err.write_layer", &[("why", &"a thread panicked")])))
+                })
+                .collect()
+        });
+        for r in results {
+            scans.push(r?);
         }
-        scans.push(scan);
     }
     Ok(scans)
+}
+
+/// One layer read through, its diff_id compared with the config's.
+fn scan_one(store: &Store, layer: &oci_spec::image::Descriptor, diff_id: &str) -> Result<LayerScan, Failure> {
+    let digest = layer.digest().to_string();
+    let what = format!("layer {}", short(&digest));
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(crate::rootfs::failure)?;
+    if scan.diff_id != diff_id {
+        return Err(fail(
+            "image.err.diff_id",
+            &[("layer", &short(&digest)), ("expected", &diff_id), ("got", &scan.diff_id)],
+        ));
+    }
+    Ok(scan)
 }
 
 /// `sha256:` and the first 12 hex digits, as `docker images` shows them.
