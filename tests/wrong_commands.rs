@@ -385,6 +385,22 @@ fn wrong_commands_as_root() {
         case(&["lesson", "3", "--step", "99", "--rootfs", "tiny"], &["99"], 2),
         case(&["shell", "--rootfs", "/nonexistent"], &["/nonexistent"], 1),
         case(&["shell", "--net", "--subnet", "300.1.1.0/24"], &["300.1.1.0/24"], 2),
+        case(&["shell", "--image", "localhost/nope:1"], &["localhost/nope:1"], 1),
+        case(&["image", "pull", "Bad:Name"], &["Bad"], 2),
+        case(&["image", "pull", "demo:bad/tag"], &["demo:bad"], 2),
+        case(&["image", "pull", "127.0.0.1:1/x:1"], &["127.0.0.1:1"], 1),
+        case(&["image", "inspect", "localhost/nope:1"], &["localhost/nope:1"], 1),
+        case(&["image", "unpack", "localhost/nope:1", "/tmp/learnctr-never"], &["localhost/nope:1"], 1),
+        case(&["image", "export", "localhost/nope:1", "/tmp/learnctr-never"], &["localhost/nope:1"], 1),
+        case(&["image", "remove", "localhost/nope:1"], &["localhost/nope:1"], 1),
+        case(&["image", "import", "/etc/passwd"], &["/etc/passwd"], 1).forbid("root:x:"),
+        case(&["image", "import", "/nonexistent"], &["/nonexistent"], 1),
+        case(&["image", "import", &ed], &[&ed], 1),
+        case(
+            &["image", "commit", "/nonexistent", "--from", "localhost/nope:1", "--tag", "localhost/x:1"],
+            &["localhost/nope:1"],
+            1,
+        ),
         rt(&["create", "--bundle", "/nonexistent", "c1"], &["/nonexistent"]),
         rt(&["create", "--bundle", &ed, "c1"], &["config.json"]),
         rt(&["create", "--bundle", &nr, "c1"], &["rootfs"]),
@@ -407,6 +423,7 @@ fn wrong_commands_as_root() {
     left.sort();
     left_behind(&mut failures, left != ["tiny", "tiny.json"], &format!("failed imports left in the store: {left:?}"));
     left_behind(&mut failures, Path::new("/tmp/never.tar.gz").exists(), "export wrote /tmp/never.tar.gz");
+    left_behind(&mut failures, Path::new("/tmp/learnctr-never").exists(), "an image command wrote /tmp/learnctr-never");
     let containers = std::fs::read_dir(&root).map(|r| r.count()).unwrap_or(0);
     left_behind(&mut failures, containers != 0, "a wrong command left a container");
     report("as root", total, &failures);

@@ -85,7 +85,7 @@ pub fn unpack<R: Read>(archive: R, target: &Path) -> Result<UnpackReport> {
 }
 
 /// Same as [`unpack`], with a description of the archive (a path or a URL) for error messages.
-pub(crate) fn unpack_named<R: Read>(archive: R, target: &Path, what: &str) -> Result<UnpackReport> {
+pub fn unpack_named<R: Read>(archive: R, target: &Path, what: &str) -> Result<UnpackReport> {
     // The target may have a temporary name: errors name the archive.
     std::fs::create_dir_all(target).map_err(|e| Error::io("unpack", what, e))?;
     let reader = decompressed(BufReader::with_capacity(BUF_SIZE, archive), what)?;

@@ -45,7 +45,8 @@ impl Unpacked {
     fn new(store: &Store, tarball: &Path) -> Result<Unpacked, Failure> {
         let dir = Unpacked(store.root().join(format!(".import-{}", std::process::id())));
         let file = fs::File::open(tarball).map_err(|e| io_fail(tarball, e))?;
-        rootfs_fetch::unpack::unpack(file, &dir.0).map_err(crate::rootfs::failure)?;
+        rootfs_fetch::unpack::unpack_named(file, &dir.0, &tarball.display().to_string())
+            .map_err(crate::rootfs::failure)?;
         Ok(dir)
     }
 }
