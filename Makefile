@@ -36,7 +36,9 @@ deps:
 	@if ! command -v docker-registry >/dev/null 2>&1 || ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1 || ! command -v getfattr >/dev/null 2>&1; then \
 		echo "installing docker-registry, skopeo, umoci, buildah and attr (lesson 9's pull and getfattr, the image tests)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			docker-registry skopeo umoci buildah attr; \
+			docker-registry skopeo umoci buildah attr && \
+		$(SUDO) sh -c 'if [ -d /run/systemd/system ]; then systemctl disable --now docker-registry.service; \
+			else invoke-rc.d docker-registry stop; update-rc.d docker-registry disable; fi' >/dev/null 2>&1 || true; \
 	fi
 
 # Build as the current user, run as root: the integration tests make namespaces,

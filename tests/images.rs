@@ -370,10 +370,11 @@ fn hostile_images_are_refused_and_write_nothing_outside() {
     );
     assert_eq!(store.contents(), before);
 
-    // Imported fine (each layer is harmless alone), refused when applied: never through
-    // a symlink a lower layer planted, never on a lower file as if it were a directory.
+    // Each layer is harmless alone; together they write or delete through a symlink a
+    // lower layer planted, or under a lower file: refused at import, before a name
+    // (apply_layer would refuse them too: rootfs-fetch's tests/hostile_layers.rs).
     let evil = canary_path.clone();
-    let applied: Vec<(&str, Vec<Vec<u8>>)> = vec![
+    let across: Vec<(&str, Vec<Vec<u8>>)> = vec![
         (
             "a write through a lower symlink",
             vec![tar_of(&[("evil", Symlink, Some(&evil), b"")]), tar_of(&[("evil/pwned", Regular, None, b"x")])],
@@ -383,19 +384,36 @@ fn hostile_images_are_refused_and_write_nothing_outside() {
             vec![tar_of(&[("lnk", Symlink, Some(&evil), b"")]), tar_of(&[("lnk/.wh.keep", Regular, None, b"")])],
         ),
         (
-            "an opaque marker on a file",
+            "an opaque marker on a lower file",
             vec![tar_of(&[base]), tar_of(&[("etc/passwd/.wh..wh..opq", Regular, None, b"")])],
         ),
     ];
-    for (case, tars) in applied {
+    for (case, tars) in across {
         let dir = tempfile::tempdir().unwrap();
         Layout::new(dir.path(), &tars).write();
-        store.ok(&["image", "import", dir.path().to_str().unwrap(), "--tag", "localhost/applied:1"]);
-        let bundle = dir.path().join("bundle");
-        refused(&store.run(&["image", "unpack", "localhost/applied:1", bundle.to_str().unwrap()]), case);
-        assert!(!bundle.exists(), "{case}: a half-made bundle was left");
-        store.ok(&["image", "remove", "localhost/applied:1"]);
+        let before = store.contents();
+        let said = refused(
+            &store.run(&["image", "import", dir.path().to_str().unwrap(), "--tag", "localhost/across:1"]),
+            case,
+        );
+        assert!(said.contains("lies under"), "{case}: {said}");
+        assert_eq!(store.contents(), before, "{case}: the store changed");
     }
+    // A symlink replaced by a directory in a later layer is fine (no write goes through it).
+    let dir = tempfile::tempdir().unwrap();
+    let replaced = [
+        tar_of(&[("d", Symlink, Some(&evil), b"")]),
+        tar_of(&[
+            (".wh.d", Regular, None, b""),
+            ("d/", tar::EntryType::Directory, None, b""),
+            ("d/x", Regular, None, b"x"),
+        ]),
+    ];
+    Layout::new(dir.path(), &replaced).write();
+    store.ok(&["image", "import", dir.path().to_str().unwrap(), "--tag", "localhost/replaced:1"]);
+    let bundle = dir.path().join("bundle");
+    store.ok(&["image", "unpack", "localhost/replaced:1", bundle.to_str().unwrap()]);
+    assert!(bundle.join("rootfs/d/x").is_file() && !bundle.join("rootfs/d").is_symlink());
     assert_eq!(std::fs::read(canary.path().join("keep")).unwrap(), b"still here");
     assert_eq!(std::fs::read_dir(canary.path()).unwrap().count(), 1, "something was written outside");
     let leftovers: Vec<String> = std::fs::read_dir(store.images())

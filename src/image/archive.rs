@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 
 use super::store::{io_fail, parse_json, Image, Store, JSON_LIMIT, REF_NAME};
 use super::{fail, media, Reference};
+
+/// The annotation containerd gives an image's full name in an OCI layout (`ctr export`).
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
 use crate::course::Failure;
 
 /// `learnctr image import PATH [--tag NAME]`: the names it gave.
@@ -89,7 +92,9 @@ fn import_dir(store: &Store, dir: &Path, tag: Option<&Reference>) -> Result<Vec<
     let mut named = Vec::new();
     let mut pending = Vec::new();
     for desc in index.manifests() {
-        let ref_name = desc.annotations().as_ref().and_then(|a| a.get(REF_NAME)).cloned();
+        // containerd's full name if there is one (learnctr writes both), else the tag.
+        let annotations = desc.annotations().clone().unwrap_or_default();
+        let ref_name = annotations.get(CONTAINERD_NAME).or_else(|| annotations.get(REF_NAME)).cloned();
         let name = match (tag, &ref_name) {
             (Some(t), _) if index.manifests().len() == 1 => t.to_string(),
             (Some(t), Some(r)) if !r.contains('/') && !r.contains(':') => {
@@ -219,13 +224,14 @@ fn export_layout(store: &Store, image: &Image, reference: &Reference, dir: &Path
         fs::copy(store.blob_path(digest), &to).map_err(|e| io_fail(&to, e))?;
     }
     fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| io_fail(dir, e))?;
-    // In a layout, ref.name is the tag alone (what `umoci` and `skopeo oci:DIR:TAG` use).
+    // In a layout, ref.name is the tag alone (what `umoci` and `skopeo oci:DIR:TAG` use);
+    // the full name goes in containerd's annotation, which `ctr import` reads too.
     let size = fs::metadata(store.blob_path(&image.manifest_digest)).map_err(|e| io_fail(dir, e))?.len();
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
     let index = json!({
         "schemaVersion": 2,
         "manifests": [{ "mediaType": media::manifest_media_type(&image.manifest, "").to_string(), "digest": image.manifest_digest, "size": size,
-                        "annotations": { REF_NAME: tag } }],
+                        "annotations": { REF_NAME: tag, CONTAINERD_NAME: image.name } }],
     });
     fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index).expect("json")).map_err(|e| io_fail(dir, e))
 }

@@ -41,7 +41,54 @@ pub fn image(store: &Store, manifest: &ImageManifest) -> Result<Vec<LayerScan>, 
             scans.push(r?);
         }
     }
+    under_a_lower_file(&scans)?;
     Ok(scans)
+}
+
+/// Layer by layer, what each path is once the layers below are applied; an entry below a
+/// path that is not a directory (`evil -> /` then `evil/pwned`; `f` then `f/.wh..wh..opq`)
+/// would go through a symlink or into a file, so the image is refused.
+fn under_a_lower_file(scans: &[LayerScan]) -> Result<(), Failure> {
+    use rootfs_fetch::EntryKind;
+    use std::collections::HashMap;
+    let mut tree: HashMap<String, EntryKind> = HashMap::new();
+    for (n, scan) in scans.iter().enumerate() {
+        for e in &scan.entries {
+            let mut at = String::new();
+            // The directories above the entry; an opaque marker's own path is one too.
+            let mut parts: Vec<&str> = e.path.split('/').collect();
+            if e.kind != EntryKind::Opaque {
+                parts.pop();
+            }
+            for part in parts {
+                if !at.is_empty() {
+                    at.push('/');
+                }
+                at.push_str(part);
+                if tree.get(&at).is_some_and(|k| *k != EntryKind::Dir) {
+                    return Err(fail(
+                        "image.err.under_a_file",
+                        &[("layer", &(n + 1)), ("path", &e.path), ("below", &at)],
+                    ));
+                }
+            }
+            let prefix = format!("{}/", e.path);
+            match e.kind {
+                EntryKind::Whiteout => {
+                    tree.retain(|p, _| p != &e.path && !p.starts_with(&prefix));
+                }
+                EntryKind::Opaque => tree.retain(|p, _| !p.starts_with(&prefix)),
+                kind => {
+                    if kind != EntryKind::Dir {
+                        // A file or link replaces whatever was there, a directory included.
+                        tree.retain(|p, _| !p.starts_with(&prefix));
+                    }
+                    tree.insert(e.path.clone(), kind);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One layer read through, its diff_id compared with the config's.

@@ -539,7 +539,7 @@ const DAEMON_JSON: &str = r#"{"runtimes": {"learnctr": {"path": "@BIN@"}}, "depr
 impl Private {
     /// A process holding a mount namespace of ours where directories of ours (under
     /// DIR/shadow) are bound over the host's `shadows`; every podman command enters it.
-    fn holder(&mut self, shadows: &[&str]) -> String {
+    pub(super) fn holder(&mut self, shadows: &[&str]) -> String {
         let ours = |host: &str| self.dir.join("shadow").join(&host[1..]);
         shadows.iter().for_each(|h| std::fs::create_dir_all(ours(h)).unwrap());
         let bind = |host: &&str| format!("mount --bind {} {host} && ", quote(&ours(host).display().to_string()));

@@ -266,5 +266,6 @@ pub fn create(root: &std::path::Path, bundle: &std::path::Path, extra: &[&str], 
     let log = std::fs::File::create(root.with_extension("log")).unwrap();
     learnctr(&args).stdout(std::process::Stdio::null()).stderr(log).status().unwrap()
 }
+pub mod contract_registry;
 pub mod engines;
 pub mod registry;
