@@ -3,7 +3,7 @@
 //! tools (buildah, skopeo) pulled from a private registry, unpacked and run; images
 //! pushed by learnctr run by Podman; the same tree as umoci unpacks; a corpus of hostile
 //! layers refused before anything is written; export and import in both formats.
-//! The registry and the tools are private (tests/common/registry.rs); images written by
+//! The registry and the tools are private (tests/common/contract_registry.rs); images written by
 //! hand come from tests/oci_layout.py, which can write any tar entry, hostile ones too.
 
 mod common;
