@@ -63,7 +63,7 @@ pub struct LayerScan {
 /// Read a layer (tar, tar+gzip or tar+zstd) to its end; `what` names it in errors.
 pub fn scan_layer<R: Read>(layer: R, what: &str) -> Result<LayerScan> {
     let input = decompressed(BufReader::with_capacity(256 * 1024, layer), what)?;
-    let mut hashed = Hashing { inner: input, hash: Sha256::new(), bytes: 0 };
+    let mut hashed = Hashing::new(input);
     let mut entries = Vec::new();
     let mut files: HashSet<Vec<u8>> = HashSet::new();
     {
@@ -157,11 +157,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A reader that hashes and counts what goes through it.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-    bytes: u64,
+/// A reader that hashes (SHA-256) and counts what goes through it.
+pub struct Hashing<R> {
+    pub inner: R,
+    pub hash: Sha256,
+    pub bytes: u64,
+}
+
+impl<R> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
+        Hashing { inner, hash: Sha256::new(), bytes: 0 }
+    }
 }
 
 impl<R: Read> Read for Hashing<R> {

@@ -35,7 +35,7 @@ pub mod unpack;
 pub use alpine::{host_arch, AlpineRelease, ALPINE_CDN, ALPINE_VERSION, SHA256_AARCH64, SHA256_X86_64};
 pub use busybox::{is_static_elf, REQUIRED_APPLETS};
 pub use error::{render, template, Error, Note, MESSAGES_EN};
-pub use layer::{decompress_to, hex, scan_layer, EntryKind, LayerEntry, LayerScan};
+pub use layer::{decompress_to, hex, scan_layer, EntryKind, Hashing, LayerEntry, LayerScan};
 pub use sources::validate_name;
 pub use store::{Preference, Rootfs, RootfsInfo, SourceKind, Store};
 pub use unpack::{apply_layer, unpack_layer_for_overlay, UnpackReport};

@@ -108,7 +108,7 @@ impl Store {
     pub fn write_blob(&self, reader: impl Read, expected: Option<&Descriptor>, what: &str) -> Result<Blob, Failure> {
         let tmp = TempFile::new(&self.blobs_dir())?;
         let mut file = File::create(&tmp.0).map_err(|e| io_fail(&tmp.0, e))?;
-        let mut hashing = HashingReader { inner: reader, hash: Sha256::new(), bytes: 0 };
+        let mut hashing = rootfs_fetch::Hashing::new(reader);
         let limit = expected.map_or(u64::MAX, |d| d.size().saturating_add(1));
         io::copy(&mut (&mut hashing).take(limit), &mut file)
             .map_err(|e| fail("image.err.read", &[("what", &what), ("why", &crate::course::i18n::io_reason(&e))]))?;
@@ -352,21 +352,5 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
-    }
-}
-
-/// A reader that hashes and counts what goes through it.
-pub struct HashingReader<R> {
-    pub inner: R,
-    pub hash: Sha256,
-    pub bytes: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
     }
 }
