@@ -196,12 +196,20 @@ fn prose_of(line: &str) -> Option<&str> {
     command.split_once(" # ").map(|(_, remark)| remark)
 }
 
+/// A line without the commands prose quotes by learnctr's own subcommand names: a
+/// `learnctr lesson 9 --step 6` in an Italian sentence is a command, not the English
+/// word "lesson".
+fn without_commands(line: &str) -> String {
+    line.replace("learnctr lesson ", "learnctr ")
+}
+
 /// Every English word or text of `output`, one line each, with its lesson.
 fn english_in(lang: &str, lesson: u32, output: &str, pieces: &[String]) -> Vec<String> {
     let mut hits = Vec::new();
     for line in output.lines().filter_map(prose_of) {
+        let words = without_commands(line);
         for word in ENGLISH.iter().filter(|w| !also_native(lang, w)) {
-            if has_word(line, word) {
+            if has_word(&words, word) {
                 hits.push(format!("lesson {lesson} {lang}: {word:?} in {:?}", line.trim()));
             }
         }
@@ -227,6 +235,8 @@ fn the_word_matcher_sees_whole_words_only() {
     assert!(has_word("mount     20 mounts  / (ext4)", "N mounts"));
     assert!(!has_word("guarda i mounts del config.json", "N mounts"));
     assert!(has_word("    mounts", "=mounts"));
+    assert!(!has_word(&without_commands("(sudo learnctr lesson 9 --step 6), ela usa"), "lesson"));
+    assert!(has_word(&without_commands("the lesson starts"), "lesson"));
     assert!(is_trace("    [pid      1] sethostname(\"inside\", 6) = -1 EPERM"));
     assert!(is_trace("  ▶ [pid   4242 → 1] seccomp(SECCOMP_SET_MODE_FILTER, 0, {len=25}) = 0"));
     assert_eq!(prose_of("    # learnctr spec      # or: runc spec"), Some("or: runc spec"));
