@@ -69,6 +69,9 @@ pub struct HostState {
     pub run_dir: Vec<String>,
     /// `/tmp/learnctr-*` (the finale's bundles).
     pub tmp: Vec<String>,
+    /// learnctr's stores on the host (`/var/lib/learnctr`: rootfs, images, layers): the
+    /// tests use stores of their own, and never add one there.
+    pub stores: Vec<String>,
     pub learnctr_processes: Vec<String>,
     pub routes: String,
 }
@@ -132,6 +135,7 @@ pub fn host_state() -> HostState {
         netns: sorted_dir("/run/netns"),
         cgroups: learnctr_cgroups(),
         run_dir: sorted_dir("/run/learnctr"),
+        stores: sorted_dir("/var/lib/learnctr"),
         tmp: sorted_dir(&std::env::temp_dir().display().to_string())
             .into_iter()
             .filter(|n| n.starts_with("learnctr-"))
