@@ -210,7 +210,15 @@ pub fn export(store: &Store, image: &Image, path: &Path, docker: bool) -> Result
     if docker {
         export_docker(store, image, &reference, path)
     } else {
-        export_layout(store, image, &reference, path)
+        // Written under a temporary name beside PATH and renamed at the end: a failed
+        // export leaves no half-made layout.
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let written = export_layout(store, image, &reference, &tmp)
+            .and_then(|()| fs::rename(&tmp, path).map_err(|e| io_fail(path, e)));
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        written
     }
 }
 

@@ -199,6 +199,20 @@ pub struct RunConfig {
     pub user: String,
 }
 
+impl RunConfig {
+    /// What an image's config says (empty where it says nothing).
+    pub fn of(image: &oci_spec::image::ImageConfiguration) -> RunConfig {
+        let c = image.config().clone().unwrap_or_default();
+        RunConfig {
+            entrypoint: c.entrypoint().clone().unwrap_or_default(),
+            cmd: c.cmd().clone().unwrap_or_default(),
+            env: c.env().clone().unwrap_or_default(),
+            working_dir: c.working_dir().clone().unwrap_or_default(),
+            user: c.user().clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Write the config and manifest of an image made of `layers` (bottom first), with its
 /// `history` (one line per layer), and name it. Returns the manifest's digest.
 pub fn write_image(
@@ -298,14 +312,7 @@ pub fn commit(
         })
         .collect();
     layers.push(top);
-    let c = base.config.config().clone().unwrap_or_default();
-    let run = RunConfig {
-        entrypoint: c.entrypoint().clone().unwrap_or_default(),
-        cmd: c.cmd().clone().unwrap_or_default(),
-        env: c.env().clone().unwrap_or_default(),
-        working_dir: c.working_dir().clone().unwrap_or_default(),
-        user: c.user().clone().unwrap_or_default(),
-    };
+    let run = RunConfig::of(&base.config);
     // The base's history stays; the new layer adds one line.
     let mut history: Vec<Value> =
         base.config.history().iter().flatten().map(|h| serde_json::to_value(h).unwrap_or_default()).collect();

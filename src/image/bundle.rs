@@ -95,14 +95,7 @@ pub fn config_json(image: &Image, command: &[String]) -> Result<(Value, Vec<Orig
 
     // The image's variables replace the engine's of the same name.
     let image_env = ic.env().clone().unwrap_or_default();
-    let mut env: Vec<String> =
-        engine_env.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
-    for var in &image_env {
-        let name = var.split('=').next().unwrap_or("");
-        env.retain(|e| e.split('=').next() != Some(name));
-        env.push(var.clone());
-    }
-    c["process"]["env"] = json!(env);
+    c["process"]["env"] = json!(with_image_env(&engine_env, &image_env));
 
     let cwd = ic.working_dir().clone().filter(|w| !w.is_empty());
     if let Some(cwd) = &cwd {
@@ -144,6 +137,19 @@ pub fn config_json(image: &Image, command: &[String]) -> Result<(Value, Vec<Orig
         },
     ];
     Ok((c, origins))
+}
+
+/// The environment of `process.env` (a JSON array) with the image's variables added; one of
+/// the image replaces the engine's of the same name (`PATH=…`), as Docker does.
+pub fn with_image_env(engine: &Value, image: &[String]) -> Vec<String> {
+    let mut env: Vec<String> =
+        engine.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    for var in image {
+        let name = var.split('=').next().unwrap_or("");
+        env.retain(|e| e.split('=').next() != Some(name));
+        env.push(var.clone());
+    }
+    env
 }
 
 fn namespaces(c: &Value) -> String {

@@ -67,13 +67,12 @@ pub fn for_shell(reference: &str) -> Result<(Vec<PathBuf>, ImageRun), Failure> {
         let _lock = store.lock()?;
         lower_dirs(&store, &image)?
     };
-    let c = image.config.config().clone().unwrap_or_default();
-    let entrypoint = c.entrypoint().clone().unwrap_or_default();
-    let args = entrypoint.iter().chain(c.cmd().iter().flatten()).cloned().collect();
-    let cwd = c.working_dir().clone().filter(|w| w.starts_with('/'));
-    if let Some(user) = c.user().clone().filter(|u| !u.is_empty() && u != "0" && u != "root") {
+    let run = super::build::RunConfig::of(&image.config);
+    let args = run.entrypoint.iter().chain(&run.cmd).cloned().collect();
+    let cwd = Some(run.working_dir).filter(|w| w.starts_with('/'));
+    if !run.user.is_empty() && run.user != "0" && run.user != "root" {
         // The finale runs as root inside; a user the image asks for is refused, not dropped.
-        return Err(super::fail("image.err.shell_user", &[("user", &user)]));
+        return Err(super::fail("image.err.shell_user", &[("user", &run.user)]));
     }
-    Ok((lowers, ImageRun { args, entrypoint, env: c.env().clone().unwrap_or_default(), cwd }))
+    Ok((lowers, ImageRun { args, entrypoint: run.entrypoint, env: run.env, cwd }))
 }

@@ -31,17 +31,10 @@ fn built(ctx: &Ctx, s: &Scratch) -> Result<(Store, Image), Failure> {
     Ok((store, image))
 }
 
-fn sha256_of(mut r: impl Read) -> Result<String, Failure> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("sha256:{}", rootfs_fetch::hex(&h.finalize())))
+fn sha256_of(r: impl Read) -> Result<String, Failure> {
+    let mut hashing = rootfs_fetch::Hashing::new(r);
+    std::io::copy(&mut hashing, &mut std::io::sink())?;
+    Ok(format!("sha256:{}", rootfs_fetch::hex(&hashing.hash.finalize())))
 }
 
 /// A layer's entry as the tar names it: deletions are `.wh.` names, not kinds.

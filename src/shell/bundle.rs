@@ -117,14 +117,7 @@ pub fn config(o: &Options, id: &str) -> Rt<Value> {
     process["cwd"] = json!("/");
     if let Some(image) = &o.image {
         // The image's variables replace the finale's of the same name; its WorkingDir is cwd.
-        let mut env: Vec<String> =
-            process["env"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-        for var in &image.env {
-            let name = var.split('=').next().unwrap_or("");
-            env.retain(|e| e.split('=').next() != Some(name));
-            env.push(var.clone());
-        }
-        process["env"] = json!(env);
+        process["env"] = json!(crate::image::bundle::with_image_env(&process["env"], &image.env));
         if let Some(cwd) = &image.cwd {
             process["cwd"] = json!(cwd);
         }
