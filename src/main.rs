@@ -6,11 +6,12 @@
 
 mod cli;
 mod course;
+mod course_rootfs;
 mod host;
+mod i18n;
 mod image;
 mod lessons;
 mod primitives;
-mod rootfs;
 mod runtime;
 mod shell;
 mod tasks;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use colored::Colorize;
 
-use crate::course::i18n::{t, tf};
 use crate::course::Failure;
+use crate::i18n::{t, tf};
 use crate::image::{self, build, bundle, check::short, inspect, parse_reference, registry, store::Store};
 
 #[derive(Subcommand)]
@@ -139,7 +139,7 @@ pub fn run(command: ImageCommand) -> Result<(), Failure> {
         }
         ImageCommand::Build { tag } => {
             let name = parse_reference(&tag)?.to_string();
-            let rootfs = crate::rootfs::for_shell(None, false)?;
+            let rootfs = crate::course_rootfs::for_shell(None, false)?;
             let digest = build::recipe(&store, &rootfs, &name)?;
             println!("{}", tf("image.cli.built", &[("name", &name), ("digest", &short(&digest))]));
             Ok(())

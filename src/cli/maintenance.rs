@@ -2,9 +2,9 @@
 //! command starts with.
 
 use super::require_root;
-use crate::course::i18n::{t, tf};
 use crate::course::Failure;
 use crate::host::{cleanup, doctor, journal};
+use crate::i18n::{t, tf};
 use colored::Colorize;
 
 /// At every start as root: remove what an earlier, killed learnctr left behind.

@@ -2,8 +2,8 @@
 //! watched (✓) and done yourself (its tasks), and what to run next.
 
 use super::{run_lesson, run_shell, tasks};
-use crate::course::i18n::t;
 use crate::course::{progress, Failure};
+use crate::i18n::t;
 use crate::lessons;
 use colored::Colorize;
 

@@ -8,9 +8,9 @@ mod oci;
 mod tasks;
 mod usage;
 
-use crate::course::i18n::{self, t, tf, Lang};
 use crate::course::runner::{self, Options};
 use crate::course::{progress, Failure};
+use crate::i18n::{self, t, tf, Lang};
 use crate::lessons;
 use crate::primitives::{process, signals};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -462,7 +462,7 @@ fn run_lesson(
     require_root(&format!("learnctr lesson {number}"))?;
     recover_quietly();
     let rootfs = if lesson.needs_rootfs {
-        Some(crate::rootfs::for_lesson(rootfs, interactive)?.display().to_string())
+        Some(crate::course_rootfs::for_lesson(rootfs, interactive)?.display().to_string())
     } else {
         None
     };
@@ -491,7 +491,7 @@ fn run_shell(
             options.image = Some(run);
             lowers
         }
-        (None, _) => vec![crate::rootfs::for_shell(rootfs, interactive)?],
+        (None, _) => vec![crate::course_rootfs::for_shell(rootfs, interactive)?],
     };
     crate::runtime::timing::mark("shell: root filesystem found");
     match crate::shell::run(&crate::primitives::Linux, &lowers, &options) {
@@ -502,15 +502,15 @@ fn run_shell(
 }
 
 fn run_rootfs(command: RootfsCommand, progress: bool) -> Result<(), Failure> {
-    use crate::rootfs;
+    use crate::course_rootfs;
     if !matches!(command, RootfsCommand::List) {
         require_root("learnctr rootfs")?;
     }
     match command {
-        RootfsCommand::Fetch { kind, busybox } => rootfs::fetch(kind.as_deref(), busybox.as_deref(), progress),
-        RootfsCommand::List => rootfs::list(),
-        RootfsCommand::Import { source, name } => rootfs::import(&source, name.as_deref()),
-        RootfsCommand::Export { file, name } => rootfs::export(&file, name.as_deref()),
-        RootfsCommand::Remove { name } => rootfs::remove(&name),
+        RootfsCommand::Fetch { kind, busybox } => course_rootfs::fetch(kind.as_deref(), busybox.as_deref(), progress),
+        RootfsCommand::List => course_rootfs::list(),
+        RootfsCommand::Import { source, name } => course_rootfs::import(&source, name.as_deref()),
+        RootfsCommand::Export { file, name } => course_rootfs::export(&file, name.as_deref()),
+        RootfsCommand::Remove { name } => course_rootfs::remove(&name),
     }
 }

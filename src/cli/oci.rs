@@ -5,7 +5,7 @@
 //! `run`, `spec`. Errors are one line on stderr and, with `--log`, a line in runc's
 //! text or JSON format (containerd reports the last `level=error` line).
 
-use crate::course::i18n::{t, tf};
+use crate::i18n::{t, tf};
 use crate::primitives::{process, Kernel, Linux};
 use crate::runtime::{self, RtError};
 use colored::Colorize;

@@ -2,8 +2,8 @@
 //! learner's turn (see `src/tasks/`).
 
 use super::require_root;
-use crate::course::i18n::{t, tf};
 use crate::course::{progress, Failure};
+use crate::i18n::{t, tf};
 use crate::primitives::cgroups::layout::{self, Mode};
 use crate::tasks::{self, Ctx, Task};
 use colored::Colorize;
@@ -16,7 +16,7 @@ fn task_or_fail(id: &str) -> Result<Task, Failure> {
 /// The root filesystems a task may be about: the one named with --rootfs (a
 /// directory, or a name in the store) and every one in the store.
 fn rootfs_candidates(choice: Option<&str>) -> Vec<PathBuf> {
-    let store = crate::rootfs::store();
+    let store = crate::course_rootfs::store();
     let mut list: Vec<PathBuf> = store.list().map(|l| l.into_iter().map(|i| i.path).collect()).unwrap_or_default();
     if let Some(c) = choice {
         let named = store.rootfs_dir().join(c);

@@ -3,7 +3,7 @@
 //! usage line, or `learnctr COMMAND --help`). clap's own text is never shown: it is
 //! English, and several lines.
 
-use crate::course::i18n::{self, list_or, t, tf, Lang};
+use crate::i18n::{self, list_or, t, tf, Lang};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
 

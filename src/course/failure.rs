@@ -1,7 +1,7 @@
 //! What the learner sees when something goes wrong: one sentence in their language,
 //! what to do next, and an exit code. Never a panic, never a backtrace.
 
-use super::i18n::{t, tf};
+use crate::i18n::{t, tf};
 use crate::primitives;
 
 #[derive(Debug)]
@@ -51,6 +51,6 @@ impl From<primitives::Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure::new(tf("error.io", &[("detail", &super::i18n::io_reason(&e))]))
+        Failure::new(tf("error.io", &[("detail", &crate::i18n::io_reason(&e))]))
     }
 }

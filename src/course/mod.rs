@@ -3,7 +3,6 @@
 //! checks, and (on a terminal) lets the learner look around inside.
 
 pub mod failure;
-pub mod i18n;
 pub mod predict;
 pub mod progress;
 pub mod render;

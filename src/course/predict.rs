@@ -8,8 +8,8 @@
 //! choices `predict.STEP.1` …, `predict.STEP.right` (the number of the right one) and
 //! `predict.STEP.why`.
 
-use super::i18n::{t, tf};
 use super::texts::LessonText;
+use crate::i18n::{t, tf};
 use colored::Colorize;
 
 /// The question of a step, if its lesson text has one: the question, the choices,
@@ -57,7 +57,7 @@ pub fn answer(text: &LessonText, step: &str, guess: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::course::i18n::Lang;
+    use crate::i18n::Lang;
 
     /// The five surprising steps have a question in every language, with the same
     /// right answer.

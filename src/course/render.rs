@@ -2,9 +2,9 @@
 //! observations and checks. Colour comes from `colored` and is off with `NO_COLOR`
 //! or `--no-color` (decided once in `main`).
 
-use super::i18n::{t, tf};
 use super::step::{Check, Observation};
 use super::trace_view::Line;
+use crate::i18n::{t, tf};
 use colored::Colorize;
 
 pub fn lesson_title(number: u32, title: &str) {

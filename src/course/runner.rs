@@ -2,11 +2,11 @@
 //! trace, the observations and checks, then (on a terminal) a pause.
 
 use super::failure::Failure;
-use super::i18n::{self, t, tf};
 use super::step::{Ctx, Lesson};
 use super::trace_view::TraceView;
 use super::{predict, progress, render, texts};
 use crate::host::journal::Journal;
+use crate::i18n::{self, t, tf};
 use crate::primitives::{signals, trace, Kernel, Linux};
 use colored::Colorize;
 

@@ -159,7 +159,7 @@ impl<'a> Ctx<'a> {
 
     /// The root filesystem's path on the host (lessons 2 and later).
     pub fn rootfs(&self) -> Result<String, Failure> {
-        self.rootfs.map(str::to_string).ok_or_else(|| Failure::new(super::i18n::t("error.no_rootfs")))
+        self.rootfs.map(str::to_string).ok_or_else(|| Failure::new(crate::i18n::t("error.no_rootfs")))
     }
 
     /// A text of this lesson's `## strings` section (labels and claims).

@@ -5,7 +5,7 @@
 //! `## strings` section of `key = text` lines: the labels of observations and the
 //! claims of checks, so that they are translated beside the prose they belong to.
 
-use super::i18n::{self, Lang};
+use crate::i18n::{self, Lang};
 use std::collections::HashMap;
 
 pub struct LessonText {

@@ -3,7 +3,7 @@
 //! It only reads (files under /proc and /sys, `statfs`); it changes nothing, and it
 //! works without root, saying what it could not check.
 
-use crate::course::i18n::{t, tf};
+use crate::i18n::{t, tf};
 use crate::primitives::cgroups::layout::{self as cgroupfs, Mode};
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{probe, process};
@@ -250,7 +250,7 @@ fn environment() -> Finding {
 }
 
 fn rootfs_cache() -> Finding {
-    let names = crate::rootfs::installed_names();
+    let names = crate::course_rootfs::installed_names();
     if names.is_empty() {
         finding(Status::Note, "doctor.rootfs", t("doctor.rootfs.none"), Some("sudo learnctr rootfs fetch".into()))
     } else {

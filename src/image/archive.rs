@@ -49,7 +49,7 @@ impl Unpacked {
         let dir = Unpacked(store.root().join(format!(".import-{}", std::process::id())));
         let file = fs::File::open(tarball).map_err(|e| io_fail(tarball, e))?;
         rootfs_fetch::unpack::unpack_named(file, &dir.0, &tarball.display().to_string())
-            .map_err(crate::rootfs::failure)?;
+            .map_err(crate::course_rootfs::failure)?;
         Ok(dir)
     }
 }
@@ -266,7 +266,7 @@ fn write_docker(store: &Store, image: &Image, reference: &Reference, file: &Path
         let name = format!("{}/layer.tar", diff_id.trim_start_matches("sha256:"));
         let mut plain = Vec::new();
         let blob = store.open_blob(layer.digest().as_ref())?;
-        rootfs_fetch::decompress_to(blob, &mut plain).map_err(crate::rootfs::failure)?;
+        rootfs_fetch::decompress_to(blob, &mut plain).map_err(crate::course_rootfs::failure)?;
         append_file(&mut tar, &name, &plain).map_err(io)?;
         layer_names.push(name);
     }

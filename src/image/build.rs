@@ -146,7 +146,7 @@ impl LayerWriter {
 
     /// End the tar, the gzip stream and the blob.
     pub fn finish(self, created_by: &str) -> Result<Layer, Failure> {
-        let io = |e: io::Error| fail("image.err.write_layer", &[("why", &crate::course::i18n::io_reason(&e))]);
+        let io = |e: io::Error| fail("image.err.write_layer", &[("why", &crate::i18n::io_reason(&e))]);
         let hashed = self.tar.into_inner().map_err(io)?;
         let diff_id = format!("sha256:{}", rootfs_fetch::hex(&hashed.hash.finalize()));
         let blob = hashed.inner.finish().map_err(io)?.finish()?;
@@ -256,7 +256,7 @@ pub fn write_image(
 /// one (a whiteout) and replaces a directory (an opaque marker).
 pub fn recipe(store: &Store, rootfs: &Path, name: &str) -> Result<String, Failure> {
     let _lock = store.lock()?;
-    let io = |e: io::Error| fail("image.err.write_layer", &[("why", &crate::course::i18n::io_reason(&e))]);
+    let io = |e: io::Error| fail("image.err.write_layer", &[("why", &crate::i18n::io_reason(&e))]);
     let mut base = LayerWriter::new(store)?;
     base.tree(rootfs, false)?;
     let base = base.finish("COPY rootfs/ /")?;

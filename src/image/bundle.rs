@@ -43,9 +43,9 @@ pub fn apply_layers(store: &Store, image: &Image, rootfs: &Path) -> Result<(u64,
     for layer in image.manifest.layers() {
         let digest = layer.digest().to_string();
         let what = format!("layer {}", super::check::short(&digest));
-        let report =
-            rootfs_fetch::apply_layer(store.open_blob(&digest)?, rootfs, &what).map_err(crate::rootfs::failure)?;
-        crate::rootfs::show_notes(&report.notes);
+        let report = rootfs_fetch::apply_layer(store.open_blob(&digest)?, rootfs, &what)
+            .map_err(crate::course_rootfs::failure)?;
+        crate::course_rootfs::show_notes(&report.notes);
         whiteouts += report.whiteouts;
         files += report.files;
     }

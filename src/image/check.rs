@@ -95,7 +95,7 @@ fn under_a_lower_file(scans: &[LayerScan]) -> Result<(), Failure> {
 fn scan_one(store: &Store, layer: &oci_spec::image::Descriptor, diff_id: &str) -> Result<LayerScan, Failure> {
     let digest = layer.digest().to_string();
     let what = format!("layer {}", short(&digest));
-    let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(crate::rootfs::failure)?;
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&digest)?, &what).map_err(crate::course_rootfs::failure)?;
     if scan.diff_id != diff_id {
         return Err(fail(
             "image.err.diff_id",

@@ -32,10 +32,10 @@ pub fn lower_dirs(store: &Store, image: &Image) -> Result<Vec<PathBuf>, Failure>
             let what = format!("layer {}", check::short(&digest));
             let unpacked = rootfs_fetch::unpack_layer_for_overlay(store.open_blob(&digest)?, &tmp, &what);
             match unpacked {
-                Ok(report) => crate::rootfs::show_notes(&report.notes),
+                Ok(report) => crate::course_rootfs::show_notes(&report.notes),
                 Err(e) => {
                     let _ = fs::remove_dir_all(&tmp);
-                    return Err(crate::rootfs::failure(e));
+                    return Err(crate::course_rootfs::failure(e));
                 }
             }
             fs::rename(&tmp, &at).map_err(|e| io_fail(&at, e))?;

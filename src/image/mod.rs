@@ -29,8 +29,8 @@ pub mod store;
 
 pub use reference::Reference;
 
-use crate::course::i18n::tf;
 use crate::course::Failure;
+use crate::i18n::tf;
 use sha2::{Digest as _, Sha256};
 
 /// A failure in the learner's language, from a key of `interface.txt`'s `image.` part.

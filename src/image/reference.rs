@@ -7,7 +7,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::course::i18n::tf;
+use crate::i18n::tf;
 
 /// Docker Hub's name in references, and the host that serves its API.
 const DOCKER_HUB: &str = "docker.io";

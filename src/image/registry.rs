@@ -380,9 +380,11 @@ fn header(resp: &Response<Body>, name: &str) -> Option<String> {
 }
 
 fn read_limited(resp: Response<Body>, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
-    resp.into_body().into_with_config().limit(limit).read_to_vec().map_err(|_| {
-        fail("image.err.read", &[("what", &what), ("why", &crate::course::i18n::t("image.why.too_large_or_cut"))])
-    })
+    resp.into_body()
+        .into_with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(|_| fail("image.err.read", &[("what", &what), ("why", &crate::i18n::t("image.why.too_large_or_cut"))]))
 }
 
 /// `realm="https://auth.docker.io/token",service="registry.docker.io"` → pairs.

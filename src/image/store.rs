@@ -111,7 +111,7 @@ impl Store {
         let mut hashing = rootfs_fetch::Hashing::new(reader);
         let limit = expected.map_or(u64::MAX, |d| d.size().saturating_add(1));
         io::copy(&mut (&mut hashing).take(limit), &mut file)
-            .map_err(|e| fail("image.err.read", &[("what", &what), ("why", &crate::course::i18n::io_reason(&e))]))?;
+            .map_err(|e| fail("image.err.read", &[("what", &what), ("why", &crate::i18n::io_reason(&e))]))?;
         let digest = format!("sha256:{}", rootfs_fetch::hex(&hashing.hash.finalize()));
         if let Some(d) = expected {
             if digest != d.digest().to_string() || hashing.bytes != d.size() {
@@ -330,7 +330,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 pub fn io_fail(path: &Path, e: io::Error) -> Failure {
-    fail("image.err.io", &[("path", &path.display()), ("why", &crate::course::i18n::io_reason(&e))])
+    fail("image.err.io", &[("path", &path.display()), ("why", &crate::i18n::io_reason(&e))])
 }
 
 /// A temporary file `.tmp-PID-N` in a directory, removed unless kept.

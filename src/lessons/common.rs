@@ -1,8 +1,8 @@
 //! Small helpers the lessons share: asking the same question on both sides.
 
-use crate::course::i18n::t;
 use crate::course::step::Contained;
 use crate::course::Failure;
+use crate::i18n::t;
 use crate::primitives::mountinfo::Mount;
 use crate::primitives::probe::{self, Answer, FileStat, Probe};
 

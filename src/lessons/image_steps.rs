@@ -95,7 +95,7 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
     for layer in image.manifest.layers() {
         let mut tar = Vec::new();
         rootfs_fetch::decompress_to(store.open_blob(layer.digest().as_ref())?, &mut tar)
-            .map_err(crate::rootfs::failure)?;
+            .map_err(crate::course_rootfs::failure)?;
         recomputed.push(format!("sha256:{}", rootfs_fetch::hex(&Sha256::digest(&tar))));
     }
     ctx.check(
@@ -107,7 +107,7 @@ pub fn image_by_hand(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.image.index_names_it", index.contains(&image.manifest_digest) && index.contains(NAME), NAME);
     // The third layer says its deletions as entries: `.wh.hostname` and `.wh..wh..opq`.
     let top = image.manifest.layers().last().map(|l| l.digest().to_string()).unwrap_or_default();
-    let scan = rootfs_fetch::scan_layer(store.open_blob(&top)?, "layer 3").map_err(crate::rootfs::failure)?;
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&top)?, "layer 3").map_err(crate::course_rootfs::failure)?;
     let marks: Vec<String> = scan
         .entries
         .iter()
@@ -182,7 +182,7 @@ pub fn bundle(ctx: &mut Ctx) -> Result<(), Failure> {
     let rootfs = dir.join("rootfs");
     // Layer 1 holds etc/hostname (the course's root filesystem has one); layer 3 deletes it.
     let first = image.manifest.layers().first().map(|l| l.digest().to_string()).unwrap_or_default();
-    let scan = rootfs_fetch::scan_layer(store.open_blob(&first)?, "layer 1").map_err(crate::rootfs::failure)?;
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&first)?, "layer 1").map_err(crate::course_rootfs::failure)?;
     let in_layer1 = scan.entries.iter().any(|e| e.path == "etc/hostname");
     let gone = !rootfs.join("etc/hostname").exists();
     let added = rootfs.join("etc/learnctr-image").is_file();
@@ -262,7 +262,7 @@ pub fn commit(ctx: &mut Ctx) -> Result<(), Failure> {
     build::commit(&store, &image, Path::new(&upper), name, "learnctr lesson 9: commit of the upper directory")?;
     let committed = store.image(&Reference::parse(name).map_err(Failure::new)?)?;
     let top = committed.manifest.layers().last().map(|l| l.digest().to_string()).unwrap_or_default();
-    let scan = rootfs_fetch::scan_layer(store.open_blob(&top)?, "layer 4").map_err(crate::rootfs::failure)?;
+    let scan = rootfs_fetch::scan_layer(store.open_blob(&top)?, "layer 4").map_err(crate::course_rootfs::failure)?;
     let entries: Vec<String> = scan.entries.iter().filter(|e| e.kind != EntryKind::Dir).map(as_in_tar).collect();
     ctx.fact("label.new_layer", format!("{} · {}", short(&top), entries.join(", ")));
     let has = |what: &str| entries.iter().any(|e| e == what);

@@ -185,7 +185,7 @@ fn propagation(line: &str) -> String {
     let tags: Vec<&str> =
         head.split_whitespace().skip(6).filter(|f| f.starts_with("shared:") || f.starts_with("master:")).collect();
     if tags.is_empty() {
-        crate::course::i18n::t("value.private")
+        crate::i18n::t("value.private")
     } else {
         tags.join(" ")
     }

@@ -5,8 +5,8 @@
 
 use super::common::*;
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::primitives::chroot_and_pivot;
 use crate::primitives::isolate::Plan;
-use crate::primitives::newroot;
 use crate::primitives::probe::Probe;
 
 pub fn lesson() -> Lesson {
@@ -32,7 +32,7 @@ pub fn lesson() -> Lesson {
 fn chroot(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
     let r = root.clone();
-    let inside = ctx.start(Plan::new(&[]).with_setup(move |k| newroot::chroot_into(k, &r)))?;
+    let inside = ctx.start(Plan::new(&[]).with_setup(move |k| chroot_and_pivot::chroot_into(k, &r)))?;
     let seen = text(inside.ask(Probe::ListDir("/".into()))?);
     ctx.observe("label.listing", listing_on_host("/")?, &seen);
     ctx.check("check.chroot.sees_rootfs", seen == listing_on_host(&root)?, format!("inside: {seen}"));
@@ -59,8 +59,8 @@ fn escape(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
     let r = root.clone();
     let inside = ctx.start(Plan::new(&[]).with_setup(move |k| {
-        newroot::chroot_into(k, &r)?;
-        newroot::break_out_of_chroot(k, ESCAPE_SUBDIR)
+        chroot_and_pivot::chroot_into(k, &r)?;
+        chroot_and_pivot::break_out_of_chroot(k, ESCAPE_SUBDIR)
     }))?;
     let inside_root = stat_inside(&inside, "/")?;
     let host_root = stat_on_host("/")?;

@@ -5,13 +5,13 @@
 //! tried again: now there is nothing to escape to.
 
 use super::common::*;
-use crate::course::i18n::{fill, t};
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::i18n::{fill, t};
 use crate::primitives::isolate::Plan;
 use crate::primitives::mountinfo;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::probe::Probe;
-use crate::primitives::{mounts, newroot, trace, Kernel};
+use crate::primitives::{chroot_and_pivot, mounts, trace, Kernel};
 
 pub fn lesson() -> Lesson {
     Lesson {
@@ -49,9 +49,9 @@ pub fn lesson() -> Lesson {
 /// bound onto itself, a /proc inside (the probes read it), then runc's pivot.
 pub fn pivot_setup(k: &dyn Kernel, root: &str) -> crate::primitives::Result<()> {
     mounts::make_private(k)?;
-    newroot::bind_onto_itself(k, root)?;
+    chroot_and_pivot::bind_onto_itself(k, root)?;
     mounts::mount_proc(k, &format!("{root}/proc"))?;
-    newroot::pivot_into(k, root)
+    chroot_and_pivot::pivot_into(k, root)
 }
 
 fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -63,14 +63,14 @@ fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
         // namespace only: a safe copy of what a systemd machine has.
         mounts::make_private(k)?;
         mounts::make_shared(k)?;
-        newroot::bind_onto_itself(k, &r)?;
-        if let Err(e) = newroot::pivot_into(k, &r) {
+        chroot_and_pivot::bind_onto_itself(k, &r)?;
+        if let Err(e) = chroot_and_pivot::pivot_into(k, &r) {
             if e.errno() != Some(nix::errno::Errno::EINVAL) {
                 return Err(e);
             }
             // The fix: private propagation, then the same pivot succeeds.
             mounts::make_private(k)?;
-            newroot::pivot_into(k, &r)?;
+            chroot_and_pivot::pivot_into(k, &r)?;
         }
         Ok(())
     }))?;
@@ -126,7 +126,7 @@ fn escape(ctx: &mut Ctx) -> Result<(), Failure> {
     let r = root.clone();
     let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| {
         pivot_setup(k, &r)?;
-        newroot::break_out_of_chroot(k, "/tmp")
+        chroot_and_pivot::break_out_of_chroot(k, "/tmp")
     }))?;
     let inside_root = stat_inside(&inside, "/")?;
     let rootfs = stat_on_host(&root)?;

@@ -6,12 +6,12 @@
 
 use super::common::*;
 use super::l03_pivot_root::pivot_setup;
-use crate::course::i18n::fill;
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::i18n::fill;
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::probe::{self, Answer, Probe};
-use crate::primitives::{devices, mountinfo, mounts, newroot, paths, Kernel};
+use crate::primitives::{chroot_and_pivot, devices, masked_paths, mountinfo, mounts, Kernel};
 
 pub fn lesson() -> Lesson {
     Lesson {
@@ -60,15 +60,15 @@ const KINDS: [Namespace; 3] = [Namespace::Pid, Namespace::Mount, Namespace::Ipc]
 /// device nodes are still reachable to bind from).
 pub fn container_setup(k: &dyn Kernel, root: &str, with_sys: bool) -> crate::primitives::Result<()> {
     mounts::make_private(k)?;
-    newroot::bind_onto_itself(k, root)?;
+    chroot_and_pivot::bind_onto_itself(k, root)?;
     mounts::mount_proc(k, &format!("{root}/proc"))?;
     devices::populate(k, root)?;
     if with_sys {
         mounts::mount_sysfs_read_only(k, &format!("{root}/sys"))?;
     }
-    newroot::pivot_into(k, root)?;
+    chroot_and_pivot::pivot_into(k, root)?;
     if with_sys {
-        paths::apply_defaults(k)?;
+        masked_paths::apply_defaults(k)?;
     }
     Ok(())
 }
@@ -158,7 +158,7 @@ fn sys(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.sys.read_only", sys_ro, format!("{:?}", mountinfo::at(&table, "/sys")));
     // Masked: every path of the list that this kernel has.
     let mut unmasked = Vec::new();
-    for path in paths::MASKED.iter().filter(|p| std::path::Path::new(p).exists()) {
+    for path in masked_paths::MASKED.iter().filter(|p| std::path::Path::new(p).exists()) {
         let seen = inside.ask(Probe::Stat(path.to_string()))?;
         let (hidden, shown) = match &seen {
             Answer::Stat(st) if st.kind == "dir" => {
@@ -179,7 +179,7 @@ fn sys(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     ctx.check("check.sys.masked", unmasked.is_empty(), unmasked.join(" "));
     // Read-only: each one that exists is a read-only mount inside.
-    let writable: Vec<&str> = paths::READ_ONLY
+    let writable: Vec<&str> = masked_paths::READ_ONLY
         .iter()
         .copied()
         .filter(|p| std::path::Path::new(p).exists())

@@ -5,8 +5,8 @@
 //! workload hit the limit, and reads the kernel's own counters to prove it.
 
 use super::common::*;
-use crate::course::i18n::{fill, tf};
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::i18n::{fill, tf};
 use crate::primitives::cgroups::{files, Cgroup, Hierarchy, Limit, Mode, Unavailable};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;

@@ -187,7 +187,7 @@ fn try_all(
         let denied = got == "EPERM" || got == "EACCES";
         let passed = if kept { got == "ok" } else { denied };
         let key = if kept { format!("{key_prefix}.allowed") } else { format!("{key_prefix}.denied") };
-        let claim = crate::course::i18n::fill(&ctx.s(&key), &[("op", &shown(ctx, &op)), ("cap", &cap)]);
+        let claim = crate::i18n::fill(&ctx.s(&key), &[("op", &shown(ctx, &op)), ("cap", &cap)]);
         ctx.checks.push(crate::course::step::Check { claim, passed, measured: got });
     }
     Ok(())
@@ -296,7 +296,7 @@ fn filter(ctx: &mut Ctx) -> Result<(), Failure> {
         let got = text(inside.ask(Probe::Try(op.clone()))?);
         ctx.observe_raw(&shown(ctx, &op), if denied { "EPERM" } else { "ok" }, &got);
         let key = if denied { "check.seccomp.denied" } else { "check.seccomp.allowed" };
-        let claim = crate::course::i18n::fill(&ctx.s(key), &[("op", &shown(ctx, &op))]);
+        let claim = crate::i18n::fill(&ctx.s(key), &[("op", &shown(ctx, &op))]);
         let passed = if denied { got == "EPERM" } else { got == "ok" };
         ctx.checks.push(crate::course::step::Check { claim, passed, measured: got });
     }

@@ -5,9 +5,9 @@
 //! made are ever used: no NAT, no forwarding, nothing leaves the machine.
 
 use super::l04_proc_dev_sys::container_setup;
-use crate::course::i18n::{fill, tf};
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::i18n::{fill, tf};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::net_client;
@@ -115,7 +115,7 @@ fn plug(ctx: &mut Ctx, c: &Contained, letter: char, address: Ipv4Addr, prefix: u
 /// request: say which module is missing and how to get it.
 fn unsupported(f: Failure, key: &str) -> Failure {
     if f.message.contains("EOPNOTSUPP") {
-        Failure::new(crate::course::i18n::t(key))
+        Failure::new(crate::i18n::t(key))
     } else {
         f
     }

@@ -5,10 +5,10 @@
 //! when the step ends); its `root.path` points at the lesson's root filesystem,
 //! read-only, so nothing in the rootfs changes.
 
-use crate::course::i18n::fill;
 use crate::course::step::Check;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::host::journal::Object;
+use crate::i18n::fill;
 use crate::primitives::mountinfo;
 use crate::runtime::{self, spec, state::Container, CreateOptions};
 use std::path::{Path, PathBuf};

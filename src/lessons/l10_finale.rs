@@ -124,7 +124,7 @@ fn make_bundle(ctx: &mut Ctx) -> Result<(), Failure> {
         .and_then(|arch| crate::primitives::seccomp::deny("count", &names, arch, true))
         .map(|p| p.denied.len())
         .unwrap_or(names.len());
-    let denied = crate::course::i18n::fill(
+    let denied = crate::i18n::fill(
         &ctx.s("value.seccomp_denied"),
         &[("names", &names.len()), ("known", &known), ("ioctls", &ioctls.len())],
     );

@@ -62,10 +62,7 @@ impl LocalRegistry {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(&address).is_err() {
             if Instant::now() > deadline {
-                return Err(Failure::new(crate::course::i18n::tf(
-                    "image.err.registry_start",
-                    &[("program", &program)],
-                )));
+                return Err(Failure::new(crate::i18n::tf("image.err.registry_start", &[("program", &program)])));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

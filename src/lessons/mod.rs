@@ -48,8 +48,8 @@ pub fn get(number: u32) -> Option<Lesson> {
 
 #[cfg(test)]
 mod tests {
-    use crate::course::i18n::Lang;
     use crate::course::texts;
+    use crate::i18n::Lang;
 
     /// A `{{key}}` remark of a shell equivalent is a text of the lesson in every language.
     #[test]

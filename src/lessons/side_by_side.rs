@@ -147,7 +147,7 @@ pub fn step(ctx: &mut Ctx, bundle: &Path, id: &str) -> Result<(), Failure> {
     ctx.columns = Some(("learnctr".to_string(), "runc".to_string()));
     for row in &rows {
         let mark = if row.differs() { " ≠" } else { "" };
-        let label = crate::course::i18n::t(&format!("compare.{}", row.key));
+        let label = crate::i18n::t(&format!("compare.{}", row.key));
         ctx.observe_raw(&format!("{label}{mark}"), &row.learnctr, &row.runc);
     }
     let differing: Vec<&str> = rows.iter().filter(|r| r.differs()).map(|r| r.key).collect();

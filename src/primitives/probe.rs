@@ -94,7 +94,7 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
         Probe::Run(argv) => run(argv),
         Probe::ListDir(path) => list_dir(path).map(|names| Answer::Text(names.join(" "))),
         Probe::Stat(path) => stat(path).map(Answer::Stat),
-        Probe::WriteTest(path) => Ok(Answer::Text(super::paths::write_error(path))),
+        Probe::WriteTest(path) => Ok(Answer::Text(super::masked_paths::write_error(path))),
         Probe::Allocate(bytes) => workload(|k| super::workload::allocate(k, *bytes)),
         Probe::BurnCpu(millis) => workload(|k| super::workload::burn_cpu(k, *millis)),
         Probe::ForkBomb(max) => workload(|k| super::workload::fork_until_refused(k, *max)),

@@ -76,7 +76,7 @@ fn namespaces(spec: &Spec) -> Rt<(Vec<Namespace>, Joins)> {
 pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     super::check_id(opts.id)?;
     let bundle = std::fs::canonicalize(opts.bundle)
-        .map_err(|_| RtError(crate::course::i18n::tf("runtime.no_bundle", &[("path", &opts.bundle.display())])))?;
+        .map_err(|_| RtError(crate::i18n::tf("runtime.no_bundle", &[("path", &opts.bundle.display())])))?;
     let (spec, rootfs) = super::spec::load(&bundle)?;
     timing::mark("config.json read");
     // 1. Everything that can be refused is refused now, before anything exists.
@@ -105,7 +105,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     let dir = Container::dir(opts.root, opts.id);
     std::fs::create_dir_all(opts.root).map_err(|e| RtError(format!("cannot create {}: {e}", opts.root.display())))?;
     if std::fs::create_dir(&dir).is_err() {
-        return Err(RtError(crate::course::i18n::tf("runtime.exists", &[("id", &opts.id)])));
+        return Err(RtError(crate::i18n::tf("runtime.exists", &[("id", &opts.id)])));
     }
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
     // Searchable by the container's user (to reach exec.fifo), listable by root only.

@@ -34,7 +34,7 @@ use crate::primitives::cgroups::Cgroup;
 use crate::primitives::kernel::Call;
 use crate::primitives::mountinfo;
 use crate::primitives::mounts::{self, parse_options};
-use crate::primitives::{devices, newroot, paths, seccomp, Error, Kernel, Result};
+use crate::primitives::{chroot_and_pivot, devices, masked_paths, seccomp, Error, Kernel, Result};
 use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
         // pivot_root, below.)
         k.mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SLAVE, None)?;
         // 2. The rootfs, then the mounts.
-        newroot::bind_onto_itself(k, &root)?;
+        chroot_and_pivot::bind_onto_itself(k, &root)?;
         for m in spec.mounts().as_deref().unwrap_or(&[]) {
             let cgroupfs = matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"));
             if cgroupfs && !entered.get() {
@@ -102,7 +102,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     super::hooks::run_all(&create_container, &c.hook_state).map_err(Error::Child)?;
     if new_mount_ns {
         // 5. pivot_root, then the propagation the bundle asked for.
-        newroot::pivot_into(k, &root)?;
+        chroot_and_pivot::pivot_into(k, &root)?;
         if let Some(flag) = linux.rootfs_propagation().as_deref().and_then(mounts::propagation_flag) {
             k.mount(None, "/", None, flag, None)?;
         }
@@ -121,7 +121,7 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
         // 5 without a mount namespace: the host's mount table is the container's, so
         // nothing can be pivoted; the root filesystem is still its root, by chroot (as
         // runc does). `refuse.rs` has said that config.json's mounts are not made.
-        newroot::chroot_into(k, &root)?;
+        chroot_and_pivot::chroot_into(k, &root)?;
     }
     // 6. Hostname, domainname, sysctls: before /proc/sys becomes read-only (runc's
     // order). refuse.rs has checked that each belongs to a namespace of the container.
@@ -141,17 +141,17 @@ pub fn prepare(k: &dyn Kernel, c: &Context) -> Result<()> {
     if new_mount_ns {
         // 7. Masked and read-only paths, then a read-only root.
         for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
-            paths::mask(k, p)?;
+            masked_paths::mask(k, p)?;
         }
         for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
-            paths::make_read_only(k, p)?;
+            masked_paths::make_read_only(k, p)?;
         }
         if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
             k.mount(
                 None,
                 "/",
                 None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | paths::existing_flags("/"),
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | masked_paths::existing_flags("/"),
                 None,
             )?;
         }
@@ -448,7 +448,13 @@ fn mount_entry(k: &dyn Kernel, c: &Context, m: &Mount) -> Result<()> {
         // A bind mount takes its flags only from a remount.
         let extra = o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            k.mount(None, &t, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | paths::existing_flags(&t), None)?;
+            k.mount(
+                None,
+                &t,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | masked_paths::existing_flags(&t),
+                None,
+            )?;
         }
     } else if kind == "cgroup" || kind == "cgroup2" {
         mount_cgroups(k, c, &t, o.flags)?;
@@ -464,7 +470,13 @@ fn mount_entry(k: &dyn Kernel, c: &Context, m: &Mount) -> Result<()> {
                     let table = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
                     for sub in table.iter().filter(|m| Path::new(&m.mount_point).starts_with(&t)) {
                         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                        k.mount(None, &sub.mount_point, None, flags | paths::existing_flags(&sub.mount_point), None)?;
+                        k.mount(
+                            None,
+                            &sub.mount_point,
+                            None,
+                            flags | masked_paths::existing_flags(&sub.mount_point),
+                            None,
+                        )?;
                     }
                 }
             }
@@ -489,7 +501,13 @@ fn mount_cgroups(k: &dyn Kernel, c: &Context, target: &str, flags: MsFlags) -> R
     let bind = |source: &std::path::Path, dir: &str| -> Result<()> {
         k.mount(Some(&source.display().to_string()), dir, None, MsFlags::MS_BIND, None)?;
         let extra = flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-        k.mount(None, dir, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | paths::existing_flags(dir), None)
+        k.mount(
+            None,
+            dir,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | masked_paths::existing_flags(dir),
+            None,
+        )
     };
     if detect_mode() == Mode::Unified {
         return match (c.new_cgroup_ns, c.cgroup.dirs().first()) {

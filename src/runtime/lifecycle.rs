@@ -5,7 +5,7 @@
 
 use super::state::{self, Container, EXEC_FIFO};
 use super::{create, hooks, load, timing, CreateOptions, Rt, RtError};
-use crate::course::i18n::tf;
+use crate::i18n::tf;
 use crate::primitives::cgroups::freezer;
 use crate::primitives::{process, Kernel, Linux};
 use std::os::unix::fs::OpenOptionsExt;

@@ -53,7 +53,7 @@ pub use create::{create, CreateOptions};
 pub use exec::exec;
 pub use lifecycle::{delete, kill, list, run, start, state_json, wait_for_exec};
 
-use crate::course::i18n::tf;
+use crate::i18n::tf;
 use crate::primitives::Error;
 
 /// A runtime error: one sentence for the learner (or for a container engine).

@@ -9,7 +9,7 @@
 //! engines log), and [`SpecError::describe`], in the words of a text table, for the
 //! lesson that shows the learner each mistake in their language.
 
-use crate::course::i18n::{io_reason, tf};
+use crate::i18n::{io_reason, tf};
 use oci_spec::runtime::Spec;
 use std::path::{Component, Path, PathBuf};
 

@@ -211,7 +211,7 @@ impl Bundle {
         if let Err(e) = k.mount(Some("overlay"), &at(&rootfs), Some("overlay"), MsFlags::empty(), Some(&data)) {
             // No overlayfs here: the cached root itself, read-only; layers cannot be stacked.
             let [lower] = lowers else {
-                return Err(RtError(crate::course::i18n::tf("finale.no_overlay_for_image", &[("why", &e)])));
+                return Err(RtError(crate::i18n::tf("finale.no_overlay_for_image", &[("why", &e)])));
             };
             k.mount(Some(&at(lower)), &at(&rootfs), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             config["root"]["readonly"] = json!(true);

@@ -15,8 +15,8 @@ pub mod observe;
 
 pub use bundle::Options;
 
-use crate::course::i18n::{t, tf};
 use crate::host::journal::{Entry, Journal, Object};
+use crate::i18n::{t, tf};
 use crate::primitives::{process, signals, trace, Kernel};
 use crate::runtime::{self, state, timing, CreateOptions, Rt, RtError};
 use colored::Colorize;

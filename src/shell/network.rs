@@ -39,7 +39,7 @@ impl Drop for Network {
 /// Connect the container whose init is `pid` to the bridge, at the subnet's `.2`.
 pub fn connect(k: &dyn Kernel, pid: i32, wanted: Option<&str>) -> Rt<Network> {
     let subnet = subnet::choose(wanted).map_err(|(subnet, route)| {
-        let tf = crate::course::i18n::tf;
+        let tf = crate::i18n::tf;
         RtError(match route {
             Some(route) => tf("net.subnet_collides", &[("subnet", &subnet), ("route", &route)]),
             None => tf("net.subnet_invalid", &[("subnet", &subnet)]),

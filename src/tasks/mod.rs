@@ -19,8 +19,8 @@ mod scan;
 
 pub use checks::LEARNERS_NAMES;
 
-use crate::course::i18n::{self, fill};
 use crate::course::texts::{self, LessonText};
+use crate::i18n::{self, fill};
 
 /// One task: its id (`5.1`: lesson 5, task 1), the lesson it belongs to (by name, as
 /// progress is kept), and the kernel checks that grade it.

@@ -2,8 +2,8 @@
 //! lesson uses, the `learnctr rootfs` commands, and the crate's sentences in the
 //! learner's language.
 
-use crate::course::i18n::{self, fill, tf, Lang};
 use crate::course::Failure;
+use crate::i18n::{self, fill, tf, Lang};
 use colored::Colorize;
 use rootfs_fetch::{Preference, Store};
 use std::collections::HashMap;

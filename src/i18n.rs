@@ -58,9 +58,9 @@ pub fn current() -> Lang {
 
 pub fn interface_source(lang: Lang) -> &'static str {
     match lang {
-        Lang::En => include_str!("../../lessons/en/interface.txt"),
-        Lang::It => include_str!("../../lessons/it/interface.txt"),
-        Lang::Pt => include_str!("../../lessons/pt/interface.txt"),
+        Lang::En => include_str!("../lessons/en/interface.txt"),
+        Lang::It => include_str!("../lessons/it/interface.txt"),
+        Lang::Pt => include_str!("../lessons/pt/interface.txt"),
     }
 }
 
