@@ -180,7 +180,7 @@ fn ping_inside(c: &Contained, to: Ipv4Addr) -> Result<(u32, String), Failure> {
 
 /// learnctr's own ping from the host: the replies, and what the table shows.
 fn ping_from_host(ctx: &Ctx, to: Ipv4Addr) -> Result<(usize, String), Failure> {
-    let rtts = net_client::ping(to, 3, Duration::from_secs(1))?;
+    let rtts = net_client::ping(ctx.k, to, 3, Duration::from_secs(1))?;
     let avg = rtts.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / rtts.len().max(1) as f64;
     let figures = fill(&ctx.s("value.ping_figures"), &[("received", &rtts.len()), ("avg", &format!("{avg:.3}"))]);
     Ok((rtts.len(), figures))

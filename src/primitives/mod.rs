@@ -14,6 +14,7 @@
 
 pub mod attempts;
 pub mod capabilities;
+pub mod capability_mask;
 pub mod cgroups;
 pub mod channel;
 pub mod chroot_and_pivot;
