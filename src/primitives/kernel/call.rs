@@ -2,7 +2,7 @@
 //!
 //! A call is data first, so it can be described (`describe.rs`, what the trace
 //! prints), performed (`perform.rs`, the only place that makes system calls) or only
-//! recorded (the [`super::Fake`] kernel of the unit tests). The variants are grouped
+//! recorded (the `Fake` kernel of the unit tests). The variants are grouped
 //! by topic, in the same order in every file of this module:
 //! processes, namespaces, mounts and the root, files, users and capabilities,
 //! filters (seccomp and eBPF), keys and IPC, sockets, terminals, sealed copies.

@@ -5,7 +5,7 @@
 //! build a [`Call`] and hand it to [`Kernel::invoke`]. There are two kernels:
 //! - [`Linux`] makes the call and records it in the trace (`trace.rs`) with what the
 //!   kernel answered: the trace the learner reads is made here, by construction;
-//! - [`Fake`] only records the call, so unit tests check the order of calls without
+//! - `Fake` (unit tests only) records the call, so unit tests check the order of calls without
 //!   root (the model is youki's `Syscall` trait).
 //!
 //! Read on in this order:
