@@ -2,7 +2,8 @@
 //! `run`, `exec`, as runc names them, built from the same primitives as the lessons.
 //!
 //! Read in this order:
-//! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read with precise errors;
+//! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read and checked;
+//! - `spec_error.rs`: what can be wrong in config.json, said in English or in a lesson's words;
 //! - `refuse.rs`: every config.json field learnctr cannot apply, refused in one sentence;
 //! - `sysctl.rs`: which sysctls a container may set (those its namespaces isolate);
 //! - `resources.rs`: `linux.resources` turned into cgroup limits, and the cgroup's path;
@@ -44,6 +45,7 @@ pub mod resources;
 pub mod sealed;
 pub mod seccomp_profile;
 pub mod spec;
+pub mod spec_error;
 pub mod state;
 pub mod sysctl;
 pub mod timing;
@@ -72,8 +74,8 @@ impl From<Error> for RtError {
     }
 }
 
-impl From<spec::SpecError> for RtError {
-    fn from(e: spec::SpecError) -> RtError {
+impl From<spec_error::SpecError> for RtError {
+    fn from(e: spec_error::SpecError) -> RtError {
         RtError(e.to_string())
     }
 }
