@@ -88,7 +88,8 @@ pub(super) fn child(
     } else {
         channel::send_to(sock, &ToHost::InitPid(nix::unistd::getpid().as_raw()))?;
     }
-    // The init.
+    // We are the init now. What it asks of the runtime, and how it waits for `start`,
+    // go into its Context; `init::run` takes the steps.
     let ask_hooks = || -> crate::primitives::Result<()> {
         channel::send_to(sock, &ToHost::RunRuntimeHooks)?;
         match channel::receive::<ToChild>(sock)? {
