@@ -67,13 +67,21 @@ pub fn of_process(pid: Option<i32>) -> std::io::Result<Vec<(&'static str, Mask)>
 /// inheritable set lets a program with file capabilities gain them across `execve`
 /// (CVE-2022-29162 in runc, CVE-2022-24769 in Docker, fixed by leaving it empty).
 pub fn restrict(k: &dyn Kernel, keep: Mask) -> Result<()> {
+    drop_bounding_except(k, keep)?;
+    k.capset(keep, keep, Mask(0))?;
+    k.clear_ambient()
+}
+
+/// Drop from the bounding set every capability not in `keep`, for good: no later
+/// `execve` of a file with capabilities can gain them back. Only those still in the
+/// set are dropped (each drop is one `prctl`, in the trace).
+pub fn drop_bounding_except(k: &dyn Kernel, keep: Mask) -> Result<()> {
     for cap in Mask(!keep.0).capabilities() {
         if caps::has_cap(None, caps::CapSet::Bounding, cap).unwrap_or(false) {
             k.drop_bounding(cap)?;
         }
     }
-    k.capset(keep, keep, Mask(0))?;
-    k.clear_ambient()
+    Ok(())
 }
 
 #[cfg(test)]

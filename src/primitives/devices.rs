@@ -9,8 +9,43 @@ use super::error::Result;
 use super::kernel::Kernel;
 use nix::mount::MsFlags;
 
-/// The devices a container gets (the OCI runtime spec's default devices).
-pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// A device node: its name in /dev, its type, and the numbers the kernel knows it by.
+pub struct Device {
+    pub name: &'static str,
+    pub typ: Type,
+    pub major: u64,
+    pub minor: u64,
+}
+
+/// The two types of device node, as mknod(2) makes them (`S_IFCHR`, `S_IFBLK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    /// Read byte by byte: a terminal, /dev/null, a random number generator.
+    Char,
+    /// Read in blocks: a disk.
+    Block,
+}
+
+impl Type {
+    /// The letter a cgroup device rule names it by (`c 1:3 rwm`).
+    pub fn letter(self) -> &'static str {
+        match self {
+            Type::Char => "c",
+            Type::Block => "b",
+        }
+    }
+}
+
+/// The devices a container gets (the OCI runtime spec's default devices): all of
+/// them character devices, none a disk.
+pub const DEVICES: [Device; 6] = [
+    Device { name: "null", typ: Type::Char, major: 1, minor: 3 },
+    Device { name: "zero", typ: Type::Char, major: 1, minor: 5 },
+    Device { name: "full", typ: Type::Char, major: 1, minor: 7 },
+    Device { name: "random", typ: Type::Char, major: 1, minor: 8 },
+    Device { name: "urandom", typ: Type::Char, major: 1, minor: 9 },
+    Device { name: "tty", typ: Type::Char, major: 5, minor: 0 },
+];
 
 /// The symlinks every Linux program expects in /dev.
 pub const LINKS: [(&str, &str); 5] = [
@@ -26,7 +61,7 @@ pub fn populate(k: &dyn Kernel, root: &str) -> Result<()> {
     let dev = format!("{root}/dev");
     let nosuid = MsFlags::MS_NOSUID;
     k.mount(Some("tmpfs"), &dev, Some("tmpfs"), nosuid | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
-    for name in DEVICES {
+    for Device { name, .. } in DEVICES {
         // A bind mount needs a file to land on.
         let target = format!("{dev}/{name}");
         k.create_file(&target, 0o666)?;
@@ -65,7 +100,7 @@ pub fn populate(k: &dyn Kernel, root: &str) -> Result<()> {
 
 /// Every name `populate` puts in /dev, sorted (what `ls /dev` shows inside).
 pub fn expected_names() -> Vec<String> {
-    let mut names: Vec<String> = DEVICES.iter().map(|d| d.to_string()).collect();
+    let mut names: Vec<String> = DEVICES.iter().map(|d| d.name.to_string()).collect();
     names.extend(["pts", "shm", "mqueue"].map(String::from));
     names.extend(LINKS.iter().map(|(_, n)| n.to_string()));
     names.sort();

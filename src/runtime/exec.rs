@@ -157,7 +157,7 @@ fn exec_child(
     if let Some(socket) = console {
         crate::primitives::console::attach(k, socket)?;
     }
-    init::process_limits(k, spec.process().as_ref().expect("set by exec"))?;
+    super::process_limits::apply(k, spec.process().as_ref().expect("set by exec"))?;
     Err(init::finish(k, spec, None, o.preserve_fds)?)
 }
 

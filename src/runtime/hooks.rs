@@ -1,14 +1,22 @@
 //! Hooks: programs the runtime runs at points of the container's life, each given the
 //! container's state as JSON on its stdin (OCI runtime spec, "POSIX-platform Hooks").
 //!
-//! | hook            | when                                              | run by        |
-//! |-----------------|---------------------------------------------------|---------------|
-//! | createRuntime   | after the namespaces exist, before pivot_root     | the runtime   |
-//! | prestart        | at `start`, before the user's program (spec 1.0.2) | the runtime  |
-//! | createContainer | in the container's mount namespace, before pivot  | the init      |
-//! | startContainer  | inside, after `start`, before the user's program   | the init      |
-//! | poststart       | after the user's program started                  | `start`       |
-//! | poststop        | after the container is deleted                    | `delete`      |
+//! In the order they run (the steps are those of `init.rs`):
+//!
+//! | hook            | when                                                            | run by                         |
+//! |-----------------|-----------------------------------------------------------------|--------------------------------|
+//! | createRuntime   | `create`, after the mounts and /dev (step 5), before pivot_root | the runtime, asked by the init |
+//! | createContainer | right after, in the container's namespaces, before pivot_root   | the init                       |
+//! | prestart        | `start`, after pivot_root, before the init is released          | `start`                        |
+//! | startContainer  | inside, after `start`, before the user's program (step 13)      | the init                       |
+//! | poststart       | after the user's program started                                | `start`                        |
+//! | poststop        | after the container is deleted                                  | `delete`                       |
+//!
+//! prestart runs where the runtime spec's words for it, as oci-spec documents the
+//! field, put it ("after the `start` operation is called but before the
+//! user-specified program command is executed"); `tests/runtime.rs` pins it there (the
+//! hook reads the status `created`). runc runs it earlier: at `create`, just before
+//! createRuntime, before pivot_root.
 //!
 //! A failing prestart, createRuntime, createContainer or startContainer hook stops the
 //! container; a failing poststart or poststop hook only warns.

@@ -2,12 +2,27 @@
 //! `run`, `exec`, as runc names them, built from the same primitives as the lessons.
 //!
 //! Read in this order:
-//! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read with precise errors;
+//! - `spec.rs`: config.json (oci-spec), written like `runc spec`, read and checked;
+//! - `spec_error.rs`: what can be wrong in config.json, said in English or in a lesson's words;
 //! - `refuse.rs`: every config.json field learnctr cannot apply, refused in one sentence;
 //! - `sysctl.rs`: which sysctls a container may set (those its namespaces isolate);
 //! - `resources.rs`: `linux.resources` turned into cgroup limits, and the cgroup's path;
-//! - `create.rs`: `create`, from the bundle to an init waiting for `start`;
-//! - `init.rs`: the container's init, in runc's order;
+//! - `create.rs`: `create`, from the bundle to an init waiting for `start`, in five steps;
+//! - `spawn.rs`: the runtime's side of the birth: the child forked into its cgroups,
+//!   answered over a socket until the init is ready;
+//! - `child.rs`: the child's side: the namespaces, the fork of the init;
+//! - `init.rs`: the container's init; `run`, at its top, is the order of its steps, one
+//!   line each;
+//! - `mounts.rs`: the init's mounts: `/` a slave, the rootfs and config.json's mounts
+//!   (the cgroup filesystems too), `pivot_root`, masked and read-only paths;
+//! - `devices.rs`: `/dev` inside (default devices, `linux.devices`, symlinks), and what a
+//!   device type of config.json is;
+//! - `process_limits.rs`: rlimits, oom_score_adj and I/O priority (the init's, an exec's);
+//! - `privileges.rs`: what the init gives up: fds close-on-exec, AppArmor, a cwd proved
+//!   inside, the user and the capabilities;
+//! - `program.rs`: the program, found in PATH at `create`, executed after `start`;
+//! - `hooks.rs`: the hooks, when each runs, and how;
+//! - `seccomp_profile.rs`: `linux.seccomp` compiled into filters;
 //! - `lifecycle.rs`: `start`, `state`, `kill`, `delete`, `run`, `list`, `ps`,
 //!   `pause`, `resume`;
 //! - `exec.rs`: `exec`, a process entering a running container;
@@ -15,7 +30,6 @@
 //! - `features.rs`: `features`, what this runtime implements, as JSON;
 //! - `sealed.rs`: learnctr re-executes itself from a read-only copy (CVE-2019-5736);
 //! - `state.rs`: `ROOT/ID/state.json` and the OCI state;
-//! - `hooks.rs`, `seccomp_profile.rs`: hooks and `linux.seccomp`;
 //! - `log.rs`: `--log` and `--log-format`, as runc writes them;
 //! - `timing.rs`: `LEARNCTR_TIMING=1` marks, for `make bench`.
 //!
@@ -32,18 +46,26 @@
 //! opens it for reading. `create` has exited by then; the init waits alone. `start`
 //! returns once the init has become the container's program (`execve`).
 
+pub mod child;
 pub mod create;
+pub mod devices;
 pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod lifecycle;
 pub mod log;
+pub mod mounts;
+pub mod privileges;
+pub mod process_limits;
+pub mod program;
 pub mod refuse;
 pub mod resources;
 pub mod sealed;
 pub mod seccomp_profile;
+pub mod spawn;
 pub mod spec;
+pub mod spec_error;
 pub mod state;
 pub mod sysctl;
 pub mod timing;
@@ -72,8 +94,8 @@ impl From<Error> for RtError {
     }
 }
 
-impl From<spec::SpecError> for RtError {
-    fn from(e: spec::SpecError) -> RtError {
+impl From<spec_error::SpecError> for RtError {
+    fn from(e: spec_error::SpecError) -> RtError {
         RtError(e.to_string())
     }
 }

@@ -5,9 +5,11 @@
 //! file for is an error when it is written, never skipped; the two fields Linux has
 //! dropped (kernel memory limits) are announced as not applied, as runc does.
 
+use super::devices::node_of;
 use super::{Rt, RtError};
 use crate::primitives::cgroups::files::Throttle;
 use crate::primitives::cgroups::{Cgroup, Hierarchy, Limit, Mode};
+use crate::primitives::devices::DEVICES;
 use oci_spec::runtime::Spec;
 
 /// The controllers a container's cgroup joins, when this machine has them: on v1
@@ -252,18 +254,23 @@ pub fn limits(spec: &Spec) -> Rt<(Vec<Limit>, Vec<String>)> {
 }
 
 /// The devices every container needs, allowed after the bundle's rules as runc
-/// allows them: null, zero, full, random, urandom, tty, ptmx and the pseudo-terminals.
-const DEFAULT_DEVICES: [&str; 9] = [
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
+/// allows them: each default device of /dev (`primitives::devices::DEVICES`: null,
+/// zero, full, random, urandom, tty), then the terminals.
+fn default_device_rules() -> impl Iterator<Item = String> {
+    let nodes = DEVICES.iter().map(|d| rule(d.typ.letter(), d.major, d.minor, "rwm"));
+    nodes.chain(TERMINALS.iter().map(|t| t.to_string()))
+}
+
+/// The terminals, allowed beside the default devices but made by no mknod in /dev:
+/// /dev/console (5:1, as runc allows it), ptmx (5:2) and the pseudo-terminals
+/// (136:*) are nodes of the container's own devpts (`/dev/ptmx` is a link to
+/// `pts/ptmx`), which `process.terminal` needs.
+const TERMINALS: [&str; 3] = ["c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"];
+
+/// A cgroup device rule, as devices.allow reads it: `c 1:3 rwm`.
+fn rule(typ: &str, major: impl std::fmt::Display, minor: impl std::fmt::Display, access: &str) -> String {
+    format!("{typ} {major}:{minor} {access}")
+}
 
 /// `linux.resources.devices` in the order given, then the default devices and the
 /// nodes `linux.devices` asks to create. No rules at all: no device control (as runc).
@@ -274,20 +281,18 @@ fn device_rules(spec: &Spec) -> Vec<Limit> {
         return out;
     };
     for d in rules {
-        let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+        // A rule's type is written as config.json spells it (`a`, `b`, `c`).
+        let typ = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
         let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
         let access = d.access().clone().unwrap_or_else(|| "rwm".into());
-        out.push(Limit::Device {
-            allow: d.allow(),
-            rule: format!("{kind} {}:{} {access}", num(d.major()), num(d.minor())),
-        });
+        out.push(Limit::Device { allow: d.allow(), rule: rule(&typ, num(d.major()), num(d.minor()), &access) });
     }
-    for rule in DEFAULT_DEVICES {
-        out.push(Limit::Device { allow: true, rule: rule.to_string() });
+    for rule in default_device_rules() {
+        out.push(Limit::Device { allow: true, rule });
     }
     for d in spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default() {
-        let kind = if d.typ() == oci_spec::runtime::LinuxDeviceType::B { "b" } else { "c" };
-        out.push(Limit::Device { allow: true, rule: format!("{kind} {}:{} rwm", d.major(), d.minor()) });
+        let typ = node_of(d.typ()).rule_type().letter();
+        out.push(Limit::Device { allow: true, rule: rule(typ, d.major(), d.minor(), "rwm") });
     }
     out
 }
@@ -364,6 +369,45 @@ mod tests {
         for bad in ["/a/b", "a.slice:x", "a:b:c", "a.slice:../..:x", "a--b.slice:p:n"] {
             assert_eq!(systemd_path(bad), None, "{bad}");
         }
+    }
+
+    /// The rules written, in order: the bundle's, the default devices, the terminals,
+    /// then one per `linux.devices` node (a FIFO's says `c`, as it always has).
+    #[test]
+    fn device_rules_are_the_bundles_then_the_defaults_then_the_nodes() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({"ociVersion": "1.0.2", "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "b", "major": 8, "access": "r"}]},
+            "devices": [
+                {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0},
+                {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
+                {"path": "/dev/u", "type": "u", "major": 4, "minor": 1},
+                {"path": "/dev/pipe", "type": "p", "major": 0, "minor": 0}
+            ]}})).unwrap();
+        let rules: Vec<String> = device_rules(&spec)
+            .into_iter()
+            .map(|l| match l {
+                Limit::Device { allow, rule } => format!("{} {rule}", if allow { "allow" } else { "deny" }),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected = [
+            "deny a *:* rwm",
+            "allow b 8:* r",
+            "allow c 1:3 rwm",
+            "allow c 1:5 rwm",
+            "allow c 1:7 rwm",
+            "allow c 1:8 rwm",
+            "allow c 1:9 rwm",
+            "allow c 5:0 rwm",
+            "allow c 5:1 rwm",
+            "allow c 5:2 rwm",
+            "allow c 136:* rwm",
+            "allow b 8:0 rwm",
+            "allow c 10:229 rwm",
+            "allow c 4:1 rwm",
+            "allow c 0:0 rwm",
+        ];
+        assert_eq!(rules, expected);
     }
 
     #[test]

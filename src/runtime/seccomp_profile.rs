@@ -1,15 +1,26 @@
 //! `linux.seccomp` of config.json, compiled with the same code as lesson 6's profiles.
 //!
-//! Supported: a default action, rules with any of the actions below and with argument
-//! conditions (one filter per action, combined by the kernel), and `flags`. The rules
-//! are compiled for this machine's architecture (`refuse.rs` says so when config.json
-//! lists others). Anything else is refused with a sentence rather than applied
-//! differently than written.
+//! Supported:
+//! - `defaultAction` (with `defaultErrnoRet`), and rules with the actions allow, errno
+//!   (with `errnoRet`; EPERM without), kill, kill_thread, kill_process, trap and log. A
+//!   profile whose rules use several actions becomes one filter per action, which the
+//!   kernel combines by taking the most restrictive answer;
+//! - argument conditions (`args`), with every operator: `==`, `!=`, `<`, `<=`, `>`, `>=`
+//!   and masked equality (`value` the mask, `valueTwo` what the masked argument must
+//!   equal), each on the whole 64-bit argument; the conditions of one rule must all hold;
+//! - `flags`: TSYNC, LOG, SPEC_ALLOW, WAIT_KILLABLE_RECV.
+//!
+//! Not supported: the actions notify and trace (an error names them), and
+//! `listenerPath` (`refuse.rs` refuses it). The rules are compiled for this machine's
+//! architecture only (`refuse.rs` says so when `architectures` lists others), and a
+//! call it does not have is left out, as runc leaves it out. Anything else is refused
+//! with a sentence rather than applied differently than written.
 
 use crate::primitives::seccomp::{self, Profile};
 use crate::primitives::{Error, Result};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 
+/// A config.json action in seccompiler's JSON, or the sentence that refuses it.
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<serde_json::Value> {
     Ok(match a {
         LinuxSeccompAction::ScmpActAllow => serde_json::json!("allow"),
@@ -22,7 +33,8 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<serde_json::Value
     })
 }
 
-/// An argument condition in seccompiler's JSON.
+/// One argument condition of a rule (`index`, `op`, `value`, `valueTwo`), in
+/// seccompiler's JSON.
 fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<serde_json::Value> {
     use oci_spec::runtime::LinuxSeccompOperator as Op;
     let op = match a.op() {
