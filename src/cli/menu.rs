@@ -2,23 +2,40 @@
 //! watched (✓) and done yourself (its tasks), and what to run next.
 
 use super::{run_lesson, run_shell, tasks};
-use crate::course::{progress, Failure};
+use crate::course::progress::{self, Progress};
+use crate::course::Failure;
 use crate::i18n::t;
 use crate::lessons;
 use colored::Colorize;
 
 pub fn course_map() {
     let p = progress::load();
-    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
     println!("{}", t("course.map").bold());
     for n in 1..=lessons::PLANNED {
-        let mark = if done(n) { "✓".green().to_string() } else { " ".to_string() };
-        let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-        let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), &p);
-        println!("  {mark} {n}  {}{}{}", t(&format!("course.lesson.{n}")), state.dimmed(), yourself.dimmed());
+        println!("  {}", lesson_line(n, &p, true));
     }
     println!();
     println!("{}", t("course.how"));
+}
+
+/// Whether lesson `n` was watched to its end.
+fn watched(n: u32, p: &Progress) -> bool {
+    lessons::name(n).is_some_and(|name| p.is_done(name))
+}
+
+/// Lesson `n` as the course map and the menu show it: ✓ when watched, its number and
+/// title, "(coming)" when it is not written yet, and its tasks done yourself. In
+/// colour for the map; plain for the menu, whose selection has colours of its own.
+fn lesson_line(n: u32, p: &Progress, coloured: bool) -> String {
+    let title = t(&format!("course.lesson.{n}"));
+    let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
+    let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), p);
+    let mark = if watched(n, p) { "✓" } else { " " };
+    if coloured {
+        format!("{} {n}  {title}{}{}", mark.green(), state.dimmed(), yourself.dimmed())
+    } else {
+        format!("{mark} {n}  {title}{state}{yourself}")
+    }
 }
 
 pub fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
@@ -27,17 +44,11 @@ pub fn menu(interactive: bool, rootfs: Option<&str>) -> Result<(), Failure> {
         return Ok(());
     }
     let p = progress::load();
-    let done = |n: u32| lessons::name(n).is_some_and(|name| p.is_done(name));
     let items: Vec<String> = (1..=lessons::PLANNED)
-        .map(|n| {
-            let mark = if done(n) { "✓" } else { " " };
-            let state = if lessons::get(n).is_some() { String::new() } else { format!("  ({})", t("course.coming")) };
-            let yourself = tasks::lesson_state(lessons::name(n).unwrap_or_default(), &p);
-            format!("{mark} {n}  {}{state}{yourself}", t(&format!("course.lesson.{n}")))
-        })
+        .map(|n| lesson_line(n, &p, false))
         .chain([format!("  ›  {}", t("course.menu_shell"))])
         .collect();
-    let first_open = (1..=lessons::PLANNED).position(|n| !done(n)).unwrap_or(0);
+    let first_open = (1..=lessons::PLANNED).position(|n| !watched(n, &p)).unwrap_or(0);
     let picked =
         dialoguer::Select::new().with_prompt(t("course.choose")).items(&items).default(first_open).interact_opt();
     match picked {

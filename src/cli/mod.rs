@@ -1,10 +1,12 @@
-//! The command line: argument parsing and dispatch only. The runtime's commands
-//! (runc's surface) are in `oci.rs`.
+//! The command line: argument parsing and dispatch only. A command is the course's
+//! (this file, and `image.rs`, `rootfs.rs`, `tasks.rs` for their subcommands) or the
+//! OCI runtime's (runc's surface, `oci.rs`).
 
 mod image;
 mod maintenance;
 mod menu;
 mod oci;
+mod rootfs;
 mod tasks;
 mod usage;
 
@@ -39,9 +41,8 @@ pub struct Cli {
     /// `learnctr rootfs list`, or a directory.
     #[arg(long, global = true, value_name = "ROOTFS")]
     rootfs: Option<String>,
-    /// The runtime's global flags, as runc has them (before the subcommand).
     #[command(flatten)]
-    oci: liboci_cli::GlobalOpts,
+    runtime: oci::GlobalFlags,
     /// The version, in runc's shape.
     #[arg(long, short = 'v')]
     version: bool,
@@ -56,8 +57,19 @@ enum TraceMode {
     Full,
 }
 
+/// Every command: the course's, or the runtime's. Both are flattened into one list
+/// (`learnctr lesson 3`, `learnctr create ID`), since engines call the runtime's
+/// commands as they call runc's.
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Course(CourseCommand),
+    #[command(flatten)]
+    Runtime(oci::RuntimeCommand),
+}
+
+#[derive(Subcommand)]
+enum CourseCommand {
     /// The course map, with your progress.
     Lessons,
     /// Run one lesson (as root).
@@ -162,130 +174,70 @@ enum Command {
     /// Root filesystems for the lessons: fetch, list, import, export, remove.
     Rootfs {
         #[command(subcommand)]
-        command: RootfsCommand,
+        command: rootfs::RootfsCommand,
     },
-    /// The OCI runtime (runc's commands): create, start, state, kill, delete.
-    #[command(flatten)]
-    Standard(liboci_cli::StandardCmd),
-    /// The OCI runtime's other commands: exec, ps, pause, resume, update, features,
-    /// list, run, spec.
-    #[command(flatten)]
-    Common(liboci_cli::CommonCmd),
-}
-
-#[derive(Subcommand)]
-enum RootfsCommand {
-    /// Get one: alpine (downloaded, checked), busybox (built offline from a static
-    /// busybox); without a kind, Alpine when the network answers, else BusyBox.
-    Fetch {
-        kind: Option<String>,
-        /// Build the BusyBox rootfs from this static busybox binary.
-        #[arg(long, value_name = "PATH")]
-        busybox: Option<std::path::PathBuf>,
-    },
-    /// The root filesystems on this machine.
-    List,
-    /// Import a .tar, .tar.gz (such as `docker export` output) or a directory.
-    Import {
-        source: std::path::PathBuf,
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// Write one .tar.gz that a whole class can import offline.
-    Export {
-        file: std::path::PathBuf,
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// Remove a root filesystem.
-    Remove { name: String },
 }
 
 pub fn main() -> i32 {
-    let cli = match parse() {
+    let Cli { lang, yes, no_color, rootfs, runtime, version, command } = match parse() {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
-    let is_runtime = matches!(cli.command, Some(Command::Standard(_) | Command::Common(_)));
-    match usage::language(cli.lang.as_deref(), is_runtime) {
+    let runtime_command = matches!(command, Some(Command::Runtime(_)));
+    match usage::language(lang.as_deref(), runtime_command) {
         Ok(lang) => i18n::set(lang),
         Err(bad) => {
-            i18n::set(usage::language(None, is_runtime).unwrap_or(Lang::En));
+            i18n::set(usage::language(None, runtime_command).unwrap_or(Lang::En));
             return report(Failure::usage(tf("error.bad_lang", &[("lang", &bad)])));
         }
     }
-    if cli.no_color || std::env::var_os("NO_COLOR").is_some() {
+    if no_color || std::env::var_os("NO_COLOR").is_some() {
         colored::control::set_override(false);
     }
-    if cli.version {
+    if version {
         oci::print_version();
         return 0;
     }
-    let runtime = match oci::Globals::from(&cli.oci) {
-        Ok(g) => g,
-        Err(why) => return report(Failure::usage(why)),
-    };
+    let runtime = oci::Globals::from(&runtime);
     signals::install();
-    let interactive = !cli.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let rootfs = cli.rootfs.clone();
-    let (standard, common) = match &cli.command {
-        Some(Command::Standard(c)) => (Some(c), None),
-        Some(Command::Common(c)) => (None, Some(c)),
-        _ => (None, None),
+    let course = match command {
+        Some(Command::Runtime(command)) => return oci::main(command, &runtime),
+        Some(Command::Course(command)) => Some(command),
+        None => None,
     };
-    if is_runtime {
-        // Nobody reads the syscall trace of a runtime command (the lessons show it).
-        crate::primitives::trace::disable();
-        crate::runtime::timing::mark("learnctr main");
-        if let Some(code) = oci::check_root(&runtime, oci::needs_root(standard, common)) {
+    // The course's commands that enter containers: the menu, the shell, and the lessons
+    // (lessons 8 and 10 run the runtime in-process, and lesson 8 checks the protection
+    // on its own container).
+    let enters_containers =
+        matches!(course, None | Some(CourseCommand::Shell { .. } | CourseCommand::Lesson { .. } | CourseCommand::Next));
+    if enters_containers {
+        if let Some(code) = seal(&runtime) {
             return code;
         }
     }
-    // Commands that put learnctr's own processes into a container first re-execute
-    // learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
-    // The lessons too: lessons 8 and 10 run the runtime in-process, and lesson 8 checks
-    // the protection on its own container.
-    let enters_containers = oci::enters_containers(standard, common)
-        || matches!(cli.command, None | Some(Command::Shell { .. } | Command::Lesson { .. } | Command::Next));
-    if enters_containers && process::is_root() {
-        if let Err(e) = crate::runtime::sealed::ensure(&crate::primitives::Linux) {
-            return oci::error(
-                &runtime,
-                &format!("cannot run from a read-only copy of learnctr ({e}), so no container is entered"),
-            );
-        }
-    }
-    // Logged here, after the sealed re-execution: once per command.
-    if is_runtime {
-        oci::log_invocation(&runtime);
-    }
-    match cli.command {
-        Some(Command::Standard(c)) => oci::run_standard(c, &runtime),
-        Some(Command::Common(c)) => oci::run_common(c, &runtime),
-        command => match dispatch(command, interactive, rootfs.as_deref(), &runtime.root) {
-            Ok(()) => 0,
-            Err(f) => report(f),
-        },
+    let interactive = !yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    match dispatch(course, interactive, rootfs.as_deref(), &runtime.root) {
+        Ok(()) => 0,
+        Err(f) => report(f),
     }
 }
 
-/// The parser, with two changes to liboci-cli's: `kill`'s signal defaults to SIGTERM
-/// (as in runc), and the log flag's help names learnctr.
+/// Commands that put learnctr's own processes into a container first re-execute
+/// learnctr from a read-only copy of itself (CVE-2019-5736, see runtime/sealed.rs).
+/// `Some(exit code)` when that fails.
+fn seal(runtime: &oci::Globals) -> Option<i32> {
+    if !process::is_root() {
+        return None;
+    }
+    let e = crate::runtime::sealed::ensure(&crate::primitives::Linux).err()?;
+    let why = format!("cannot run from a read-only copy of learnctr ({e}), so no container is entered");
+    Some(oci::error(runtime, &why))
+}
+
+/// The parser, with one change to liboci-cli's: `kill`'s signal defaults to SIGTERM,
+/// as in runc.
 fn command() -> clap::Command {
-    Cli::command()
-        .mut_arg("log", |a| a.help("Where the runtime writes its errors (as runc's --log)"))
-        .mut_arg("root", |a| a.help("The runtime's state directory (default /run/learnctr)"))
-        .mut_arg("debug", |a| a.help("Log every runtime command with its arguments (in --log)"))
-        .mut_arg("log_format", |a| a.help("text or json (as runc's --log-format)"))
-        .mut_subcommand("kill", |c| c.mut_arg("signal", |a| a.required(false).default_value("SIGTERM")))
-        .mut_subcommand("create", |c| c.about("Create a container from a bundle; it waits for `start` (OCI runtime)"))
-        .mut_subcommand("exec", |c| c.about("Run a process in a running container (setns, as nsenter does)"))
-        .mut_subcommand("features", |c| c.about("What this runtime implements, as the runtime spec's JSON"))
-        .mut_subcommand("spec", |c| c.about("Write a config.json like `runc spec`"))
-        .mut_subcommand("list", |c| c.about("The containers and their status"))
-        // Refused with a sentence when called; not offered.
-        .mut_subcommand("checkpointt", |c| c.hide(true))
-        .mut_subcommand("events", |c| c.hide(true))
+    Cli::command().mut_subcommand("kill", |c| c.mut_arg("signal", |a| a.required(false).default_value("SIGTERM")))
 }
 
 fn parse() -> Result<Cli, clap::Error> {
@@ -316,18 +268,18 @@ fn report(f: Failure) -> i32 {
 }
 
 fn dispatch(
-    command: Option<Command>,
+    command: Option<CourseCommand>,
     interactive: bool,
     rootfs: Option<&str>,
     runtime_root: &std::path::Path,
 ) -> Result<(), Failure> {
     match command {
         None => menu(interactive, rootfs),
-        Some(Command::Lessons) => {
+        Some(CourseCommand::Lessons) => {
             course_map();
             Ok(())
         }
-        Some(Command::Lesson { number, step, subnet, registry, trace }) => {
+        Some(CourseCommand::Lesson { number, step, subnet, registry, trace }) => {
             let number = lesson_number(&number)?;
             let step = step
                 .map(|s| s.parse::<usize>().map_err(|_| Failure::usage(tf("error.bad_step_text", &[("k", &s)]))))
@@ -338,7 +290,7 @@ fn dispatch(
             }
             run_lesson(number, step, interactive, rootfs, (subnet, registry), trace == TraceMode::Full)
         }
-        Some(Command::Next) => {
+        Some(CourseCommand::Next) => {
             let p = progress::load();
             match (1..=lessons::PLANNED).find(|n| lessons::name(*n).is_some_and(|name| !p.is_done(name))) {
                 Some(n) => run_lesson(n, None, interactive, rootfs, (None, None), false),
@@ -354,7 +306,7 @@ fn dispatch(
                 }
             }
         }
-        Some(Command::Reset { number, all }) => {
+        Some(CourseCommand::Reset { number, all }) => {
             let which = match (number, all) {
                 (_, true) => None,
                 (Some(n), false) => Some(lesson_number(&n)?),
@@ -364,21 +316,21 @@ fn dispatch(
             println!("{}", t("course.reset_done"));
             Ok(())
         }
-        Some(Command::Tasks) => tasks::list(),
-        Some(Command::Progress { json: true }) => tasks::progress_json(),
-        Some(Command::Progress { json: false }) => {
+        Some(CourseCommand::Tasks) => tasks::list(),
+        Some(CourseCommand::Progress { json: true }) => tasks::progress_json(),
+        Some(CourseCommand::Progress { json: false }) => {
             course_map();
             tasks::list()
         }
-        Some(Command::Task { id, reset }) => tasks::show(&id, reset, rootfs, interactive),
-        Some(Command::Check { id, answer }) => tasks::check(&id, answer, rootfs),
-        Some(Command::Hint { id }) => tasks::hint(&id),
-        Some(Command::Solution { id }) => tasks::solution(&id, rootfs),
-        Some(Command::Doctor) => run_doctor(),
-        Some(Command::Cleanup) => run_cleanup(),
-        Some(Command::Rootfs { command }) => run_rootfs(command, interactive),
-        Some(Command::Image { command }) => image::run(command),
-        Some(Command::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, image, command }) => {
+        Some(CourseCommand::Task { id, reset }) => tasks::show(&id, reset, rootfs, interactive),
+        Some(CourseCommand::Check { id, answer }) => tasks::check(&id, answer, rootfs),
+        Some(CourseCommand::Hint { id }) => tasks::hint(&id),
+        Some(CourseCommand::Solution { id }) => tasks::solution(&id, rootfs),
+        Some(CourseCommand::Doctor) => run_doctor(),
+        Some(CourseCommand::Cleanup) => run_cleanup(),
+        Some(CourseCommand::Rootfs { command }) => rootfs::run(command, interactive),
+        Some(CourseCommand::Image { command }) => image::run(command),
+        Some(CourseCommand::Shell { memory, cpus, pids, net, subnet, hostname, readonly, trace, image, command }) => {
             let memory = match memory {
                 Some(text) => Some(
                     crate::shell::bundle::parse_size(&text)
@@ -408,12 +360,10 @@ fn dispatch(
             };
             run_shell(options, rootfs, image.as_deref(), interactive)
         }
-        Some(Command::Completions { shell }) => {
+        Some(CourseCommand::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "learnctr", &mut std::io::stdout());
             Ok(())
         }
-        // The runtime's commands never come here (see `main`).
-        Some(Command::Standard(_) | Command::Common(_)) => Ok(()),
     }
 }
 
@@ -501,16 +451,15 @@ fn run_shell(
     }
 }
 
-fn run_rootfs(command: RootfsCommand, progress: bool) -> Result<(), Failure> {
-    use crate::course_rootfs;
-    if !matches!(command, RootfsCommand::List) {
-        require_root("learnctr rootfs")?;
-    }
-    match command {
-        RootfsCommand::Fetch { kind, busybox } => course_rootfs::fetch(kind.as_deref(), busybox.as_deref(), progress),
-        RootfsCommand::List => course_rootfs::list(),
-        RootfsCommand::Import { source, name } => course_rootfs::import(&source, name.as_deref()),
-        RootfsCommand::Export { file, name } => course_rootfs::export(&file, name.as_deref()),
-        RootfsCommand::Remove { name } => course_rootfs::remove(&name),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own checks of the whole command line (names, flags, defaults), which it
+    /// makes only in debug builds and only for the parts a run reaches.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        command().debug_assert();
     }
 }

@@ -9,10 +9,83 @@ use crate::i18n::{t, tf};
 use crate::primitives::{process, Kernel, Linux};
 use crate::runtime::{self, RtError};
 use colored::Colorize;
-use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 use std::path::PathBuf;
 
-/// The runtime's global options, as runc has them.
+/// The runtime's commands, with runc's names and flags (each one's flags are
+/// liboci-cli's). They sit beside the course's commands in `learnctr --help`.
+#[derive(clap::Subcommand)]
+pub enum RuntimeCommand {
+    /// Create a container from a bundle; it waits for `start` (OCI runtime)
+    Create(liboci_cli::Create),
+    Start(liboci_cli::Start),
+    State(liboci_cli::State),
+    Kill(liboci_cli::Kill),
+    Delete(liboci_cli::Delete),
+    // Refused with a sentence when called; not offered (the name is liboci-cli's).
+    #[command(hide = true)]
+    Checkpointt(liboci_cli::Checkpoint),
+    #[command(hide = true)]
+    Events(liboci_cli::Events),
+    /// Run a process in a running container (setns, as nsenter does)
+    Exec(liboci_cli::Exec),
+    /// What this runtime implements, as the runtime spec's JSON
+    Features(liboci_cli::Features),
+    /// The containers and their status
+    List(liboci_cli::List),
+    Pause(liboci_cli::Pause),
+    Ps(liboci_cli::Ps),
+    Resume(liboci_cli::Resume),
+    Run(liboci_cli::Run),
+    Update(liboci_cli::Update),
+    /// Write a config.json like `runc spec`
+    Spec(liboci_cli::Spec),
+}
+
+impl RuntimeCommand {
+    /// Whether the command puts a process into a container (it then runs from a
+    /// sealed copy of learnctr, see runtime/sealed.rs).
+    pub fn enters_containers(&self) -> bool {
+        matches!(self, RuntimeCommand::Create(_) | RuntimeCommand::Run(_) | RuntimeCommand::Exec(_))
+    }
+
+    /// Only `spec`, `list`, `state` and `features` work without root.
+    pub fn needs_root(&self) -> bool {
+        !matches!(
+            self,
+            RuntimeCommand::State(_) | RuntimeCommand::Spec(_) | RuntimeCommand::List(_) | RuntimeCommand::Features(_)
+        )
+    }
+}
+
+/// The runtime's global flags, as runc has them: before the subcommand.
+#[derive(clap::Args)]
+pub struct GlobalFlags {
+    /// Where the runtime writes its errors (as runc's --log)
+    #[arg(short, long, overrides_with("log"))]
+    log: Option<PathBuf>,
+    /// Log every runtime command with its arguments (in --log)
+    #[arg(long)]
+    debug: bool,
+    /// text or json (as runc's --log-format)
+    #[arg(long, value_enum, hide_possible_values = true)]
+    log_format: Option<LogFormat>,
+    /// The runtime's state directory (default /run/learnctr)
+    #[arg(short, long)]
+    root: Option<PathBuf>,
+    /// Enable systemd cgroup manager, rather then use the cgroupfs directly.
+    #[arg(short, long)]
+    systemd_cgroup: bool,
+}
+
+/// How `--log` writes its lines, as runc does: logrus' text (`time=.. level=.. msg=..`)
+/// or one JSON object a line (see runtime/log.rs).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The runtime's global options, read.
 pub struct Globals {
     pub root: PathBuf,
     pub log: Option<PathBuf>,
@@ -22,20 +95,33 @@ pub struct Globals {
 }
 
 impl Globals {
-    pub fn from(g: &GlobalOpts) -> Result<Globals, String> {
-        let json = match g.log_format.as_deref().unwrap_or("text") {
-            "text" => false,
-            "json" => true,
-            other => return Err(tf("runtime.bad_log_format", &[("value", &other)])),
-        };
-        Ok(Globals {
+    pub fn from(g: &GlobalFlags) -> Globals {
+        Globals {
             root: g.root.clone().unwrap_or_else(|| PathBuf::from(runtime::state::DEFAULT_ROOT)),
             log: g.log.clone(),
-            json,
+            json: g.log_format == Some(LogFormat::Json),
             debug: g.debug,
             systemd_cgroup: g.systemd_cgroup,
-        })
+        }
     }
+}
+
+/// A runtime command, from its start to its exit code.
+pub fn main(command: RuntimeCommand, g: &Globals) -> i32 {
+    // Nobody reads the syscall trace of a runtime command (the lessons show it).
+    crate::primitives::trace::disable();
+    runtime::timing::mark("learnctr main");
+    if let Some(code) = check_root(g, command.needs_root()) {
+        return code;
+    }
+    if command.enters_containers() {
+        if let Some(code) = super::seal(g) {
+            return code;
+        }
+    }
+    // Logged here, after the sealed re-execution: once per command.
+    log_invocation(g);
+    finish(run(command, g), g)
 }
 
 /// runc's `--version`: the name and version, then the runtime spec it implements.
@@ -44,17 +130,13 @@ pub fn print_version() {
     println!("spec: {}", runtime::features::SPEC_VERSION);
 }
 
-/// Whether a runtime command puts a process into a container (it then runs from a
-/// sealed copy of learnctr, see runtime/sealed.rs).
-pub fn enters_containers(standard: Option<&StandardCmd>, common: Option<&CommonCmd>) -> bool {
-    matches!(standard, Some(StandardCmd::Create(_))) || matches!(common, Some(CommonCmd::Run(_) | CommonCmd::Exec(_)))
-}
-
-pub fn run_standard(command: StandardCmd, g: &Globals) -> i32 {
+/// The command itself, done by the runtime (`src/runtime/`): its exit code, or the
+/// sentence that says why it failed.
+fn run(command: RuntimeCommand, g: &Globals) -> Result<i32, RtError> {
     let k: &dyn Kernel = &Linux;
     let root = g.root.as_path();
-    let result = match command {
-        StandardCmd::Create(c) => create_flags(c.no_pivot, c.preserve_fds).and_then(|keep_fds| {
+    match command {
+        RuntimeCommand::Create(c) => create_flags(c.no_pivot, c.preserve_fds).and_then(|keep_fds| {
             let opts = runtime::CreateOptions {
                 root,
                 id: &c.container_id,
@@ -68,27 +150,19 @@ pub fn run_standard(command: StandardCmd, g: &Globals) -> i32 {
             };
             runtime::create(k, &opts).map(|_| 0)
         }),
-        StandardCmd::Start(s) => runtime::start(root, &s.container_id).map(|_| 0),
-        StandardCmd::State(s) => runtime::state_json(root, &s.container_id).map(|json| {
+        RuntimeCommand::Start(s) => runtime::start(root, &s.container_id).map(|_| 0),
+        RuntimeCommand::State(s) => runtime::state_json(root, &s.container_id).map(|json| {
             println!("{json}");
             0
         }),
-        StandardCmd::Kill(c) => runtime::kill(k, root, &c.container_id, &c.signal, c.all).map(|_| 0),
-        StandardCmd::Delete(d) => runtime::delete(k, root, &d.container_id, d.force).map(|_| 0),
-    };
-    finish(result, g)
-}
-
-pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
-    let k: &dyn Kernel = &Linux;
-    let root = g.root.as_path();
-    let result: Result<i32, RtError> = match command {
-        CommonCmd::Spec(s) => {
+        RuntimeCommand::Kill(c) => runtime::kill(k, root, &c.container_id, &c.signal, c.all).map(|_| 0),
+        RuntimeCommand::Delete(d) => runtime::delete(k, root, &d.container_id, d.force).map(|_| 0),
+        RuntimeCommand::Spec(s) => {
             let bundle = s.bundle.unwrap_or_else(|| PathBuf::from("."));
             runtime::spec::write(&bundle, s.rootless).map(|_| 0).map_err(Into::into)
         }
-        CommonCmd::List(l) => list(root, &l.format, l.quiet),
-        CommonCmd::Run(r) => create_flags(r.no_pivot, r.preserve_fds).and_then(|keep_fds| {
+        RuntimeCommand::List(l) => list(root, &l.format, l.quiet),
+        RuntimeCommand::Run(r) => create_flags(r.no_pivot, r.preserve_fds).and_then(|keep_fds| {
             if r.keep || r.no_subreaper || r.console_socket.is_some() || r.pid_file.is_some() {
                 return Err(RtError(t("runtime.run_flags")));
             }
@@ -105,19 +179,18 @@ pub fn run_common(command: CommonCmd, g: &Globals) -> i32 {
             };
             runtime::run(k, &opts, r.detach)
         }),
-        CommonCmd::Exec(e) => exec(k, root, e),
-        CommonCmd::Ps(p) => runtime::lifecycle::ps(root, &p.container_id, &p.format, &p.ps_options),
-        CommonCmd::Pause(p) => runtime::lifecycle::pause(k, root, &p.container_id).map(|_| 0),
-        CommonCmd::Resume(r) => runtime::lifecycle::resume(k, root, &r.container_id).map(|_| 0),
-        CommonCmd::Update(u) => runtime::update::update(k, root, &u).map(|_| 0),
-        CommonCmd::Features(_) => {
+        RuntimeCommand::Exec(e) => exec(k, root, e),
+        RuntimeCommand::Ps(p) => runtime::lifecycle::ps(root, &p.container_id, &p.format, &p.ps_options),
+        RuntimeCommand::Pause(p) => runtime::lifecycle::pause(k, root, &p.container_id).map(|_| 0),
+        RuntimeCommand::Resume(r) => runtime::lifecycle::resume(k, root, &r.container_id).map(|_| 0),
+        RuntimeCommand::Update(u) => runtime::update::update(k, root, &u).map(|_| 0),
+        RuntimeCommand::Features(_) => {
             println!("{}", runtime::features::json());
             Ok(0)
         }
-        CommonCmd::Events(_) => Err(RtError(t("runtime.no_events"))),
-        CommonCmd::Checkpointt(_) => Err(RtError(t("runtime.no_checkpoint"))),
-    };
-    finish(result, g)
+        RuntimeCommand::Events(_) => Err(RtError(t("runtime.no_events"))),
+        RuntimeCommand::Checkpointt(_) => Err(RtError(t("runtime.no_checkpoint"))),
+    }
 }
 
 /// `--no-pivot` is refused (a root switched by chroot keeps a path back to the
@@ -180,12 +253,6 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32, RtErro
     Ok(0)
 }
 
-/// Only `spec`, `list`, `state` and `features` work without root.
-pub fn needs_root(standard: Option<&StandardCmd>, common: Option<&CommonCmd>) -> bool {
-    !matches!(standard, Some(StandardCmd::State(_)))
-        && !matches!(common, Some(CommonCmd::Spec(_) | CommonCmd::List(_) | CommonCmd::Features(_)))
-}
-
 fn finish(result: Result<i32, RtError>, g: &Globals) -> i32 {
     match result {
         Ok(code) => code,
@@ -195,7 +262,7 @@ fn finish(result: Result<i32, RtError>, g: &Globals) -> i32 {
 
 /// With `--debug`, one line per invocation (the command and its arguments) in the
 /// log: how lesson 11 shows every call an engine makes.
-pub fn log_invocation(g: &Globals) {
+fn log_invocation(g: &Globals) {
     runtime::log::configure(g.log.clone(), g.json);
     if g.debug {
         let argv: Vec<String> = std::env::args().collect();
@@ -214,6 +281,6 @@ pub fn error(g: &Globals, message: &str) -> i32 {
 }
 
 /// Refuse a runtime command that needs root, in one sentence.
-pub fn check_root(g: &Globals, needed: bool) -> Option<i32> {
+fn check_root(g: &Globals, needed: bool) -> Option<i32> {
     (needed && !process::is_root()).then(|| error(g, &t("runtime.need_root")))
 }

@@ -4,7 +4,7 @@
 use super::require_root;
 use crate::course::{progress, Failure};
 use crate::i18n::{t, tf};
-use crate::primitives::cgroups::layout::{self, Mode};
+use crate::primitives::cgroups::hierarchy::{self, Mode};
 use crate::tasks::{self, Ctx, Task};
 use colored::Colorize;
 use std::path::PathBuf;
@@ -225,7 +225,7 @@ pub fn solution(id: &str, rootfs: Option<&str>) -> Result<(), Failure> {
     }
     let text = tasks::tasks_text();
     let parts = tasks::parts(&text, id).ok_or_else(|| Failure::new(tf("error.no_task", &[("id", &id)])))?;
-    let v2 = layout::detect_mode() == Mode::Unified;
+    let v2 = hierarchy::detect_mode() == Mode::Unified;
     let solution = placeholders(&tasks::for_this_host(&parts.solution, v2), &rootfs_candidates(rootfs));
     crate::course::render::prose(&solution);
     Ok(())

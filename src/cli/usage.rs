@@ -7,27 +7,6 @@ use crate::i18n::{self, list_or, t, tf, Lang};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::OsString;
 
-/// The commands of the course; every other subcommand is the OCI runtime's.
-pub const COURSE_COMMANDS: [&str; 17] = [
-    "image",
-    "lessons",
-    "lesson",
-    "next",
-    "reset",
-    "doctor",
-    "cleanup",
-    "completions",
-    "shell",
-    "rootfs",
-    "help",
-    "tasks",
-    "task",
-    "check",
-    "hint",
-    "solution",
-    "progress",
-];
-
 /// The language of a run. `--lang` first; without it the course follows the locale,
 /// while the runtime's commands stay English: containerd and Podman read their errors
 /// (they look for "does not exist"), and an engine's locale is no learner's choice.
@@ -87,8 +66,9 @@ impl Words {
         Words { lang, path }
     }
 
+    /// Whether the command named is one of the runtime's (`create`, `state`, ...).
     pub fn is_runtime(&self) -> bool {
-        self.path.first().is_some_and(|c| !COURSE_COMMANDS.contains(&c.as_str()))
+        self.path.first().is_some_and(|c| <super::oci::RuntimeCommand as clap::Subcommand>::has_subcommand(c))
     }
 }
 
@@ -250,16 +230,16 @@ mod tests {
     }
 
     #[test]
-    fn every_subcommand_is_the_course_or_the_runtime() {
-        let mut oci = clap::Command::new("x");
-        oci = <liboci_cli::StandardCmd as clap::Subcommand>::augment_subcommands(oci);
-        oci = <liboci_cli::CommonCmd as clap::Subcommand>::augment_subcommands(oci);
-        let oci: Vec<String> = oci.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    fn every_subcommand_but_help_is_the_course_or_the_runtime() {
+        use super::super::{oci::RuntimeCommand, CourseCommand};
+        use clap::Subcommand;
         let mut all = super::super::command();
         all.build();
-        for sub in all.get_subcommands().map(|s| s.get_name().to_string()) {
-            assert!(COURSE_COMMANDS.contains(&sub.as_str()) != oci.contains(&sub), "{sub}");
+        for sub in all.get_subcommands().map(|s| s.get_name()).filter(|s| *s != "help") {
+            assert!(CourseCommand::has_subcommand(sub) != RuntimeCommand::has_subcommand(sub), "{sub}");
+            assert_eq!(words(&[sub]).is_runtime(), RuntimeCommand::has_subcommand(sub), "{sub}");
         }
+        assert!(!words(&["help", "create"]).is_runtime());
     }
 
     #[test]

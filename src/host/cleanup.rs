@@ -8,7 +8,7 @@
 //! time and fails on nothing.
 
 use super::journal::{self, Object, Record};
-use crate::primitives::cgroups::layout as cgroupfs;
+use crate::primitives::cgroups;
 use crate::primitives::process;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,7 @@ fn remove(object: &Object) -> Result<(), String> {
             }
             Ok(())
         }
-        Object::Cgroup { path } => cgroupfs::remove(path).map_err(|e| e.to_string()),
+        Object::Cgroup { path } => cgroups::remove_dir(&crate::primitives::Linux, path).map_err(|e| e.to_string()),
         Object::Netns { name } => crate::primitives::netns::remove_named(name).map_err(|e| e.to_string()),
         Object::Link { name } => crate::primitives::netns::delete_link(name).map_err(|e| e.to_string()),
         Object::Dir { path } => {
@@ -127,7 +127,7 @@ fn remove(object: &Object) -> Result<(), String> {
 fn named_objects() -> Vec<Object> {
     let learners = |name: &str| crate::tasks::LEARNERS_NAMES.contains(&name);
     let mut found = Vec::new();
-    for path in cgroupfs::learnctr_cgroups() {
+    for path in cgroups::remove::learnctr_cgroups() {
         if !path.file_name().and_then(|n| n.to_str()).is_some_and(learners) {
             found.push(Object::Cgroup { path });
         }

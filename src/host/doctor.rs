@@ -4,7 +4,7 @@
 //! works without root, saying what it could not check.
 
 use crate::i18n::{t, tf};
-use crate::primitives::cgroups::layout::{self as cgroupfs, Mode};
+use crate::primitives::cgroups::hierarchy::{self as cgroupfs, Mode};
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{probe, process};
 use std::path::Path;

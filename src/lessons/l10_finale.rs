@@ -304,7 +304,7 @@ fn built(ctx: &mut Ctx) -> Result<(), Failure> {
         ctx.fact(label, path);
     }
     // Every step made a container and removed it: the host holds nothing of them.
-    let cgroups: Vec<String> = crate::primitives::cgroups::layout::learnctr_cgroups()
+    let cgroups: Vec<String> = crate::primitives::cgroups::remove::learnctr_cgroups()
         .iter()
         .map(|p| p.display().to_string())
         .filter(|p| p.contains("lesson10-"))

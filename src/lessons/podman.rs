@@ -12,7 +12,7 @@
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure};
 use crate::host::journal::{Entry, Object};
-use crate::primitives::cgroups::layout;
+use crate::primitives::cgroups;
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ impl Drop for Podman {
         drop(self.holder.take());
         let _ = std::fs::remove_dir_all(&self.dir);
         for dir in &self.cgroup_dirs {
-            let _ = layout::remove(dir);
+            let _ = cgroups::remove_dir(&crate::primitives::Linux, dir);
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::course::{Ctx, Failure};
 use crate::host::journal::{Journal, Object};
-use crate::primitives::cgroups::layout;
+use crate::primitives::cgroups::{self, hierarchy};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -119,17 +119,17 @@ fn run_probe(runtime: &Path, bundle: &Path, id: &str) -> Result<BTreeMap<String,
 /// parent.
 fn remove_cgroups_everywhere(path: &str) {
     let relative = path.trim_start_matches('/');
-    let mut roots = vec![PathBuf::from(layout::ROOT)];
-    roots.extend(std::fs::read_dir(layout::ROOT).into_iter().flatten().flatten().map(|e| e.path()));
+    let mut roots = vec![PathBuf::from(hierarchy::ROOT)];
+    roots.extend(std::fs::read_dir(hierarchy::ROOT).into_iter().flatten().flatten().map(|e| e.path()));
     for root in roots {
         let dir = root.join(relative);
         if dir.is_dir() {
-            let _ = layout::remove(&dir);
+            let _ = cgroups::remove_dir(&crate::primitives::Linux, &dir);
         }
         // runc removed its own cgroup, not the parents it made: remove them if empty.
         for parent in dir.ancestors().skip(1).take_while(|p| p.starts_with(&root) && *p != root) {
-            if layout::is_parent(parent) {
-                let _ = layout::remove(parent);
+            if cgroups::remove::is_parent(parent) {
+                let _ = cgroups::remove_dir(&crate::primitives::Linux, parent);
             }
         }
     }

@@ -247,7 +247,7 @@ pub fn delete(k: &dyn Kernel, root: &Path, id: &str, force: bool) -> Rt<()> {
     // cgroup the container joined (a pod's) is not ours to remove.
     if !c.cgroup_shared {
         for dir in &c.cgroup_dirs {
-            let _ = crate::primitives::cgroups::layout::remove(dir);
+            let _ = crate::primitives::cgroups::remove_dir(k, dir);
         }
     }
     std::fs::remove_dir_all(&dir).map_err(|e| RtError(format!("cannot remove the state of {id}: {e}")))?;

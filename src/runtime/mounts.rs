@@ -185,7 +185,7 @@ fn mount_entry(k: &dyn Kernel, c: &Context, m: &Mount) -> Result<()> {
 /// instead of the container's — so, as runc does, the container's own directories
 /// are bound there instead.
 fn mount_cgroups(k: &dyn Kernel, c: &Context, target: &str, flags: MsFlags) -> Result<()> {
-    use crate::primitives::cgroups::layout::{detect_mode, Mode};
+    use crate::primitives::cgroups::hierarchy::{detect_mode, Mode};
     let read_only = flags.contains(MsFlags::MS_RDONLY);
     let bind = |source: &std::path::Path, dir: &str| -> Result<()> {
         k.mount(Some(&source.display().to_string()), dir, None, MsFlags::MS_BIND, None)?;

@@ -147,7 +147,7 @@ pub fn limits(spec: &Spec) -> Rt<(Vec<Limit>, Vec<String>)> {
             );
         }
         if let Some(tcp) = m.kernel_tcp() {
-            if crate::primitives::cgroups::layout::detect_mode() == Mode::Unified {
+            if crate::primitives::cgroups::hierarchy::detect_mode() == Mode::Unified {
                 notes.push(
                     "memory.kernelTCP is not applied: cgroup v2 has no TCP buffer limit (runc ignores it too)".into(),
                 );

@@ -55,7 +55,7 @@ pub fn default_spec(rootless: bool) -> Result<Spec, SpecError> {
         }
         spec.set_process(Some(process));
     }
-    let v2 = crate::primitives::cgroups::layout::detect_mode() == crate::primitives::cgroups::layout::Mode::Unified;
+    let v2 = crate::primitives::cgroups::hierarchy::detect_mode() == crate::primitives::cgroups::Mode::Unified;
     if let Some(linux) = spec.linux().clone() {
         let mut linux = linux;
         let namespaces = linux.namespaces().clone().unwrap_or_default();

@@ -4,7 +4,7 @@
 use super::checks::*;
 use super::scan::{self, Process};
 use super::{Ctx, Verdict};
-use crate::primitives::cgroups::layout::{self, Mode};
+use crate::primitives::cgroups::{self, hierarchy, Mode};
 use std::path::{Path, PathBuf};
 
 // 5.1: a cgroup learnctr-task, 50 MiB of memory, at most 20 processes, a live one in it.
@@ -15,8 +15,8 @@ const PIDS: &str = "20";
 /// Where the task's cgroup is, per controller: one directory on v2, one per
 /// hierarchy on v1 and hybrid hosts.
 pub(super) fn task_cgroups() -> (Mode, PathBuf, PathBuf) {
-    let mode = layout::detect_mode();
-    let root = Path::new(layout::ROOT);
+    let mode = hierarchy::detect_mode();
+    let root = Path::new(hierarchy::ROOT);
     match mode {
         Mode::Unified => (mode, root.join(TASK_HOSTNAME), root.join(TASK_HOSTNAME)),
         _ => (mode, root.join("memory").join(TASK_HOSTNAME), root.join("pids").join(TASK_HOSTNAME)),
@@ -58,7 +58,7 @@ pub(super) fn remove_task_cgroup(_: &Ctx) -> Vec<String> {
     let (_, memory, pids) = task_cgroups();
     let mut removed = Vec::new();
     for dir in [memory, pids] {
-        if dir.is_dir() && layout::remove(&dir).is_ok() {
+        if dir.is_dir() && cgroups::remove_dir(&crate::primitives::Linux, &dir).is_ok() {
             removed.push(format!("cgroup {}", dir.display()));
         }
     }
@@ -71,8 +71,8 @@ pub(super) fn remove_task_cgroup(_: &Ctx) -> Vec<String> {
 const CPU_CGROUP: &str = "learnctr-cpu";
 
 pub(super) fn cpu_cgroup() -> (Mode, PathBuf) {
-    let mode = layout::detect_mode();
-    let root = Path::new(layout::ROOT);
+    let mode = hierarchy::detect_mode();
+    let root = Path::new(hierarchy::ROOT);
     match mode {
         Mode::Unified => (mode, root.join(CPU_CGROUP)),
         _ => (mode, root.join("cpu").join(CPU_CGROUP)),
@@ -102,7 +102,7 @@ pub(super) fn cpu_task(ctx: &Ctx) -> Verdict {
 
 pub(super) fn remove_cpu_cgroup(_: &Ctx) -> Vec<String> {
     let (_, dir) = cpu_cgroup();
-    if dir.is_dir() && layout::remove(&dir).is_ok() {
+    if dir.is_dir() && cgroups::remove_dir(&crate::primitives::Linux, &dir).is_ok() {
         vec![format!("cgroup {}", dir.display())]
     } else {
         Vec::new()

@@ -4,7 +4,7 @@
 use super::checks::*;
 use super::scan::{self, Process};
 use super::{Ctx, Verdict};
-use crate::primitives::cgroups::layout::{self, Mode};
+use crate::primitives::cgroups::hierarchy::{self, Mode};
 use crate::primitives::{namespaces, Kernel, Linux};
 use std::path::{Path, PathBuf};
 
@@ -85,7 +85,7 @@ pub(super) fn remove_bundle(_: &Ctx) -> Vec<String> {
 /// The memory limit of the cgroup process `pid` is in, read from the host.
 pub(super) fn memory_limit_of(pid: i32) -> Option<u64> {
     let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let v2 = layout::detect_mode() == Mode::Unified;
+    let v2 = hierarchy::detect_mode() == Mode::Unified;
     let path = lines.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
@@ -93,9 +93,9 @@ pub(super) fn memory_limit_of(pid: i32) -> Option<u64> {
         wanted.then(|| path.to_string())
     })?;
     let (dir, file) = if v2 {
-        (layout::ROOT.to_string(), "memory.max")
+        (hierarchy::ROOT.to_string(), "memory.max")
     } else {
-        (format!("{}/memory", layout::ROOT), "memory.limit_in_bytes")
+        (format!("{}/memory", hierarchy::ROOT), "memory.limit_in_bytes")
     };
     read(&Path::new(&format!("{dir}{path}")).join(file)).parse().ok()
 }

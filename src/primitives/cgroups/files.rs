@@ -19,7 +19,7 @@
 //! | process limit   | `pids.max`                      | `pids/…/pids.max`                                 |
 //! | join            | `cgroup.procs`                  | `cgroup.procs` in each tree (`tasks` = threads)   |
 
-use super::layout::Mode;
+use super::hierarchy::Mode;
 
 /// One value to write into one file of one controller's cgroup.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,20 +5,25 @@
 //! `mkdir`, `write` and `rmdir` on those files — what `cgcreate`, `cgset` and
 //! `cgexec` do — recorded in the trace like every other call.
 //!
-//! - `layout.rs`: v2, hybrid or v1, found with `statfs` as runc does;
+//! - `hierarchy.rs`: v2, hybrid or v1, found with `statfs` as runc does, and the
+//!   controllers a new cgroup can use;
+//! - this file: creating a cgroup under learnctr's own parent, setting limits, adding
+//!   a process, reading the counters;
 //! - `files.rs`: which file holds which limit in each version;
 //! - `devices_bpf.rs`: device rules on v2, where they are an eBPF program, not a file;
 //! - `freezer.rs`: pause and resume (v2 `cgroup.freeze`, v1 `freezer.state`);
-//! - this file: creating a cgroup under learnctr's own parent, setting limits, adding
-//!   a process, reading the counters, removing it.
+//! - `remove.rs`: removing a cgroup, the ones below it first, and finding the ones an
+//!   earlier run left.
 
 pub mod devices_bpf;
 pub mod files;
 pub mod freezer;
-pub mod layout;
+pub mod hierarchy;
+pub mod remove;
 
 pub use files::Limit;
-pub use layout::{Hierarchy, Mode};
+pub use hierarchy::{Hierarchy, Mode};
+pub use remove::remove_dir;
 
 use super::error::{Error, Result};
 use super::kernel::Kernel;
@@ -115,7 +120,7 @@ impl Cgroup {
             }
         }
         if self.hierarchy.mode == Mode::Unified {
-            let delegated = layout::read_words(&self.hierarchy.root.join("cgroup.subtree_control"));
+            let delegated = hierarchy::read_words(&self.hierarchy.root.join("cgroup.subtree_control"));
             if let Some(c) = self.controllers.iter().find(|c| !delegated.iter().any(|d| d == *c)) {
                 return Err(Unavailable::NotDelegated(c.to_string()));
             }
@@ -261,28 +266,6 @@ impl Cgroup {
     pub fn counter_value(&self, controller: &str, file: &str) -> Option<u64> {
         self.read(controller, file).ok()?.trim().parse().ok()
     }
-
-    /// Remove the cgroup (`cgdelete`): kill what is left inside, `rmdir` it, and the
-    /// learnctr parent too when no other run uses it.
-    pub fn remove(&self, k: &dyn Kernel) -> Result<()> {
-        for dir in self.dirs() {
-            if !dir.exists() {
-                continue;
-            }
-            for pid in std::fs::read_to_string(dir.join(files::PROCS)).unwrap_or_default().lines() {
-                if let Ok(pid) = pid.trim().parse() {
-                    let _ = k.kill(pid, libc::SIGKILL);
-                }
-            }
-            rmdir_when_empty(k, &dir)?;
-            // learnctr's own parent goes when it is empty (another learnctr may still
-            // have a cgroup in it: then it stays); any other parent is not ours.
-            if let Some(parent) = dir.parent().filter(|p| layout::is_parent(p)) {
-                let _ = std::fs::remove_dir(parent);
-            }
-        }
-        Ok(())
-    }
 }
 
 fn mkdir_if_missing(k: &dyn Kernel, dir: &std::path::Path) -> Result<()> {
@@ -292,22 +275,6 @@ fn mkdir_if_missing(k: &dyn Kernel, dir: &std::path::Path) -> Result<()> {
     match k.mkdir(&dir.to_string_lossy(), 0o755) {
         Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => Ok(()),
         other => other,
-    }
-}
-
-/// `rmdir` fails with EBUSY while killed processes are still exiting: retry briefly.
-fn rmdir_when_empty(k: &dyn Kernel, dir: &std::path::Path) -> Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        match k.rmdir(&dir.to_string_lossy()) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(()),
-            Err(e) if e.errno() == Some(nix::errno::Errno::EBUSY) && std::time::Instant::now() < deadline => {
-                super::trace::take_last_if(|ev| ev.call.starts_with("rmdir(") && ev.result.contains("EBUSY"));
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

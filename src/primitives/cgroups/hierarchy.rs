@@ -1,101 +1,11 @@
-//! Where the cgroups are: which layout this machine has (v2, hybrid, v1), the
-//! hierarchy's root (injectable, so unit tests use a temporary directory), and
-//! finding and removing learnctr's cgroups.
-//!
-//! A cgroup is a directory in a cgroup filesystem. It can only be removed with
-//! `rmdir` once no process is in it and it has no child cgroups, so removal kills the
-//! processes listed in `cgroup.procs`, waits for them to be gone, and removes the
-//! tree from the leaves up.
+//! Where the cgroups are: which layout this machine has (v2, hybrid, v1), found with
+//! `statfs` as runc finds it, the controllers a new cgroup can use, and the hierarchy's
+//! root (injectable, so unit tests use a temporary directory).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+/// Where every cgroup filesystem is mounted.
 pub const ROOT: &str = "/sys/fs/cgroup";
-
-/// Every cgroup learnctr made: the cgroups inside each `learnctr` parent (on v2
-/// `/sys/fs/cgroup/learnctr/*`, on v1 `/sys/fs/cgroup/<controller>/learnctr/*`), then the
-/// parents themselves (last, so that they are empty when their turn comes).
-pub fn learnctr_cgroups() -> Vec<PathBuf> {
-    let parents = learnctr_parents();
-    let mut found: Vec<PathBuf> = parents
-        .iter()
-        .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()))
-        .collect();
-    found.extend(parents);
-    found
-}
-
-/// Whether this is a `learnctr` parent cgroup (shared by every run: removed only
-/// when empty, never with its children).
-pub fn is_parent(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()) == Some(super::PARENT)
-}
-
-fn learnctr_parents() -> Vec<PathBuf> {
-    let mut roots = vec![PathBuf::from(ROOT)];
-    if let Ok(read) = std::fs::read_dir(ROOT) {
-        roots.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !is_learnctr(p)));
-    }
-    let mut found = Vec::new();
-    for root in roots {
-        if let Ok(read) = std::fs::read_dir(&root) {
-            found.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && is_learnctr(p)));
-        }
-    }
-    found
-}
-
-fn is_learnctr(p: &Path) -> bool {
-    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("learnctr"))
-}
-
-/// Remove a cgroup learnctr made: a parent only if it is empty; any other with its
-/// children, killing what runs in them first.
-pub fn remove(path: &Path) -> std::io::Result<()> {
-    if is_parent(path) {
-        return match std::fs::remove_dir(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        };
-    }
-    remove_tree(path)?;
-    if let Some(parent) = path.parent().filter(|p| is_parent(p)) {
-        let _ = std::fs::remove_dir(parent);
-    }
-    Ok(())
-}
-
-/// Remove a cgroup and its children, killing what runs in them first.
-pub fn remove_tree(path: &Path) -> std::io::Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    for child in std::fs::read_dir(path)?.flatten() {
-        if child.file_type()?.is_dir() {
-            remove_tree(&child.path())?;
-        }
-    }
-    // Killed processes leave the cgroup only once they are reaped; a slow machine (or
-    // a parent slow to reap) needs a few seconds.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let pids = std::fs::read_to_string(path.join("cgroup.procs")).unwrap_or_default();
-        let pids: Vec<i32> = pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        for pid in &pids {
-            crate::primitives::process::kill_stranded(*pid);
-        }
-        match std::fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            // EBUSY while the killed processes are still exiting.
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
 
 /// Which cgroup layout this machine has, found the way runc finds it: `statfs` on
 /// `/sys/fs/cgroup` and look at the filesystem type.
@@ -119,6 +29,8 @@ fn fs_type(path: &str) -> Option<i64> {
     nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0)
 }
 
+/// This machine's layout: the type of the filesystem at `/sys/fs/cgroup` (and, on a
+/// tmpfs, at `/sys/fs/cgroup/unified`).
 pub fn detect_mode() -> Mode {
     match fs_type(ROOT) {
         Some(CGROUP2_SUPER_MAGIC) => Mode::Unified,
