@@ -10,7 +10,6 @@ use super::state::EXEC_FIFO;
 use super::timing;
 use crate::primitives::cgroups::Cgroup;
 use crate::primitives::channel::{self, ToChild, ToHost};
-use crate::primitives::kernel::Call;
 use crate::primitives::namespaces::{flags_of, Namespace};
 use crate::primitives::{Error, Kernel};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -45,13 +44,13 @@ pub(super) fn child(
     crate::primitives::signals::reset_to_default();
     if !foreground {
         // The container outlives `learnctr create`: its own session, no terminal.
-        k.invoke(Call::Setsid)?;
+        k.setsid()?;
     }
     // The FIFO, held as an O_PATH handle while we are still the host's root: after
     // pivot_root the init reopens it for writing through /proc/self/fd (as runc does).
     // A handle on a FIFO, unlike one on the state directory, can never serve as a
     // working directory (CVE-2024-21626).
-    let fifo = k.invoke(Call::OpenPath { path: dir.join(EXEC_FIFO).display().to_string() })? as i32;
+    let fifo = k.open_path(&dir.join(EXEC_FIFO).display().to_string())?;
 
     // Open every namespace to join before entering any (paths are the host's).
     let mut to_join = Vec::new();
@@ -115,26 +114,26 @@ pub(super) fn child(
     let fds_dir = if crate::runtime::spec::has_namespace(spec, LinuxNamespaceType::Mount) {
         None
     } else {
-        Some(k.invoke(Call::OpenPath { path: "/proc/self/fd".into() })? as i32)
+        Some(k.open_path("/proc/self/fd")?)
     };
     let wait_for_start = || -> crate::primitives::Result<()> {
         timing::mark("init prepared (mounts, pivot_root, ...)");
         channel::send_to(sock, &ToHost::Ready)?;
         // Wait for `start`: the open blocks until it opens the FIFO for reading.
         let writer = match fds_dir {
-            Some(dirfd) => k.invoke(Call::OpenWriteAt { dirfd, name: fifo.to_string() })? as i32,
-            None => k.invoke(Call::OpenWrite { path: format!("/proc/self/fd/{fifo}") })? as i32,
+            Some(dirfd) => k.open_write_at(dirfd, &fifo.to_string())?,
+            None => k.open_write(&format!("/proc/self/fd/{fifo}"))?,
         };
         if let Some(dirfd) = fds_dir {
             k.close(dirfd)?;
         }
-        k.invoke(Call::Write { fd: writer, data: b"0".to_vec() })?;
+        k.write(writer, b"0")?;
         k.close(writer)?;
         k.close(fifo)
     };
     // A new session keyring, named after the container, as runc joins one first thing.
     if opts_keyring {
-        k.invoke(Call::JoinSessionKeyring { name: id.to_string() })?;
+        k.join_session_keyring(id)?;
     }
     let context = init::Context {
         spec,

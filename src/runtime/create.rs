@@ -14,7 +14,6 @@ use super::spawn::spawn_init;
 use super::state::{Container, EXEC_FIFO};
 use super::{hooks, refuse, resources, timing, Rt, RtError};
 use crate::primitives::cgroups::Cgroup;
-use crate::primitives::kernel::Call;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, Kernel, Linux};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -131,14 +130,14 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     container.save(opts.root).map_err(|e| RtError(format!("cannot write the state: {e}")))?;
     // 3. The FIFO `start` opens, the cgroup and its limits.
     let fifo = dir.join(EXEC_FIFO).display().to_string();
-    k.invoke(Call::Mkfifo { path: fifo.clone(), mode: 0o622 })?;
+    k.mkfifo(&fifo, 0o622)?;
     // Writable by all (as runc makes it): the init opens it after switching to the
     // container's user. Only root can read it, so only root can `start`.
-    k.invoke(Call::Chmod { path: fifo.clone(), mode: 0o622 })?;
+    k.chmod(&fifo, 0o622)?;
     // In a user namespace the init is root *inside*: the FIFO must belong to the host
     // uid that is mapped to it (as runc chowns it), or it cannot open it.
     if let Some((uid, gid)) = root_ids_on_host(&spec) {
-        k.invoke(Call::Chown { path: fifo, uid, gid })?;
+        k.chown(&fifo, uid, gid)?;
     }
     // A cgroup that exists already is joined, as runc does, and never removed by us;
     // one of ours is removed by the guard even if its creation stops half-way.
@@ -149,8 +148,7 @@ pub fn create(k: &dyn Kernel, opts: &CreateOptions) -> Rt<Container> {
     cgroup.apply(k, &limits)?;
     timing::mark("cgroups created, limits written");
     if opts.foreground {
-        // SAFETY: prctl(2) with integer arguments only.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        k.set_child_subreaper()?;
     }
     // 4. The child and the init.
     let (pid, start) = spawn_init(k, &spec, &rootfs, &bundle, &dir, &cgroup, &new, &join, &runtime_hooks, opts)?;

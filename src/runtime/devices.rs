@@ -69,14 +69,8 @@ pub fn make_dev(k: &dyn Kernel, spec: &Spec, rootfs: &Path) -> Result<()> {
             k.create_file(&path, 0o666)?;
             k.mount(Some(&format!("/dev/{}", device.name)), &path, None, MsFlags::MS_BIND, None)?;
         } else {
-            k.invoke(crate::primitives::kernel::Call::Mknod {
-                path: path.clone(),
-                block: device.typ == Type::Block,
-                mode: 0o666,
-                major: device.major,
-                minor: device.minor,
-            })?;
-            k.invoke(crate::primitives::kernel::Call::Chmod { path, mode: 0o666 })?;
+            k.mknod(&path, device.typ == Type::Block, 0o666, device.major, device.minor)?;
+            k.chmod(&path, 0o666)?;
         }
     }
     let linux = spec.linux().clone().unwrap_or_default();
@@ -92,27 +86,18 @@ pub fn make_dev(k: &dyn Kernel, spec: &Spec, rootfs: &Path) -> Result<()> {
         let node = node_of(device.typ());
         let mode = device.file_mode().unwrap_or(0o666);
         if node == Node::Fifo {
-            k.invoke(crate::primitives::kernel::Call::Mkfifo { path: p.clone(), mode })?;
+            k.mkfifo(&p, mode)?;
         } else if in_user_ns {
             k.create_file(&p, 0o666)?;
             let host = Path::new("/dev").join(device.path().strip_prefix("/dev").unwrap_or(device.path()));
             k.mount(Some(&host.display().to_string()), &p, None, MsFlags::MS_BIND, None)?;
             continue;
         } else {
-            k.invoke(crate::primitives::kernel::Call::Mknod {
-                path: p.clone(),
-                block: node == Node::Device(Type::Block),
-                mode,
-                major: device.major() as u64,
-                minor: device.minor() as u64,
-            })?;
+            let block = node == Node::Device(Type::Block);
+            k.mknod(&p, block, mode, device.major() as u64, device.minor() as u64)?;
         }
-        k.invoke(crate::primitives::kernel::Call::Chmod { path: p.clone(), mode })?;
-        k.invoke(crate::primitives::kernel::Call::Chown {
-            path: p,
-            uid: device.uid().unwrap_or(0),
-            gid: device.gid().unwrap_or(0),
-        })?;
+        k.chmod(&p, mode)?;
+        k.chown(&p, device.uid().unwrap_or(0), device.gid().unwrap_or(0))?;
     }
     for (target, name) in devices::LINKS {
         let link = format!("{d}/{name}");

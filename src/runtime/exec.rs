@@ -5,7 +5,6 @@
 use super::state::Container;
 use super::{init, load, spec, write_pid_file, Rt, RtError};
 use crate::primitives::channel::{self, ToHost};
-use crate::primitives::kernel::Call;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, Kernel};
 use oci_spec::runtime::{Capability, Process, Spec};
@@ -134,7 +133,7 @@ fn exec_child(
 ) -> crate::primitives::Result<()> {
     // Not dumpable, and (see sealed.rs) running from a read-only copy of learnctr: a
     // process of the container can neither read our memory nor write our binary.
-    k.invoke(Call::SetDumpable { on: false })?;
+    k.set_dumpable(false)?;
     for dir in &c.cgroup_dirs {
         k.write_file(&dir.join("cgroup.procs").display().to_string(), &nix::unistd::getpid().to_string())?;
     }

@@ -81,16 +81,8 @@ fn run(hook: &Hook, state: &str) -> Result<(), String> {
     }
     cmd.env_clear();
     // A hook dies with the learnctr that runs it: a runtime killed by SIGKILL leaves
-    // no hook behind on the host. (A raw prctl outside the kernel layer: it runs in
-    // the forked child just before exec, where nothing may allocate or be traced.)
-    // SAFETY: prctl(2) is async-signal-safe; it runs in the child before exec.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            Ok(())
-        });
-    }
+    // no hook behind on the host.
+    crate::primitives::kernel::untraced::die_with_parent(&mut cmd);
     for pair in &hook.env {
         if let Some((k, v)) = pair.split_once('=') {
             cmd.env(k, v);

@@ -44,7 +44,6 @@ use super::program::{exec_program, program_of, Pending};
 use super::spec::{has_namespace, new_namespace};
 use super::{devices, hooks, mounts, privileges, process_limits};
 use crate::primitives::cgroups::Cgroup;
-use crate::primitives::kernel::Call;
 use crate::primitives::{chroot_and_pivot, console, seccomp, Error, Kernel, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::convert::Infallible;
@@ -87,7 +86,7 @@ pub fn run(k: &dyn Kernel, c: &Context) -> Result<Infallible> {
     let entered = std::cell::Cell::new(false);
     let enter_cgroup = || if entered.replace(true) { Ok(()) } else { (c.enter_cgroup)() };
     // 1. Not dumpable.
-    k.invoke(Call::SetDumpable { on: false })?;
+    k.set_dumpable(false)?;
     if own_mounts {
         // 2. No mount of ours reaches the host.
         mounts::stop_propagation(k)?;
@@ -171,7 +170,7 @@ fn drop_privileges(k: &dyn Kernel, spec: &Spec, preserve_fds: i32) -> Result<Pen
     // 12.
     privileges::switch_user_and_capabilities(k, &process)?;
     if let Some(mask) = process.user().umask() {
-        k.invoke(Call::Umask { mask })?;
+        k.umask(mask)?;
     }
     if !entered {
         privileges::enter_cwd(k, &cwd)?;
@@ -199,7 +198,7 @@ fn set_names_and_sysctls(k: &dyn Kernel, spec: &Spec) -> Result<()> {
             k.sethostname(name)?;
         }
         if let Some(name) = spec.domainname() {
-            k.invoke(Call::Setdomainname { name: name.clone() })?;
+            k.setdomainname(name)?;
         }
     }
     let linux = spec.linux().clone().unwrap_or_default();

@@ -4,7 +4,6 @@
 //! inside the container, and the switch to the container's user and capabilities.
 
 use crate::primitives::capabilities::{self, Mask};
-use crate::primitives::kernel::Call;
 use crate::primitives::{Error, Kernel, Result};
 use oci_spec::runtime::Process;
 use std::path::Path;
@@ -29,12 +28,11 @@ pub fn set_apparmor_profile(k: &dyn Kernel, process: &Process) -> Result<()> {
 /// seccomp profile can forbid close_range; older kernels lack it: then fcntl on each
 /// open fd.
 pub fn close_on_exec_from(k: &dyn Kernel, first: u32) {
-    if k.invoke(crate::primitives::kernel::Call::CloseRangeCloexec { first }).is_err() {
+    if k.close_range_cloexec(first).is_err() {
         for fd in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
             if let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).filter(|fd| *fd >= first) {
-                let fd = fd as i32;
-                // SAFETY: fcntl(2) F_SETFD on an fd number; a closed one just fails.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+                // A closed one just fails.
+                let _ = k.set_cloexec(fd as i32);
             }
         }
     }
@@ -64,7 +62,7 @@ pub fn enter_cwd(k: &dyn Kernel, cwd: &str) -> Result<()> {
 /// fd (`/proc/self/fd/N`) lands on the host, where getcwd finds no path from our root
 /// and answers "(unreachable)", which GetcwdInside turns into ENOENT.
 fn verify_cwd(k: &dyn Kernel, cwd: &str) -> Result<()> {
-    k.invoke(Call::GetcwdInside)
+    k.getcwd_inside()
         .map(drop)
         .map_err(|_| Error::Child(format!("the working directory {cwd} is outside the container")))
 }
@@ -89,12 +87,12 @@ pub fn switch_user_and_capabilities(k: &dyn Kernel, process: &Process) -> Result
     );
     capabilities::drop_bounding_except(k, bounding)?;
     let user = process.user();
-    k.invoke(crate::primitives::kernel::Call::KeepCaps { on: true })?;
+    k.keep_caps(true)?;
     let groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
-    k.invoke(crate::primitives::kernel::Call::Setgroups { groups })?;
-    k.invoke(crate::primitives::kernel::Call::Setresgid { gid: user.gid() })?;
-    k.invoke(crate::primitives::kernel::Call::Setresuid { uid: user.uid() })?;
-    k.invoke(crate::primitives::kernel::Call::KeepCaps { on: false })?;
+    k.setgroups(groups)?;
+    k.setresgid(user.gid())?;
+    k.setresuid(user.uid())?;
+    k.keep_caps(false)?;
     k.capset(effective, permitted, inheritable)?;
     k.clear_ambient()?;
     // The kernel raises an ambient capability only if it is inheritable and permitted

@@ -1,7 +1,6 @@
 //! rlimits, oom_score_adj and I/O priority of a process: step 9 of `init.rs` for the
 //! container's init, and the same for a process `learnctr exec` starts.
 
-use crate::primitives::kernel::Call;
 use crate::primitives::{Error, Kernel, Result};
 
 /// Apply `process.rlimits`, `process.oomScoreAdj` and `process.ioPriority`.
@@ -9,7 +8,7 @@ pub fn apply(k: &dyn Kernel, process: &oci_spec::runtime::Process) -> Result<()>
     for rl in process.rlimits().as_deref().unwrap_or(&[]) {
         let name = format!("{:?}", rl.typ());
         let resource = rlimit_number(&name).ok_or_else(|| Error::Child(format!("unknown rlimit {name}")))?;
-        k.invoke(crate::primitives::kernel::Call::Setrlimit { resource, name, soft: rl.soft(), hard: rl.hard() })?;
+        k.setrlimit(resource, &name, rl.soft(), rl.hard())?;
     }
     if let Some(adj) = process.oom_score_adj() {
         k.write_file("/proc/self/oom_score_adj", &adj.to_string())?;
@@ -20,7 +19,7 @@ pub fn apply(k: &dyn Kernel, process: &oci_spec::runtime::Process) -> Result<()>
             "IoprioClassBe" => 2,
             _ => 3,
         };
-        k.invoke(Call::IoprioSet { class, level: io.priority() as u32 })?;
+        k.ioprio_set(class, io.priority() as u32)?;
     }
     Ok(())
 }

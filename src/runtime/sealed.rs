@@ -23,8 +23,7 @@
 //! doing the same with a bind mount: `mount("/proc/self/exe", …runc.ram…)`, then
 //! `execveat(…, AT_EMPTY_PATH)`.
 
-use crate::primitives::kernel::Call;
-use crate::primitives::{Error, Kernel, Result};
+use crate::primitives::{Kernel, Result};
 
 /// Set in the environment of the re-executed learnctr, and removed at once: the
 /// mark holds the path of the binary it was copied from.
@@ -69,15 +68,15 @@ pub fn ensure(k: &dyn Kernel) -> Result<()> {
         std::env::vars_os().map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy())).collect();
     let original = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     env.push(format!("{MARK}={original}"));
-    let err = k.invoke(Call::Execveat { fd, argv, env }).err();
+    let err = k.execveat_fd(fd, argv, env);
     let _ = k.close(fd);
-    Err(err.unwrap_or_else(|| Error::Child("execveat returned".into())))
+    Err(err)
 }
 
 /// The binary through a detached, read-only clone of its mount (Linux 5.12+).
 fn read_only_clone(k: &dyn Kernel) -> Result<i32> {
-    let fd = k.invoke(Call::OpenTreeClone { path: "/proc/self/exe".into() })? as i32;
-    if let Err(e) = k.invoke(Call::MountSetattrReadOnly { fd }) {
+    let fd = k.open_tree_clone("/proc/self/exe")?;
+    if let Err(e) = k.mount_setattr_read_only(fd) {
         let _ = k.close(fd);
         return Err(e);
     }
@@ -86,10 +85,8 @@ fn read_only_clone(k: &dyn Kernel) -> Result<i32> {
 
 /// A copy of the binary in memory, sealed against every change.
 fn sealed_memfd(k: &dyn Kernel) -> Result<i32> {
-    let fd = k.invoke(Call::MemfdCreate { name: "learnctr-sealed".into() })? as i32;
-    let copied = k
-        .invoke(Call::CopyFileInto { path: "/proc/self/exe".into(), fd })
-        .and_then(|_| k.invoke(Call::SealMemfd { fd }));
+    let fd = k.memfd_create("learnctr-sealed")?;
+    let copied = k.copy_file_into("/proc/self/exe", fd).and_then(|_| k.seal_memfd(fd));
     match copied {
         Ok(_) => Ok(fd),
         Err(e) => {
