@@ -21,15 +21,43 @@
 //! (`PR_SET_PDEATHSIG`), so a learnctr killed with SIGKILL leaves no process behind,
 //! and with the processes the namespaces vanish too.
 
-use super::channel::{self, ToChild, ToHost};
+use super::channel;
 use super::error::{Error, Result};
 use super::idmap::{self, IdMap};
 use super::kernel::Kernel;
 use super::namespaces::{flags_of, Namespace};
 use super::probe::{self, Answer, Probe};
 use super::{process, signals, trace};
+use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+
+/// What the isolated process tells the host.
+#[derive(Debug, Serialize, Deserialize)]
+enum ToHost {
+    Trace(trace::Event),
+    /// "I have unshared a user namespace: write my uid_map and gid_map now."
+    NeedIdMap,
+    /// The host pid of the process that answers questions (PID 1 inside a new pid ns).
+    InitPid(i32),
+    Ready,
+    Answer(std::result::Result<Answer, String>),
+    Failed(String),
+}
+
+impl From<trace::Event> for ToHost {
+    fn from(event: trace::Event) -> ToHost {
+        ToHost::Trace(event)
+    }
+}
+
+/// What the host tells the isolated process.
+#[derive(Debug, Serialize, Deserialize)]
+enum ToChild {
+    IdMapWritten,
+    Ask(Probe),
+    Shell { prompt: String, program: String },
+}
 
 /// How the process gets its namespaces.
 pub enum Entry {
@@ -216,7 +244,7 @@ impl Drop for Isolated {
 
 /// The child's whole life. It never returns: it exits.
 fn child_main(k: &dyn Kernel, plan: Plan, sock: OwnedFd, parent: i32) -> ! {
-    trace::forward_to(sock.as_raw_fd());
+    trace::forward_to::<ToHost>(sock.as_raw_fd());
     signals::reset_to_default();
     let outcome = child_steps(k, plan, &sock, parent);
     if let Err(e) = outcome {
@@ -314,8 +342,8 @@ fn serve(sock: &OwnedFd) -> Result<()> {
                 let code = run_shell(&program, &prompt);
                 channel::send_to(sock, &ToHost::Answer(code.map(|c| Answer::Number(i64::from(c)))))?;
             }
-            Some(ToChild::Exit) | None => std::process::exit(0),
-            Some(ToChild::IdMapWritten | ToChild::RuntimeHooksRan { .. } | ToChild::CgroupJoined) => {}
+            Some(ToChild::IdMapWritten) => {}
+            None => std::process::exit(0),
         }
     }
 }

@@ -9,10 +9,11 @@
 //!    the namespaces and forks the init (`child` below, then `init.rs`);
 //! 5. `state.json` again, `created`, with the init's pid; the pid file.
 
+use super::init_protocol::{ToChild, ToHost};
 use super::state::{Container, EXEC_FIFO};
 use super::{hooks, init, refuse, resources, timing, Rt, RtError};
 use crate::primitives::cgroups::Cgroup;
-use crate::primitives::channel::{self, ToChild, ToHost};
+use crate::primitives::channel;
 use crate::primitives::kernel::Call;
 use crate::primitives::namespaces::{flags_of, Namespace};
 use crate::primitives::{process, trace, Error, Kernel, Linux};
@@ -222,7 +223,7 @@ fn spawn_init(
     match forked {
         None => {
             drop(host_end);
-            trace::forward_to(child_end.as_raw_fd());
+            trace::forward_to::<ToHost>(child_end.as_raw_fd());
             let console =
                 match (spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false), opts.console_socket) {
                     (true, Some(path)) => match std::os::unix::net::UnixStream::connect(path) {
@@ -318,7 +319,6 @@ fn spawn_init(
                         }
                         Some(ToHost::Ready) => ready = true,
                         Some(ToHost::Failed(why)) => return Err(RtError(why)),
-                        Some(ToHost::Answer(_)) => return Err(RtError("the container's init sent an answer".into())),
                         None => return Err(RtError("the container's init exited before it was ready".into())),
                     }
                 }

@@ -8,6 +8,7 @@
 //! - `resources.rs`: `linux.resources` turned into cgroup limits, and the cgroup's path;
 //! - `create.rs`: `create`, from the bundle to an init waiting for `start`;
 //! - `init.rs`: the container's init, in runc's order;
+//! - `init_protocol.rs`: what `create` and the init say to each other;
 //! - `lifecycle.rs`: `start`, `state`, `kill`, `delete`, `run`, `list`, `ps`,
 //!   `pause`, `resume`;
 //! - `exec.rs`: `exec`, a process entering a running container;
@@ -37,6 +38,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod init_protocol;
 pub mod lifecycle;
 pub mod log;
 pub mod refuse;
