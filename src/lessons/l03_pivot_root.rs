@@ -7,10 +7,10 @@
 use super::common::*;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, t};
+use crate::instruments::probe::Probe;
 use crate::primitives::isolate::Plan;
 use crate::primitives::mountinfo;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::Probe;
 use crate::primitives::{chroot_and_pivot, mounts, trace, Kernel};
 
 pub fn lesson() -> Lesson {

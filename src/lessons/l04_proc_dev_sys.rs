@@ -8,9 +8,9 @@ use super::common::*;
 use super::l03_pivot_root::pivot_setup;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::fill;
+use crate::instruments::probe::{self, Answer, Probe};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{self, Answer, Probe};
 use crate::primitives::{chroot_and_pivot, devices, masked_paths, mountinfo, mounts, Kernel};
 
 pub fn lesson() -> Lesson {

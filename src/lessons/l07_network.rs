@@ -8,12 +8,12 @@ use super::l04_proc_dev_sys::container_setup;
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, tf};
+use crate::instruments::probe::{Answer, Interface, Probe};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::net_client;
 use crate::primitives::netlink::Netlink;
 use crate::primitives::netns::BRIDGE;
-use crate::primitives::probe::{Answer, Interface, Probe};
 use crate::primitives::subnet::{self, Subnet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -211,7 +211,7 @@ fn netns(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = interfaces_inside(&c)?;
     ctx.observe(
         "label.interfaces",
-        Answer::Interfaces(crate::primitives::probe::interfaces().map_err(Failure::new)?).text(),
+        Answer::Interfaces(crate::instruments::probe::interfaces().map_err(Failure::new)?).text(),
         Answer::Interfaces(before.clone()).text(),
     );
     ctx.check(
@@ -241,7 +241,7 @@ fn veth(ctx: &mut Ctx) -> Result<(), Failure> {
     host.add_address(k, &host_end, s.host(1), s.prefix)?;
     host.up(k, &host_end)?;
     let inside = interfaces_inside(&c)?;
-    let outside = crate::primitives::probe::interfaces().map_err(Failure::new)?;
+    let outside = crate::instruments::probe::interfaces().map_err(Failure::new)?;
     let host_view = find(&outside, &host_end).map(|i| Answer::Interfaces(vec![i.clone()]).text()).unwrap_or_default();
     ctx.observe("label.interfaces", &host_view, Answer::Interfaces(inside.clone()).text());
     let eth0 = find(&inside, "eth0");
