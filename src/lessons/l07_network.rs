@@ -4,7 +4,7 @@
 //! `ip` commands are the shell equivalent. Only addresses inside namespaces this lesson
 //! made are ever used: no NAT, no forwarding, nothing leaves the machine.
 
-use super::l04_proc_dev_sys::container_setup;
+use super::recipes;
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, tf};
@@ -71,13 +71,13 @@ fn choose_subnet(ctx: &mut Ctx) -> Result<Subnet, Failure> {
 }
 
 /// A container: new network (and uts, pid, ipc, mount) namespaces, pivoted into the
-/// rootfs with lesson 4's /proc and /dev, and a tmpfs on /tmp for the lesson's files.
+/// rootfs with lesson 4's /proc and /dev (`recipes::minimal_container`), and a tmpfs on /tmp for the lesson's files.
 fn container(ctx: &mut Ctx) -> Result<Contained, Failure> {
     let root = ctx.rootfs()?;
     let kinds = [Namespace::Net, Namespace::Uts, Namespace::Pid, Namespace::Ipc, Namespace::Mount];
     ctx.start(Plan::new(&kinds).with_setup(move |k| {
         k.sethostname("learnctr-net")?;
-        container_setup(k, &root, false)?;
+        recipes::minimal_container(k, &root)?;
         // After the pivot (and its private propagation), so the tmpfs stays inside.
         k.mount(Some("tmpfs"), "/tmp", Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=8m"))
     }))
