@@ -8,6 +8,8 @@ pub mod progress;
 pub mod render;
 pub mod runner;
 pub mod step;
+#[cfg(test)]
+mod text_coverage;
 pub mod texts;
 pub mod trace_view;
 

@@ -4,7 +4,7 @@
 //! with its errno.
 
 use crate::primitives::error::{errno_name, Error, Result};
-use crate::primitives::kernel::{Call, Kernel};
+use crate::primitives::kernel::Kernel;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::seccomp;
 use serde::{Deserialize, Serialize};
@@ -72,22 +72,18 @@ impl Attempt {
 pub fn attempt(k: &dyn Kernel, what: &Attempt) -> String {
     let result = match what {
         Attempt::Sethostname(name) => k.sethostname(name),
-        Attempt::Chown(path) => k.invoke(Call::Chown { path: path.clone(), uid: 1000, gid: 1000 }).map(drop),
-        Attempt::RawSocket => k
-            .invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_RAW, protocol: libc::IPPROTO_ICMP })
-            .and_then(|fd| k.close(fd as i32)),
-        Attempt::Mknod(path) => k.invoke(Call::Mknod { path: path.clone(), major: 1, minor: 3 }).map(drop),
+        Attempt::Chown(path) => k.chown(path, 1000, 1000),
+        Attempt::RawSocket => k.socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP).and_then(|fd| k.close(fd)),
+        Attempt::Mknod(path) => k.mknod(path, false, 0o600, 1, 3),
         Attempt::MountTmpfs(dir) => k.mount(Some("tmpfs"), dir, Some("tmpfs"), nix::mount::MsFlags::empty(), None),
-        Attempt::BindPort(port) => {
-            k.invoke(Call::Socket { domain: libc::AF_INET, kind: libc::SOCK_STREAM, protocol: 0 }).and_then(|fd| {
-                let bound = k.invoke(Call::Bind { fd: fd as i32, port: *port }).map(drop);
-                let _ = k.close(fd as i32);
-                bound
-            })
-        }
+        Attempt::BindPort(port) => k.socket(libc::AF_INET, libc::SOCK_STREAM, 0).and_then(|fd| {
+            let bound = k.bind(fd, *port);
+            let _ = k.close(fd);
+            bound
+        }),
         Attempt::Unshare(ns) => k.unshare(ns.flag()),
-        Attempt::Keyctl => k.invoke(Call::Keyctl).map(drop),
-        Attempt::UnshareX32 => k.invoke(Call::UnshareX32 { flags: Namespace::Uts.flag() }).map(drop),
+        Attempt::Keyctl => k.keyctl_session_id().map(drop),
+        Attempt::UnshareX32 => k.unshare_x32(Namespace::Uts.flag()),
         Attempt::Getpid => Ok(()),
         Attempt::InstallFilter(name) => seccomp::this_arch()
             .and_then(|arch| seccomp::named(name, arch))
@@ -110,8 +106,8 @@ pub const WHOAMI: &str = "learnctr-whoami";
 pub fn setuid_helper(k: &dyn Kernel, dir: &str) -> Result<String> {
     let path = format!("{dir}/{WHOAMI}");
     std::fs::copy("/proc/self/exe", &path).map_err(|e| Error::io(path.clone(), e))?;
-    k.invoke(Call::Chown { path: path.clone(), uid: 0, gid: 0 })?;
-    k.invoke(Call::Chmod { path: path.clone(), mode: 0o4755 })?;
+    k.chown(&path, 0, 0)?;
+    k.chmod(&path, 0o4755)?;
     Ok(path)
 }
 

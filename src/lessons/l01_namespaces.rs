@@ -208,10 +208,6 @@ fn ipc(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The devices a tunnel module adds to every new network namespace.
-const FALLBACK_TUNNELS: [&str; 10] =
-    ["tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip6gre0", "ip_vti0", "ip6_vti0", "ip6erspan0"];
-
 fn net(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(Plan::new(&[Namespace::Net]))?;
     compare_namespace(ctx, &inside, Namespace::Net)?;
@@ -225,7 +221,8 @@ fn net(ctx: &mut Ctx) -> Result<(), Failure> {
     // host has loaded (tunl0 for ipip, sit0, gre0, ...), unless
     // net.core.fb_tunnels_only_for_init_net says otherwise: down, with no address.
     let has_lo = inside_ifs.iter().any(|i| i.name == "lo");
-    let only_lo = has_lo && inside_ifs.iter().all(|i| i.name == "lo" || FALLBACK_TUNNELS.contains(&i.name.as_str()));
+    let only_lo =
+        has_lo && inside_ifs.iter().all(|i| i.name == "lo" || crate::primitives::netns::is_fallback_tunnel(&i.name));
     ctx.check("check.net.only_lo", only_lo, Answer::Interfaces(inside_ifs.clone()).text());
     let all_down = inside_ifs.iter().all(|i| !i.up && (i.name == "lo" || i.addresses.is_empty()));
     ctx.check("check.net.lo_down", has_lo && all_down, Answer::Interfaces(inside_ifs).text());

@@ -283,7 +283,7 @@ fn network(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.check("check.network.eth0", eth0.is_some_and(|i| i.up && i.addresses.contains(&wanted)), &wanted);
     let master = crate::primitives::netns::master_of(&net.host_end);
     ctx.check("check.network.bridge", master == network::BRIDGE, &master);
-    let replies = net_client::ping(net.address, 3, std::time::Duration::from_secs(2))?;
+    let replies = net_client::ping(ctx.k, net.address, 3, std::time::Duration::from_secs(2))?;
     ctx.observe("label.ping", format!("→ {}", net.address), format!("{} / 3", replies.len()));
     ctx.check("check.network.ping", !replies.is_empty(), replies.len());
     let gateway = format!("ping -c 3 {}", net.gateway);

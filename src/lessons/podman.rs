@@ -95,8 +95,9 @@ impl Podman {
     /// Run `podman ARGS` and return its output; a failure is one sentence.
     pub fn run(&self, args: &[&str]) -> Result<Output, Failure> {
         let out = self.command(args).output()?;
-        // A failing `podman run` is the container's exit code: the caller reads it.
-        if !out.status.success() && !args.contains(&"run") {
+        // A failing `podman run` or `podman exec` is the container's exit code: the
+        // caller reads it (and a check shows ✗ when it is not 0).
+        if !out.status.success() && !args.iter().any(|a| *a == "run" || *a == "exec") {
             let err = String::from_utf8_lossy(&out.stderr);
             return Err(Failure::new(format!("podman {}: {}", args.join(" "), err.trim())));
         }

@@ -5,24 +5,24 @@
 //! does.
 
 use super::error::Result;
-use super::kernel::{Call, Kernel};
+use super::kernel::{Kernel, TerminalIoctl};
 use std::os::fd::RawFd;
 
 /// Make the pty, wire it to 0/1/2, send the master to `socket`.
 pub fn attach(k: &dyn Kernel, socket: RawFd) -> Result<()> {
-    let master = k.invoke(Call::OpenTerminal { path: "/dev/ptmx".into() })? as RawFd;
-    k.invoke(Call::Ioctl { fd: master, name: "TIOCSPTLCK", request: libc::TIOCSPTLCK, arg: 0 })?;
-    let number = k.invoke(Call::Ioctl { fd: master, name: "TIOCGPTN", request: libc::TIOCGPTN, arg: 0 })?;
-    let slave = k.invoke(Call::OpenTerminal { path: format!("/dev/pts/{number}") })? as RawFd;
+    let master = k.open_terminal("/dev/ptmx")?;
+    k.terminal_ioctl(master, TerminalIoctl::UnlockPty)?;
+    let number = k.terminal_ioctl(master, TerminalIoctl::GetPtyNumber)?;
+    let slave = k.open_terminal(&format!("/dev/pts/{number}"))?;
     // A controlling terminal needs a session of our own (we may lead one already).
     if nix::unistd::getsid(None).ok() != Some(nix::unistd::getpid()) {
-        k.invoke(Call::Setsid)?;
+        k.setsid()?;
     }
-    k.invoke(Call::Ioctl { fd: slave, name: "TIOCSCTTY", request: libc::TIOCSCTTY, arg: 0 })?;
+    k.terminal_ioctl(slave, TerminalIoctl::SetControllingTerminal)?;
     for target in 0..3 {
-        k.invoke(Call::Dup2 { old: slave, new: target })?;
+        k.dup2(slave, target)?;
     }
-    k.invoke(Call::SendFd { socket, fd: master })?;
+    k.send_fd(socket, master)?;
     k.close(master)?;
     k.close(slave)?;
     k.close(socket)

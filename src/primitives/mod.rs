@@ -15,6 +15,7 @@
 //! every call they make is recorded and shown to the learner.
 
 pub mod capabilities;
+pub mod capability_mask;
 pub mod cgroups;
 pub mod channel;
 pub mod chroot_and_pivot;

@@ -8,7 +8,7 @@
 //! of a container, learnctr opens a socket there (see `in_namespace_of`).
 
 use super::error::{Error, Result};
-use super::kernel::{Call, Kernel};
+use super::kernel::Kernel;
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
@@ -62,7 +62,7 @@ impl Netlink {
         packet.finalize();
         let mut bytes = vec![0u8; packet.buffer_len()];
         packet.serialize(&mut bytes);
-        k.invoke(Call::Netlink { fd: self.fd(), summary, request: bytes }).map(drop)
+        k.netlink(self.fd(), summary, bytes)
     }
 
     /// `ip link add NAME type bridge`.
@@ -210,29 +210,6 @@ impl Netlink {
                 errno: nix::errno::Errno::from_raw(e.code.map(|c| -c.get()).unwrap_or(libc::ENODEV)),
             }),
             _ => Err(Error::Child(format!("unexpected netlink answer for {name}"))),
-        }
-    }
-}
-
-/// Send a finished request on a netlink socket and read the kernel's acknowledgement:
-/// Ok(0), or the errno it carries. Called by `kernel.rs` for `Call::Netlink`.
-pub fn exchange(fd: RawFd, request: &[u8]) -> std::result::Result<i64, nix::errno::Errno> {
-    use nix::errno::Errno;
-    // SAFETY: send(2) on our own socket with a valid buffer.
-    Errno::result(unsafe { libc::send(fd, request.as_ptr() as *const libc::c_void, request.len(), 0) })?;
-    let mut buf = vec![0u8; 8192];
-    loop {
-        // SAFETY: recv(2) into a buffer we own.
-        let n = Errno::result(unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) })? as usize;
-        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[..n]).map(|m| m.payload) {
-            Ok(NetlinkPayload::Error(e)) => {
-                return match e.code {
-                    None => Ok(0),
-                    Some(code) => Err(Errno::from_raw(-code.get())),
-                }
-            }
-            Ok(_) => continue,
-            Err(_) => return Err(Errno::EPROTO),
         }
     }
 }

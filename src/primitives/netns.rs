@@ -115,3 +115,14 @@ pub fn delete_link(name: &str) -> super::Result<()> {
         other => other,
     }
 }
+
+/// The devices a tunnel module adds to every new network namespace (tunl0 for ipip,
+/// sit0, gre0, ...), unless `net.core.fb_tunnels_only_for_init_net` says otherwise:
+/// down, with no address. A new namespace has `lo` and these.
+const FALLBACK_TUNNELS: [&str; 10] =
+    ["tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip6gre0", "ip_vti0", "ip6_vti0", "ip6erspan0"];
+
+/// Is `name` the fallback device of a tunnel module?
+pub fn is_fallback_tunnel(name: &str) -> bool {
+    FALLBACK_TUNNELS.contains(&name)
+}

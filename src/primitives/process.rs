@@ -61,15 +61,11 @@ pub fn wait_exit_code(pid: i32) -> std::result::Result<i32, nix::errno::Errno> {
 /// before a blocking `waitpid` would start, so the wait is a `poll` on a pidfd (the
 /// child's exit makes it readable) that looks at the flag at least every 50 ms.
 pub fn wait_unless_interrupted(pid: i32) -> Option<std::result::Result<i32, nix::errno::Errno>> {
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-    // SAFETY: pidfd_open(2) takes a pid and flags; it returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
+    use std::os::fd::AsFd;
+    let Ok(pidfd) = super::kernel::untraced::pidfd_open(pid) else {
         // Before Linux 5.3: a plain wait (EINTR still ends it, mostly).
         return Some(wait_exit_code(pid));
-    }
-    // SAFETY: the kernel just returned this fd and nothing else owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    };
     loop {
         if super::signals::interrupted() {
             return None;

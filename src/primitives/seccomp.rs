@@ -12,7 +12,7 @@
 //! needed.
 
 use super::error::Result;
-use super::kernel::{Call, Kernel};
+use super::kernel::Kernel;
 use seccompiler::TargetArch;
 
 /// Lesson 6's first filter: four calls a container has no business making.
@@ -177,10 +177,10 @@ pub fn compile_rules(
 pub fn install(k: &dyn Kernel, profile: &Profile) -> Result<()> {
     if cfg!(target_arch = "x86_64") {
         let label = "x32 system calls (nr >= 0x40000000) → EPERM".to_string();
-        k.invoke(Call::Seccomp { label, flags: 0, program: x32_guard() })?;
+        k.seccomp(label, 0, x32_guard())?;
     }
     let label = format!("profile \"{}\": {} calls → EPERM", profile.name, profile.denied.len());
-    k.invoke(Call::Seccomp { label, flags: profile.flags, program: profile.program.clone() }).map(drop)
+    k.seccomp(label, profile.flags, profile.program.clone())
 }
 
 /// `if arch == x86_64 && nr >= 0x40000000 { return EPERM } else { allow }`, in BPF.

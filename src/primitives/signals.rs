@@ -6,7 +6,8 @@
 //! and on the way the guards of every object the step made remove them (the isolated
 //! processes are killed, the journal is emptied). Then learnctr exits with 130.
 
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use super::kernel::untraced::{restore_signal_action, set_signal_action};
+use nix::sys::signal::{SigAction, SigHandler, Signal};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -19,10 +20,8 @@ const STOPPING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 /// Install the handler in the learnctr process.
 pub fn install() {
-    let action = SigAction::new(SigHandler::Handler(raise_flag), SaFlags::empty(), SigSet::empty());
     for sig in STOPPING {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
+        let _ = set_signal_action(sig, SigHandler::Handler(raise_flag));
     }
 }
 
@@ -45,11 +44,9 @@ pub struct IgnoreWhileShellRuns {
 
 impl IgnoreWhileShellRuns {
     pub fn new() -> IgnoreWhileShellRuns {
-        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
         let mut previous = Vec::new();
         for sig in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTSTP] {
-            // SAFETY: SIG_IGN installs no code.
-            if let Ok(old) = unsafe { sigaction(sig, &ignore) } {
+            if let Ok(old) = set_signal_action(sig, SigHandler::SigIgn) {
                 previous.push((sig, old));
             }
         }
@@ -66,17 +63,14 @@ impl Default for IgnoreWhileShellRuns {
 impl Drop for IgnoreWhileShellRuns {
     fn drop(&mut self) {
         for (sig, old) in self.previous.drain(..) {
-            // SAFETY: restoring the action that was installed before.
-            let _ = unsafe { sigaction(sig, &old) };
+            restore_signal_action(sig, &old);
         }
     }
 }
 
 fn set_all(handler: SigHandler) {
-    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
     for sig in STOPPING.iter().chain([Signal::SIGQUIT, Signal::SIGTSTP].iter()) {
-        // SAFETY: SIG_DFL / SIG_IGN install no code.
-        let _ = unsafe { sigaction(*sig, &action) };
+        let _ = set_signal_action(*sig, handler);
     }
 }
 
@@ -92,10 +86,7 @@ pub fn reclaim_terminal() {
     if !std::io::stdin().is_terminal() {
         return;
     }
-    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-    // SAFETY: SIG_IGN installs no code; the old action is restored below.
-    let Ok(old) = (unsafe { sigaction(Signal::SIGTTOU, &ignore) }) else { return };
+    let Ok(old) = set_signal_action(Signal::SIGTTOU, SigHandler::SigIgn) else { return };
     let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
-    // SAFETY: restoring the action that was installed before.
-    let _ = unsafe { sigaction(Signal::SIGTTOU, &old) };
+    restore_signal_action(Signal::SIGTTOU, &old);
 }

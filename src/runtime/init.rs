@@ -578,7 +578,7 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux,
             k.create_file(&path, 0o666)?;
             k.mount(Some(&format!("/dev/{name}")), &path, None, MsFlags::MS_BIND, None)?;
         } else {
-            k.invoke(crate::primitives::kernel::Call::MknodDevice {
+            k.invoke(crate::primitives::kernel::Call::Mknod {
                 path: path.clone(),
                 block: false,
                 mode: 0o666,
@@ -608,7 +608,7 @@ fn make_devices(k: &dyn Kernel, rootfs: &Path, linux: &oci_spec::runtime::Linux,
             k.mount(Some(&host.display().to_string()), &p, None, MsFlags::MS_BIND, None)?;
             continue;
         } else {
-            k.invoke(crate::primitives::kernel::Call::MknodDevice {
+            k.invoke(crate::primitives::kernel::Call::Mknod {
                 path: p.clone(),
                 block,
                 mode,

@@ -13,7 +13,7 @@ const B: (&str, &str) = ("learnctr-b", "10.231.77.2/24");
 
 /// How many of learnctr's three pings, sent from inside learnctr-a, `target` answered.
 fn replies_from_a(target: std::net::Ipv4Addr) -> usize {
-    netns::in_named(A.0, move || net_client::ping(target, 3, Duration::from_secs(2)))
+    netns::in_named(A.0, move || net_client::ping(&crate::primitives::Linux, target, 3, Duration::from_secs(2)))
         .ok()
         .and_then(Result::ok)
         .map(|times| times.len())

@@ -15,7 +15,7 @@
 //! An allow rule matches when it grants *every* access asked for; a deny rule when it
 //! forbids *any* of them.
 
-use super::super::kernel::{BpfInsn, Call, Kernel};
+use super::super::kernel::{BpfInsn, Kernel};
 use super::super::Result;
 use super::Error;
 
@@ -148,7 +148,7 @@ pub fn attach(k: &dyn Kernel, dir: &std::path::Path, rules: &[Rule]) -> Result<(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let prog = k.invoke(Call::BpfProgLoad { label: summary, program: program(rules) })? as i32;
+    let prog = k.bpf_prog_load(summary, program(rules))?;
     let cgroup = match k.open(&dir.display().to_string()) {
         Ok(fd) => fd,
         Err(e) => {
@@ -156,7 +156,7 @@ pub fn attach(k: &dyn Kernel, dir: &std::path::Path, rules: &[Rule]) -> Result<(
             return Err(e);
         }
     };
-    let attached = k.invoke(Call::BpfProgAttach { cgroup_fd: cgroup, prog_fd: prog });
+    let attached = k.bpf_prog_attach(cgroup, prog);
     k.close(cgroup)?;
     k.close(prog)?;
     attached.map(drop).map_err(|e| match e.errno() {
