@@ -2,6 +2,7 @@
 //!
 //! `cli` parses the command line and dispatches; `course` runs lessons; `lessons`
 //! holds one file per lesson; `primitives` is the only code that talks to the kernel;
+//! `instruments` are the course's measuring tools inside a lesson's container;
 //! `host` keeps the host clean (journal, cleanup) and checks it (doctor).
 
 mod cli;
@@ -10,6 +11,7 @@ mod course_rootfs;
 mod host;
 mod i18n;
 mod image;
+mod instruments;
 mod lessons;
 mod primitives;
 mod runtime;
@@ -23,9 +25,10 @@ fn main() {
     // its effective one never runs the course or the runtime for that user.
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let setuid = nix::unistd::getuid() != nix::unistd::geteuid() || nix::unistd::getgid() != nix::unistd::getegid();
-    if setuid || std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()) == Some(primitives::attempts::WHOAMI)
+    if setuid
+        || std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()) == Some(instruments::attempts::WHOAMI)
     {
-        println!("{}", primitives::attempts::whoami_line());
+        println!("{}", instruments::attempts::whoami_line());
         return;
     }
     std::process::exit(cli::main());

@@ -3,8 +3,9 @@
 use super::failure::Failure;
 use super::texts::LessonText;
 use crate::host::journal::{Entry, Journal, Object};
+use crate::instruments::inside::Inside;
 use crate::primitives::cgroups::Cgroup;
-use crate::primitives::isolate::{Isolated, Plan};
+use crate::primitives::isolate::Plan;
 use crate::primitives::{process, Kernel};
 use std::fmt::Display;
 
@@ -82,13 +83,13 @@ impl Drop for OwnedLink {
 /// An isolated process with its journal entries: dropping it kills the process, then
 /// removes the entries (fields drop in order).
 pub struct Contained {
-    process: Isolated,
+    process: Inside,
     _entries: Vec<Entry>,
 }
 
 impl std::ops::Deref for Contained {
-    type Target = Isolated;
-    fn deref(&self) -> &Isolated {
+    type Target = Inside;
+    fn deref(&self) -> &Inside {
         &self.process
     }
 }
@@ -178,7 +179,7 @@ impl<'a> Ctx<'a> {
     /// is known only after `fork`). The gap is covered by `PR_SET_PDEATHSIG`: if
     /// learnctr dies in it, the kernel kills the children anyway.
     pub fn start(&self, plan: Plan) -> Result<Contained, Failure> {
-        let process = Isolated::start(self.k, plan)?;
+        let process = Inside::start(self.k, plan)?;
         let mut entries = Vec::new();
         for pid in process.pids() {
             if let Some(start) = process::start_time(pid) {

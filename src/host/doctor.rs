@@ -6,7 +6,8 @@
 use crate::i18n::{t, tf};
 use crate::primitives::cgroups::hierarchy::{self as cgroupfs, Mode};
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::{probe, process};
+use crate::instruments::probe;
+use crate::primitives::process;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,10 +200,10 @@ fn net_module(name: &str, key: &str) -> Finding {
 
 /// Make a veth pair or a bridge inside a new, empty network namespace.
 fn try_in_throwaway_namespace(kind: &str) -> crate::primitives::Result<()> {
-    use crate::primitives::isolate::{Isolated, Plan};
+    use crate::primitives::isolate::{self, Isolated, Plan};
     use crate::primitives::{netlink::Netlink, Kernel, Linux};
     let k: &dyn Kernel = &Linux;
-    let scratch = Isolated::start(k, Plan::new(&[Namespace::Net]))?;
+    let scratch = Isolated::start(k, Plan::new(&[Namespace::Net]), isolate::stay)?;
     let netlink = Netlink::in_namespace_of(k, scratch.pid())?;
     let made = match kind {
         "veth" => netlink.add_veth(k, "learnctr-t0", "learnctr-t1"),

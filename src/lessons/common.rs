@@ -3,8 +3,8 @@
 use crate::course::step::Contained;
 use crate::course::Failure;
 use crate::i18n::t;
+use crate::instruments::probe::{self, Answer, FileStat, Probe};
 use crate::primitives::mountinfo::Mount;
-use crate::primitives::probe::{self, Answer, FileStat, Probe};
 
 /// The answer as text.
 pub fn text(answer: Answer) -> String {

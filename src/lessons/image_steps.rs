@@ -15,10 +15,10 @@ use super::local_registry::LocalRegistry;
 use crate::course::{Ctx, Failure};
 use crate::image::store::{Image, Store};
 use crate::image::{build, bundle as to_bundle, check::short, inspect, layers, registry, Reference};
+use crate::instruments::probe::Probe;
 use crate::primitives::isolate::Plan;
 use crate::primitives::mounts;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::Probe;
 use rootfs_fetch::EntryKind;
 
 const NAME: &str = "localhost/learnctr-lesson9:latest";

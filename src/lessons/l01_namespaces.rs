@@ -6,10 +6,10 @@
 //! `nsenter` does) and put all of them together.
 
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::instruments::probe::{self, Answer, Probe};
 use crate::primitives::idmap::IdMap;
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::{inode_of, Namespace};
-use crate::primitives::probe::{self, Answer, Probe};
 use crate::primitives::{ipc, mounts};
 
 pub fn lesson() -> Lesson {

@@ -5,9 +5,9 @@
 
 use super::common::*;
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::instruments::probe::Probe;
 use crate::primitives::chroot_and_pivot;
 use crate::primitives::isolate::Plan;
-use crate::primitives::probe::Probe;
 
 pub fn lesson() -> Lesson {
     Lesson {

@@ -5,13 +5,14 @@
 //! tried again: now there is nothing to escape to.
 
 use super::common::*;
+use super::recipes;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, t};
+use crate::instruments::probe::Probe;
 use crate::primitives::isolate::Plan;
 use crate::primitives::mountinfo;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::Probe;
-use crate::primitives::{chroot_and_pivot, mounts, trace, Kernel};
+use crate::primitives::{chroot_and_pivot, mounts, trace};
 
 pub fn lesson() -> Lesson {
     Lesson {
@@ -43,15 +44,6 @@ pub fn lesson() -> Lesson {
             Step { id: "escape", shell: &["({{shell.escape_in_c}})"], key: &["chroot(", "chdir(\"..\")"], run: escape },
         ],
     }
-}
-
-/// A new mount namespace with `root` as its root: private propagation, the rootfs
-/// bound onto itself, a /proc inside (the probes read it), then runc's pivot.
-pub fn pivot_setup(k: &dyn Kernel, root: &str) -> crate::primitives::Result<()> {
-    mounts::make_private(k)?;
-    chroot_and_pivot::bind_onto_itself(k, root)?;
-    mounts::mount_proc(k, &format!("{root}/proc"))?;
-    chroot_and_pivot::pivot_into(k, root)
 }
 
 fn propagation(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -103,7 +95,7 @@ fn pivot(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
     let host_before = std::fs::read_to_string("/proc/self/mountinfo")?;
     let r = root.clone();
-    let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| pivot_setup(k, &r)))?;
+    let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| recipes::pivot_with_proc(k, &r)))?;
     let seen = text(inside.ask(Probe::ListDir("/".into()))?);
     ctx.observe("label.listing", listing_on_host("/")?, &seen);
     ctx.check("check.pivot.sees_rootfs", seen == listing_on_host(&root)?, &seen);
@@ -125,7 +117,7 @@ fn escape(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
     let r = root.clone();
     let inside = ctx.start(Plan::new(&[Namespace::Mount]).with_setup(move |k| {
-        pivot_setup(k, &r)?;
+        recipes::pivot_with_proc(k, &r)?;
         chroot_and_pivot::break_out_of_chroot(k, "/tmp")
     }))?;
     let inside_root = stat_inside(&inside, "/")?;

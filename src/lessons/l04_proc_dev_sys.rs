@@ -5,13 +5,13 @@
 //! masked and read-only paths of `runc spec`.
 
 use super::common::*;
-use super::l03_pivot_root::pivot_setup;
+use super::recipes;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::fill;
+use crate::instruments::probe::{self, Answer, Probe};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{self, Answer, Probe};
-use crate::primitives::{chroot_and_pivot, devices, masked_paths, mountinfo, mounts, Kernel};
+use crate::primitives::{devices, masked_paths, mountinfo, mounts};
 
 pub fn lesson() -> Lesson {
     Lesson {
@@ -56,23 +56,6 @@ pub fn lesson() -> Lesson {
 /// The namespaces of this lesson's container.
 const KINDS: [Namespace; 3] = [Namespace::Pid, Namespace::Mount, Namespace::Ipc];
 
-/// Everything lesson 3 did, plus /dev (built before the pivot, while the host's
-/// device nodes are still reachable to bind from).
-pub fn container_setup(k: &dyn Kernel, root: &str, with_sys: bool) -> crate::primitives::Result<()> {
-    mounts::make_private(k)?;
-    chroot_and_pivot::bind_onto_itself(k, root)?;
-    mounts::mount_proc(k, &format!("{root}/proc"))?;
-    devices::populate(k, root)?;
-    if with_sys {
-        mounts::mount_sysfs_read_only(k, &format!("{root}/sys"))?;
-    }
-    chroot_and_pivot::pivot_into(k, root)?;
-    if with_sys {
-        masked_paths::apply_defaults(k)?;
-    }
-    Ok(())
-}
-
 fn stale(ctx: &mut Ctx) -> Result<(), Failure> {
     let inside = ctx.start(Plan::new(&[Namespace::Pid, Namespace::Mount]).with_setup(mounts::make_private))?;
     let own = text(inside.ask(Probe::Pid)?);
@@ -98,7 +81,7 @@ fn stale(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn fresh(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
-    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| pivot_setup(k, &root)))?;
+    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| recipes::pivot_with_proc(k, &root)))?;
     let listed = text(inside.ask(Probe::ProcPids)?);
     ctx.observe("label.proc_lists", on_host(&Probe::ProcPids)?.split_whitespace().count(), &listed);
     ctx.check("check.fresh.alone", listed == "1", &listed);
@@ -120,7 +103,7 @@ fn fresh(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn dev(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
-    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| container_setup(k, &root, false)))?;
+    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| recipes::minimal_container(k, &root)))?;
     let seen = text(inside.ask(Probe::ListDir("/dev".into()))?);
     let host_count = probe_count("/dev");
     ctx.observe("label.dev", format!("{host_count} {}", ctx.s("value.entries")), &seen);
@@ -148,7 +131,7 @@ fn dev(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn sys(ctx: &mut Ctx) -> Result<(), Failure> {
     let root = ctx.rootfs()?;
-    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| container_setup(k, &root, true)))?;
+    let inside = ctx.start(Plan::new(&KINDS).with_setup(move |k| recipes::minimal_container_with_sys(k, &root)))?;
     let table = mountinfo::parse(&text(inside.ask(Probe::ReadFile("/proc/self/mountinfo".into()))?));
     let sys_ro = mountinfo::at(&table, "/sys").is_some_and(|m| m.read_only() && m.fstype == "sysfs");
     let host_table = mountinfo::parse(&std::fs::read_to_string("/proc/self/mountinfo")?);

@@ -7,12 +7,13 @@
 use super::common::*;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, tf};
+use crate::instruments::probe;
+use crate::instruments::probe::{Answer, Probe};
+use crate::instruments::workload::Outcome;
 use crate::primitives::cgroups::{files, Cgroup, Hierarchy, Limit, Mode, Unavailable};
 use crate::primitives::isolate::Plan;
+use crate::primitives::mountinfo;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{Answer, Probe};
-use crate::primitives::workload::Outcome;
-use crate::primitives::{mountinfo, probe};
 
 pub fn lesson() -> Lesson {
     Lesson {

@@ -7,11 +7,11 @@
 
 use super::common::*;
 use crate::course::{Ctx, Failure, Lesson, Step};
-use crate::primitives::attempts::{self, Attempt};
+use crate::instruments::attempts::{self, Attempt};
+use crate::instruments::probe::{Answer, Probe};
 use crate::primitives::capabilities::{self, Mask, DOCKER_DEFAULT, RUNC_SPEC};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{Answer, Probe};
 use crate::primitives::{mounts, seccomp, trace};
 
 pub fn lesson() -> Lesson {

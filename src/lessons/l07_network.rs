@@ -4,16 +4,16 @@
 //! `ip` commands are the shell equivalent. Only addresses inside namespaces this lesson
 //! made are ever used: no NAT, no forwarding, nothing leaves the machine.
 
-use super::l04_proc_dev_sys::container_setup;
+use super::recipes;
 use crate::course::step::Contained;
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::i18n::{fill, tf};
+use crate::instruments::probe::{Answer, Interface, Probe};
 use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::net_client;
 use crate::primitives::netlink::Netlink;
 use crate::primitives::netns::BRIDGE;
-use crate::primitives::probe::{Answer, Interface, Probe};
 use crate::primitives::subnet::{self, Subnet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -71,13 +71,13 @@ fn choose_subnet(ctx: &mut Ctx) -> Result<Subnet, Failure> {
 }
 
 /// A container: new network (and uts, pid, ipc, mount) namespaces, pivoted into the
-/// rootfs with lesson 4's /proc and /dev, and a tmpfs on /tmp for the lesson's files.
+/// rootfs with lesson 4's /proc and /dev (`recipes::minimal_container`), and a tmpfs on /tmp for the lesson's files.
 fn container(ctx: &mut Ctx) -> Result<Contained, Failure> {
     let root = ctx.rootfs()?;
     let kinds = [Namespace::Net, Namespace::Uts, Namespace::Pid, Namespace::Ipc, Namespace::Mount];
     ctx.start(Plan::new(&kinds).with_setup(move |k| {
         k.sethostname("learnctr-net")?;
-        container_setup(k, &root, false)?;
+        recipes::minimal_container(k, &root)?;
         // After the pivot (and its private propagation), so the tmpfs stays inside.
         k.mount(Some("tmpfs"), "/tmp", Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=8m"))
     }))
@@ -211,7 +211,7 @@ fn netns(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = interfaces_inside(&c)?;
     ctx.observe(
         "label.interfaces",
-        Answer::Interfaces(crate::primitives::probe::interfaces().map_err(Failure::new)?).text(),
+        Answer::Interfaces(crate::instruments::probe::interfaces().map_err(Failure::new)?).text(),
         Answer::Interfaces(before.clone()).text(),
     );
     ctx.check(
@@ -242,7 +242,7 @@ fn veth(ctx: &mut Ctx) -> Result<(), Failure> {
     host.add_address(k, &host_end, s.host(1), s.prefix)?;
     host.up(k, &host_end)?;
     let inside = interfaces_inside(&c)?;
-    let outside = crate::primitives::probe::interfaces().map_err(Failure::new)?;
+    let outside = crate::instruments::probe::interfaces().map_err(Failure::new)?;
     let host_view = find(&outside, &host_end).map(|i| Answer::Interfaces(vec![i.clone()]).text()).unwrap_or_default();
     ctx.observe("label.interfaces", &host_view, Answer::Interfaces(inside.clone()).text());
     let eth0 = find(&inside, "eth0");

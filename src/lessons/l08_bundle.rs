@@ -275,7 +275,7 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
     let shared = root_mount.is_none_or(|m| m.propagation.iter().any(|t| t.starts_with("shared:")));
     checks.push(("check.checklist.propagation", !shared, shown));
     // 2. No fd of the runtime leaked into the container (CVE-2024-21626).
-    let fds: Vec<String> = crate::primitives::probe::list_dir(&format!("/proc/{pid}/fd")).map_err(Failure::new)?;
+    let fds: Vec<String> = crate::instruments::probe::list_dir(&format!("/proc/{pid}/fd")).map_err(Failure::new)?;
     ctx.observe_raw(&ctx.s("item.fds"), ctx.s("guard.fds"), fds.join(" "));
     checks.push(("check.checklist.fds", fds.iter().all(|f| ["0", "1", "2"].contains(&f.as_str())), fds.join(" ")));
     // 3. The working directory is inside the container's root.
@@ -290,7 +290,7 @@ fn checklist(ctx: &mut Ctx) -> Result<(), Failure> {
     let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
         .iter()
         .find(|p| Path::new(p).exists())
-        .map(|p| crate::primitives::probe::stat(&format!("/proc/{pid}/root{p}")).map(|s| (p.to_string(), s)));
+        .map(|p| crate::instruments::probe::stat(&format!("/proc/{pid}/root{p}")).map(|s| (p.to_string(), s)));
     if let Some(Ok((path, st))) = masked {
         let shown = format!("{path}: {} {}:{}", st.kind, st.rdev.0, st.rdev.1);
         ctx.observe_raw(&ctx.s("item.masked"), ctx.s("guard.masked"), &shown);

@@ -14,11 +14,11 @@ use super::common::*;
 use super::image_steps::{bundle, commit, dive, image_by_hand, pull};
 use crate::course::{Ctx, Failure, Lesson, Step};
 use crate::host::journal::Object;
+use crate::instruments::probe::Probe;
 use crate::primitives::isolate::Plan;
 use crate::primitives::mountinfo;
 use crate::primitives::mounts;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::Probe;
 
 pub fn lesson() -> Lesson {
     Lesson {

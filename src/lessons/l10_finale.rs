@@ -6,10 +6,11 @@
 
 use super::side_by_side;
 use crate::course::{Ctx, Failure, Lesson, Step};
+use crate::instruments::inside::Inside;
+use crate::instruments::probe::{self, Answer, Probe};
 use crate::primitives::capabilities::{Mask, DOCKER_DEFAULT};
-use crate::primitives::isolate::{Isolated, Plan};
+use crate::primitives::isolate::Plan;
 use crate::primitives::namespaces::Namespace;
-use crate::primitives::probe::{self, Answer, Probe};
 use crate::primitives::{mountinfo, net_client};
 use crate::runtime::{self, spec, state};
 use crate::shell::{bundle, network, observe, Deleting, Options};
@@ -269,7 +270,7 @@ fn privileges(ctx: &mut Ctx) -> Result<(), Failure> {
 fn network(ctx: &mut Ctx) -> Result<(), Failure> {
     let f = finale(ctx, &["sleep", "3600"], true)?;
     let net = f.net.as_ref().ok_or_else(|| Failure::new("no network".into()))?;
-    let helper = Isolated::start(ctx.k, Plan::join(f.c.pid, &[Namespace::Net]))?;
+    let helper = Inside::start(ctx.k, Plan::join(f.c.pid, &[Namespace::Net]))?;
     let inside = match helper.ask(Probe::Interfaces)? {
         Answer::Interfaces(list) => list,
         _ => Vec::new(),

@@ -16,6 +16,7 @@ pub mod l10_finale;
 pub mod l11_engines;
 mod local_registry;
 mod podman;
+mod recipes;
 mod side_by_side;
 
 use crate::course::Lesson;

@@ -1,60 +1,28 @@
-//! The socket between learnctr (on the host) and a process it put in namespaces.
+//! The socket between learnctr (on the host) and a process it forked.
 //!
 //! A `SOCK_SEQPACKET` socket pair keeps message boundaries, so each message is one
-//! JSON document. The child sends its trace events, its pid and its answers; the
-//! parent sends questions. Both ends are close-on-exec: a shell started inside never
-//! inherits them.
+//! JSON document. This file is only the transport: what the two sides say is their
+//! protocol, an enum beside its users: an isolated process's start in `isolate.rs`,
+//! the course's questions in `instruments/inside.rs`, the runtime's init in
+//! `runtime/init_protocol.rs`. Both ends are close-on-exec: a shell started inside
+//! never inherits them.
 
 use super::error::{Error, Result};
-use super::probe::{Answer, Probe};
-use super::trace::Event;
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-
-/// What a child tells the host.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum ToHost {
-    Trace(Event),
-    /// "I have unshared a user namespace: write my uid_map and gid_map now."
-    NeedIdMap,
-    /// The host pid of the process that answers questions (PID 1 inside a new pid ns).
-    InitPid(i32),
-    Ready,
-    Answer(std::result::Result<Answer, String>),
-    Failed(String),
-    /// The runtime's init: "run the prestart and createRuntime hooks now" (they run in
-    /// the runtime's namespaces, after the container's namespaces exist).
-    RunRuntimeHooks,
-}
-
-/// What the host asks a child.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum ToChild {
-    IdMapWritten,
-    Ask(Probe),
-    Shell {
-        prompt: String,
-        program: String,
-    },
-    Exit,
-    /// The runtime has moved the child into the container's cgroups.
-    CgroupJoined,
-    /// The runtime's answer to `RunRuntimeHooks`: did every hook succeed?
-    RuntimeHooksRan {
-        ok: bool,
-    },
-}
 
 /// Large enough for any answer (the child cuts long command output before sending).
 const MAX_MESSAGE: usize = 1 << 20;
 
+/// The two ends: one for the host, one for the child (each closes the other's).
 pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
     socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|errno| Error::Sys { call: "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0)".into(), errno })
 }
 
+/// Send one message (any type of the protocol spoken on this socket).
 pub fn send_raw<T: Serialize>(fd: RawFd, message: &T) -> Result<()> {
     let bytes = serde_json::to_vec(message).map_err(|e| Error::Child(format!("cannot encode a message: {e}")))?;
     loop {

@@ -1,4 +1,4 @@
-//! A process in its own namespaces, that answers questions from inside.
+//! A process in its own namespaces, for as long as the host needs it.
 //!
 //! This is `unshare --fork` (or `nsenter`) done by hand:
 //!
@@ -9,7 +9,7 @@
 //!  write uid_map/gid_map ◀── "need id map" (user ns only)
 //!                            fork() ─────────────────────▶  PID 1 inside
 //!                            waits, then exits with it      setup (hostname, mounts...)
-//!  ◀──────────────────────────────────────────────────────  "ready", then answers questions
+//!  ◀──────────────────────────────────────────────────────  "ready", then the caller's `serve`
 //! ```
 //!
 //! Why the second fork: `unshare(CLONE_NEWPID)` does not move the caller (its pid
@@ -20,16 +20,48 @@
 //! Both children ask the kernel to kill them if their parent dies
 //! (`PR_SET_PDEATHSIG`), so a learnctr killed with SIGKILL leaves no process behind,
 //! and with the processes the namespaces vanish too.
+//!
+//! What the process does once it is ready is the caller's: the course's
+//! instruments ask it questions (`instruments/inside.rs`); a process that only has
+//! to exist, so that its namespaces do, runs [`stay`].
 
-use super::channel::{self, ToChild, ToHost};
+use super::channel;
 use super::error::{Error, Result};
 use super::idmap::{self, IdMap};
 use super::kernel::Kernel;
 use super::namespaces::{flags_of, Namespace};
-use super::probe::{self, Answer, Probe};
 use super::{process, signals, trace};
+use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+
+/// What the child tells the host while it starts. Once it is ready, the process that
+/// runs `serve` speaks the caller's protocol instead; the outer child of a new pid
+/// namespace sends nothing after `InitPid` (it only waits for PID 1).
+#[derive(Debug, Serialize, Deserialize)]
+enum Startup {
+    Trace(trace::Event),
+    /// "I have unshared a user namespace: write my uid_map and gid_map now."
+    NeedIdMap,
+    /// The host pid of the process that stays (PID 1 inside a new pid ns).
+    InitPid(i32),
+    /// The setup is done: from now on the socket is the caller's.
+    Ready,
+    Failed(String),
+}
+
+impl From<trace::Event> for Startup {
+    fn from(event: trace::Event) -> Startup {
+        Startup::Trace(event)
+    }
+}
+
+/// The host's one message while the child starts: the answer to `NeedIdMap`.
+#[derive(Debug, Serialize, Deserialize)]
+struct IdMapWritten;
+
+/// The child's life once it is ready, on its socket to the host. It never returns,
+/// and exits when the host's end closes (`channel::receive` gives `None`).
+pub type Serve = fn(&OwnedFd) -> !;
 
 /// How the process gets its namespaces.
 pub enum Entry {
@@ -88,19 +120,20 @@ pub struct Isolated {
     sock: OwnedFd,
     /// Our direct child.
     outer: i32,
-    /// The process that answers (the grandchild with a new pid ns, else `outer`).
+    /// The process that runs `serve` (the grandchild with a new pid ns, else `outer`).
     init: i32,
 }
 
 impl Isolated {
-    /// Start the process and wait until it is ready inside its namespaces.
-    pub fn start(k: &dyn Kernel, plan: Plan) -> Result<Isolated> {
+    /// Start the process and wait until it is ready inside its namespaces; then it
+    /// runs `serve`.
+    pub fn start(k: &dyn Kernel, plan: Plan, serve: Serve) -> Result<Isolated> {
         let parent = nix::unistd::getpid().as_raw();
         let (host_end, child_end) = channel::pair()?;
         match k.fork()? {
             None => {
                 drop(host_end);
-                child_main(k, plan, child_end, parent)
+                child_main(k, plan, serve, child_end, parent)
             }
             Some(outer) => {
                 drop(child_end);
@@ -119,40 +152,40 @@ impl Isolated {
         let mut early: Vec<trace::Event> = Vec::new();
         loop {
             if ready && init_known {
-                early.drain(..).for_each(|e| trace::absorb(self.with_host_pid(e)));
+                early.drain(..).for_each(|e| self.absorb(e));
                 return Ok(self);
             }
-            match channel::receive::<ToHost>(&self.sock)? {
-                Some(ToHost::Trace(event)) if init_known => trace::absorb(self.with_host_pid(event)),
-                Some(ToHost::Trace(event)) => early.push(event),
-                Some(ToHost::NeedIdMap) => {
+            match channel::receive::<Startup>(&self.sock)? {
+                Some(Startup::Trace(event)) if init_known => self.absorb(event),
+                Some(Startup::Trace(event)) => early.push(event),
+                Some(Startup::NeedIdMap) => {
                     let map = id_map.ok_or_else(|| Error::Child("a user namespace needs an id map".into()))?;
                     idmap::write_maps(k, self.outer, map)?;
-                    channel::send_to(&self.sock, &ToChild::IdMapWritten)?;
+                    channel::send_to(&self.sock, &IdMapWritten)?;
                 }
-                Some(ToHost::InitPid(pid)) => {
+                Some(Startup::InitPid(pid)) => {
                     self.init = pid;
                     init_known = true;
-                    early.drain(..).for_each(|e| trace::absorb(self.with_host_pid(e)));
+                    early.drain(..).for_each(|e| self.absorb(e));
                 }
-                Some(ToHost::Ready) => ready = true,
-                Some(ToHost::Failed(why)) => {
+                Some(Startup::Ready) => ready = true,
+                Some(Startup::Failed(why)) => {
                     // What the child did before it failed is what the learner needs.
                     early.drain(..).for_each(trace::absorb);
                     return Err(Error::Child(why));
                 }
-                Some(other) => return Err(Error::Child(format!("unexpected message before ready: {other:?}"))),
                 None => return Err(Error::Child("the isolated process exited before it was ready".into())),
             }
         }
     }
 
-    /// PID 1 of a new pid namespace, named by its host pid as well.
-    fn with_host_pid(&self, mut event: trace::Event) -> trace::Event {
+    /// Record an event the process sent. PID 1 of a new pid namespace is named by its
+    /// host pid as well.
+    pub fn absorb(&self, mut event: trace::Event) {
         if event.pid == 1 && self.init != 1 {
             event.host_pid = Some(self.init);
         }
-        event
+        trace::absorb(event)
     }
 
     /// The host pid of the process inside (use it with `nsenter -t PID`).
@@ -169,32 +202,10 @@ impl Isolated {
         }
     }
 
-    /// Ask a question; the answer is measured from inside.
-    pub fn ask(&self, question: Probe) -> Result<Answer> {
-        channel::send_to(&self.sock, &ToChild::Ask(question))?;
-        self.wait_answer()
-    }
-
-    /// Open an interactive shell inside; returns its exit code when the learner leaves.
-    pub fn shell(&self, program: &str, prompt: &str) -> Result<i32> {
-        let _ours = signals::IgnoreWhileShellRuns::new();
-        channel::send_to(&self.sock, &ToChild::Shell { prompt: prompt.to_string(), program: program.to_string() })?;
-        match self.wait_answer()? {
-            Answer::Number(code) => Ok(code as i32),
-            other => Err(Error::Child(format!("unexpected answer {other:?}"))),
-        }
-    }
-
-    fn wait_answer(&self) -> Result<Answer> {
-        loop {
-            match channel::receive::<ToHost>(&self.sock)? {
-                Some(ToHost::Trace(event)) => trace::absorb(self.with_host_pid(event)),
-                Some(ToHost::Answer(answer)) => return answer.map_err(Error::Child),
-                Some(ToHost::Failed(why)) => return Err(Error::Child(why)),
-                Some(other) => return Err(Error::Child(format!("unexpected message {other:?}"))),
-                None => return Err(Error::Child("the isolated process exited".into())),
-            }
-        }
+    /// The host's end of the socket, for the caller's protocol once the process is
+    /// ready.
+    pub fn socket(&self) -> &OwnedFd {
+        &self.sock
     }
 }
 
@@ -215,14 +226,16 @@ impl Drop for Isolated {
 }
 
 /// The child's whole life. It never returns: it exits.
-fn child_main(k: &dyn Kernel, plan: Plan, sock: OwnedFd, parent: i32) -> ! {
-    trace::forward_to(sock.as_raw_fd());
+fn child_main(k: &dyn Kernel, plan: Plan, serve: Serve, sock: OwnedFd, parent: i32) -> ! {
+    trace::forward_to::<Startup>(sock.as_raw_fd());
     signals::reset_to_default();
-    let outcome = child_steps(k, plan, &sock, parent);
-    if let Err(e) = outcome {
-        let _ = channel::send_to(&sock, &ToHost::Failed(e.to_string()));
+    match child_steps(k, plan, &sock, parent) {
+        Ok(()) => serve(&sock),
+        Err(e) => {
+            let _ = channel::send_to(&sock, &Startup::Failed(e.to_string()));
+            std::process::exit(1)
+        }
     }
-    std::process::exit(1)
 }
 
 fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Result<()> {
@@ -242,9 +255,9 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
         Entry::New(namespaces) => {
             k.unshare(flags_of(namespaces))?;
             if namespaces.contains(&Namespace::User) {
-                channel::send_to(sock, &ToHost::NeedIdMap)?;
-                match channel::receive::<ToChild>(sock)? {
-                    Some(ToChild::IdMapWritten) => {}
+                channel::send_to(sock, &Startup::NeedIdMap)?;
+                match channel::receive::<IdMapWritten>(sock)? {
+                    Some(IdMapWritten) => {}
                     _ => return Err(Error::Child("no id map was written".into())),
                 }
                 // The map does not change who we are: we are still the host's root,
@@ -260,7 +273,7 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
     if pid_namespace {
         match k.fork()? {
             Some(init) => {
-                channel::send_to(sock, &ToHost::InitPid(init))?;
+                channel::send_to(sock, &Startup::InitPid(init))?;
                 let code = process::wait_exit_code(init).unwrap_or(1);
                 std::process::exit(code);
             }
@@ -272,13 +285,12 @@ fn child_steps(k: &dyn Kernel, plan: Plan, sock: &OwnedFd, parent: i32) -> Resul
             }
         }
     } else {
-        channel::send_to(sock, &ToHost::InitPid(getpid().as_raw()))?;
+        channel::send_to(sock, &Startup::InitPid(getpid().as_raw()))?;
     }
     if let Some(setup) = plan.setup {
         setup(k)?;
     }
-    channel::send_to(sock, &ToHost::Ready)?;
-    serve(sock)
+    channel::send_to(sock, &Startup::Ready)
 }
 
 /// `nsenter`: open every namespace file first (after joining the mount namespace,
@@ -305,37 +317,9 @@ pub fn join(k: &dyn Kernel, pid: i32, namespaces: &[Namespace]) -> Result<()> {
     Ok(())
 }
 
-/// Answer questions until the host says stop or goes away.
-fn serve(sock: &OwnedFd) -> Result<()> {
-    loop {
-        match channel::receive::<ToChild>(sock)? {
-            Some(ToChild::Ask(question)) => channel::send_to(sock, &ToHost::Answer(probe::answer(&question)))?,
-            Some(ToChild::Shell { prompt, program }) => {
-                let code = run_shell(&program, &prompt);
-                channel::send_to(sock, &ToHost::Answer(code.map(|c| Answer::Number(i64::from(c)))))?;
-            }
-            Some(ToChild::Exit) | None => std::process::exit(0),
-            Some(ToChild::IdMapWritten | ToChild::RuntimeHooksRan { .. } | ToChild::CgroupJoined) => {}
-        }
-    }
-}
-
-fn run_shell(program: &str, prompt: &str) -> std::result::Result<i32, String> {
-    let _ours = signals::IgnoreWhileShellRuns::new();
-    let mut cmd = std::process::Command::new(program);
-    cmd.env_clear()
-        .env("PS1", prompt)
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("HOME", "/root")
-        .env("TERM", std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
-    // SAFETY: only async-signal-safe sigaction calls run between fork and exec. The
-    // shell must not inherit our "ignore Ctrl-C", or Ctrl-C would not stop a command.
-    unsafe {
-        cmd.pre_exec(|| {
-            signals::reset_to_default();
-            Ok(())
-        });
-    }
-    let status = cmd.status().map_err(|e| format!("{program}: {e}"))?;
-    Ok(status.code().unwrap_or(128))
+/// A [`Serve`] for a process that only has to exist (the caller uses its
+/// namespaces): it waits until the host goes away.
+pub fn stay(sock: &OwnedFd) -> ! {
+    while let Ok(Some(_)) = channel::receive::<serde::de::IgnoredAny>(sock) {}
+    std::process::exit(0)
 }

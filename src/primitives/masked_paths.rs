@@ -6,7 +6,7 @@
 //! read-only empty tmpfs over a directory, `/dev/null` over a file) and makes the
 //! second kind read-only.
 
-use super::error::{errno_name, Result};
+use super::error::Result;
 use super::kernel::Kernel;
 use nix::mount::MsFlags;
 use std::path::Path;
@@ -78,13 +78,4 @@ pub fn apply_defaults(k: &dyn Kernel) -> Result<()> {
         make_read_only(k, path)?;
     }
     Ok(())
-}
-
-/// What opening `path` for writing gets: `writable`, or the errno's name (`EROFS`
-/// for a read-only mount). The checks use it as proof.
-pub fn write_error(path: &str) -> String {
-    match std::fs::OpenOptions::new().write(true).open(path) {
-        Ok(_) => "writable".to_string(),
-        Err(e) => errno_name(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))),
-    }
 }

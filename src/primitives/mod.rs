@@ -5,14 +5,15 @@
 //!   C notation that the trace prints (the same notation `strace` uses);
 //! - `trace.rs`: how each call is recorded as it is made, also in child processes;
 //! - `namespaces.rs`: the seven namespace kinds and how to look them up in `/proc`;
-//! - `isolate.rs`: a child process that enters new (or existing) namespaces and then
-//!   answers questions about what it sees from inside;
+//! - `channel.rs`: the socket between learnctr and a process it forked;
+//! - `isolate.rs`: a child process that enters new (or existing) namespaces and stays
+//!   there for as long as the host needs it (the course's instruments, in
+//!   `src/instruments/`, ask it questions from inside);
 //! - `mounts.rs`, `ipc.rs`, `idmap.rs`: the small actions the lessons perform inside.
 //!
 //! Lessons never call `libc` or `nix` themselves: they call these functions, so that
 //! every call they make is recorded and shown to the learner.
 
-pub mod attempts;
 pub mod capabilities;
 pub mod capability_mask;
 pub mod cgroups;
@@ -32,13 +33,11 @@ pub mod namespaces;
 pub mod net_client;
 pub mod netlink;
 pub mod netns;
-pub mod probe;
 pub mod process;
 pub mod seccomp;
 pub mod signals;
 pub mod subnet;
 pub mod trace;
-pub mod workload;
 
 pub use error::{Error, Result};
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! kernel answered. In the learnctr process the events are kept in memory until the
 //! lesson engine shows them under the step. In a child process (after `fork`), they
 //! are sent to the parent over the child's socket as they happen, so that even a child
-//! that dies half-way has told what it did. Nothing here is ever typed by hand: if a
+//! that dies half-way has told what it did. Each protocol spoken on such a socket has
+//! a message that carries an event (`From<Event>`); the child names it once, in
+//! [`forward_to`]. Nothing here is ever typed by hand: if a
 //! line is in the trace, the call was made.
 
+use super::channel;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
@@ -47,8 +50,16 @@ impl std::fmt::Display for Event {
 
 thread_local! {
     static EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
-    /// In a child: the socket to the parent. `None` in the learnctr process itself.
-    static FORWARD: Cell<Option<RawFd>> = const { Cell::new(None) };
+    /// In a child: how events reach the parent. `None` in the learnctr process itself.
+    static FORWARD: Cell<Option<Forward>> = const { Cell::new(None) };
+}
+
+/// The socket to the parent, and the function that sends an event on it wrapped in
+/// the message of the protocol spoken there.
+#[derive(Clone, Copy)]
+struct Forward {
+    fd: RawFd,
+    send: fn(RawFd, Event),
 }
 
 /// Whether anyone will read the trace. The lessons always show it; the runtime
@@ -69,20 +80,24 @@ pub fn record(call: String, result: String) {
     }
     let event = Event { pid: nix::unistd::getpid().as_raw(), host_pid: None, call, result };
     match FORWARD.with(|f| f.get()) {
-        // A failed send means the parent is gone; the child is about to die anyway.
-        Some(fd) => {
-            let _ = super::channel::send_raw(fd, &super::channel::ToHost::Trace(event));
-        }
+        Some(forward) => (forward.send)(forward.fd, event),
         None => EVENTS.with(|e| e.borrow_mut().push(event)),
     }
 }
 
-/// Called in a child right after `fork`: from now on, send events to the parent.
+/// Called in a child right after `fork`: from now on, send events to the parent over
+/// `fd`, each in the message `M` of the protocol spoken on it (a child whose protocol
+/// changes half-way, as an isolated process's does once it is ready, calls this again).
 /// The events the parent had recorded before the fork were copied into the child's
 /// memory; they are dropped here so they are not shown twice.
-pub fn forward_to(fd: RawFd) {
+pub fn forward_to<M: From<Event> + Serialize>(fd: RawFd) {
     EVENTS.with(|e| e.borrow_mut().clear());
-    FORWARD.with(|f| f.set(Some(fd)));
+    FORWARD.with(|f| f.set(Some(Forward { fd, send: send_as::<M> })));
+}
+
+fn send_as<M: From<Event> + Serialize>(fd: RawFd, event: Event) {
+    // A failed send means the parent is gone; the child is about to die anyway.
+    let _ = channel::send_raw(fd, &M::from(event));
 }
 
 /// The parent received an event from a child.

@@ -4,7 +4,8 @@
 
 use super::state::Container;
 use super::{init, load, spec, write_pid_file, Rt, RtError};
-use crate::primitives::channel::{self, ToHost};
+use super::init_protocol::ToHost;
+use crate::primitives::channel;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, Kernel};
 use oci_spec::runtime::{Capability, Process, Spec};

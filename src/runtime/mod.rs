@@ -11,6 +11,7 @@
 //! - `spawn.rs`: the runtime's side of the birth: the child forked into its cgroups,
 //!   answered over a socket until the init is ready;
 //! - `child.rs`: the child's side: the namespaces, the fork of the init;
+//! - `init_protocol.rs`: what the runtime, the child and the init say to each other;
 //! - `init.rs`: the container's init; `run`, at its top, is the order of its steps, one
 //!   line each;
 //! - `mounts.rs`: the init's mounts: `/` a slave, the rootfs and config.json's mounts
@@ -53,6 +54,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod init_protocol;
 pub mod lifecycle;
 pub mod log;
 pub mod mounts;

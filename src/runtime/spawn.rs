@@ -6,7 +6,8 @@ use super::child::{child, Place};
 use super::create::{hook_state, CreateOptions};
 use super::{hooks, timing, Rt, RtError};
 use crate::primitives::cgroups::Cgroup;
-use crate::primitives::channel::{self, ToChild, ToHost};
+use super::init_protocol::{ToChild, ToHost};
+use crate::primitives::channel;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, trace, Kernel};
 use nix::errno::Errno;
@@ -34,7 +35,7 @@ pub(super) fn spawn_init(
     match forked {
         None => {
             drop(host_end);
-            trace::forward_to(child_end.as_raw_fd());
+            trace::forward_to::<ToHost>(child_end.as_raw_fd());
             let console =
                 match (spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false), opts.console_socket) {
                     (true, Some(path)) => match std::os::unix::net::UnixStream::connect(path) {
@@ -130,7 +131,6 @@ pub(super) fn spawn_init(
                         }
                         Some(ToHost::Ready) => ready = true,
                         Some(ToHost::Failed(why)) => return Err(RtError(why)),
-                        Some(ToHost::Answer(_)) => return Err(RtError("the container's init sent an answer".into())),
                         None => return Err(RtError("the container's init exited before it was ready".into())),
                     }
                 }

@@ -21,7 +21,7 @@ fn replies_from_a(target: std::net::Ipv4Addr) -> usize {
 }
 
 pub(super) fn addresses_in(name: &str) -> Vec<String> {
-    netns::in_named(name, crate::primitives::probe::interfaces)
+    netns::in_named(name, crate::instruments::probe::interfaces)
         .ok()
         .and_then(Result::ok)
         .map(|list| list.into_iter().flat_map(|i| i.addresses).collect())

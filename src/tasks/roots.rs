@@ -40,7 +40,7 @@ pub(super) fn kill_own_uts(_: &Ctx) -> Vec<String> {
 // has 127.0.0.1.
 
 pub(super) fn loopback_up(p: &Process) -> bool {
-    netns::in_process(p.pid, crate::primitives::probe::interfaces).ok().and_then(Result::ok).is_some_and(|list| {
+    netns::in_process(p.pid, crate::instruments::probe::interfaces).ok().and_then(Result::ok).is_some_and(|list| {
         list.iter().any(|i| i.name == "lo" && i.up && i.addresses.iter().any(|a| a == "127.0.0.1/8"))
     })
 }

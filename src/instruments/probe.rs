@@ -1,11 +1,23 @@
-//! Looking around: questions that the host can ask a process inside namespaces.
+//! Probes: what the host asks a process inside namespaces to measure from there.
 //!
-//! The same functions answer for the host (called directly) and for the inside (the
-//! isolated process calls them and sends the answer back), so "host view" and
-//! "container view" are always measured the same way. These are readings, not
-//! actions: they are not recorded in the trace.
+//! Most are readings (the hostname, a pid, a file, the names in a directory, the
+//! network interfaces). The same functions answer for the host (called directly) and
+//! for the inside (the isolated process calls them and sends the answer back), so
+//! "host view" and "container view" are always measured the same way. Readings are
+//! not recorded in the trace: it shows what a lesson does, not how it looks.
+//!
+//! The others are actions, done inside to see what the kernel allows there: a write
+//! attempt (`WriteTest`), workloads that meet a cgroup's limits (`Allocate`,
+//! `BurnCpu`, `ForkBomb`: `workload.rs`), privileged operations (`Try`:
+//! `attempts.rs`), a file written or a server started (`WriteText`, `Spawn`). The
+//! workloads' forks and the attempts go through `kernel.rs`, so they are in the trace
+//! with the kernel's answer.
 
-use super::namespaces::Namespace;
+use super::attempts::{self, Attempt};
+use super::workload::{self, Outcome};
+use crate::primitives::error::errno_name;
+use crate::primitives::namespaces::Namespace;
+use crate::primitives::{Kernel, Linux};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -41,7 +53,7 @@ pub enum Probe {
     /// ... or forks until the kernel refuses (at most this many times).
     ForkBomb(u32),
     /// Attempt a privileged operation: `ok` or the errno's name.
-    Try(super::attempts::Attempt),
+    Try(Attempt),
     /// Write a small text file (e.g. the page a web server inside will serve).
     WriteText(String, String),
     /// Start a program in the background (a server); answers with its pid inside.
@@ -56,7 +68,7 @@ pub enum Answer {
     Interfaces(Vec<Interface>),
     Output { status: i32, output: String },
     Stat(FileStat),
-    Workload(super::workload::Outcome),
+    Workload(Outcome),
 }
 
 /// The parts of `struct stat` the lessons compare.
@@ -94,11 +106,11 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
         Probe::Run(argv) => run(argv),
         Probe::ListDir(path) => list_dir(path).map(|names| Answer::Text(names.join(" "))),
         Probe::Stat(path) => stat(path).map(Answer::Stat),
-        Probe::WriteTest(path) => Ok(Answer::Text(super::masked_paths::write_error(path))),
-        Probe::Allocate(bytes) => workload(|k| super::workload::allocate(k, *bytes)),
-        Probe::BurnCpu(millis) => workload(|k| super::workload::burn_cpu(k, *millis)),
-        Probe::ForkBomb(max) => workload(|k| super::workload::fork_until_refused(k, *max)),
-        Probe::Try(what) => Ok(Answer::Text(super::attempts::attempt(&super::kernel::Linux, what))),
+        Probe::WriteTest(path) => Ok(Answer::Text(write_error(path))),
+        Probe::Allocate(bytes) => workload(|k| workload::allocate(k, *bytes)),
+        Probe::BurnCpu(millis) => workload(|k| workload::burn_cpu(k, *millis)),
+        Probe::ForkBomb(max) => workload(|k| workload::fork_until_refused(k, *max)),
+        Probe::Try(what) => Ok(Answer::Text(attempts::attempt(&Linux, what))),
         Probe::WriteText(path, content) => {
             if let Some(dir) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -122,10 +134,17 @@ pub fn answer(probe: &Probe) -> Result<Answer, String> {
     }
 }
 
-fn workload(
-    run: impl FnOnce(&dyn super::kernel::Kernel) -> super::Result<super::workload::Outcome>,
-) -> Result<Answer, String> {
-    run(&super::kernel::Linux).map(Answer::Workload).map_err(|e| e.to_string())
+fn workload(run: impl FnOnce(&dyn Kernel) -> crate::primitives::Result<Outcome>) -> Result<Answer, String> {
+    run(&Linux).map(Answer::Workload).map_err(|e| e.to_string())
+}
+
+/// What opening `path` for writing gets: `writable`, or the errno's name (`EROFS`
+/// for a read-only mount). The checks use it as proof.
+pub fn write_error(path: &str) -> String {
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(_) => "writable".to_string(),
+        Err(e) => errno_name(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))),
+    }
 }
 
 pub fn hostname() -> Result<String, String> {

@@ -2,8 +2,8 @@
 //! memory, burn CPU, fork until refused. Each runs in a child of the isolated
 //! process, so that the limit hits the child and the isolated process can report.
 
-use super::error::{Error, Result};
-use super::kernel::Kernel;
+use crate::primitives::error::{errno_name, Error, Result};
+use crate::primitives::Kernel;
 use std::time::{Duration, Instant};
 
 /// The outcome of a workload child.
@@ -106,7 +106,7 @@ pub fn fork_until_refused(k: &dyn Kernel, max: u32) -> Result<Outcome> {
                 },
                 Ok(Some(_)) => forks += 1,
                 Err(e) => {
-                    refused = e.errno().map(super::error::errno_name).unwrap_or_default();
+                    refused = e.errno().map(errno_name).unwrap_or_default();
                     break;
                 }
             }

@@ -3,8 +3,10 @@
 //! answers. Every attempt is a real call through `kernel.rs`, so it is in the trace
 //! with its errno.
 
-use super::kernel::Kernel;
-use super::namespaces::Namespace;
+use crate::primitives::error::{errno_name, Error, Result};
+use crate::primitives::kernel::Kernel;
+use crate::primitives::namespaces::Namespace;
+use crate::primitives::seccomp;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,14 +85,14 @@ pub fn attempt(k: &dyn Kernel, what: &Attempt) -> String {
         Attempt::Keyctl => k.keyctl_session_id().map(drop),
         Attempt::UnshareX32 => k.unshare_x32(Namespace::Uts.flag()),
         Attempt::Getpid => Ok(()),
-        Attempt::InstallFilter(name) => super::seccomp::this_arch()
-            .and_then(|arch| super::seccomp::named(name, arch))
-            .map_err(super::Error::Child)
-            .and_then(|profile| super::seccomp::install(k, &profile)),
+        Attempt::InstallFilter(name) => seccomp::this_arch()
+            .and_then(|arch| seccomp::named(name, arch))
+            .map_err(Error::Child)
+            .and_then(|profile| seccomp::install(k, &profile)),
     };
     match result {
         Ok(()) => "ok".to_string(),
-        Err(e) => e.errno().map(super::error::errno_name).unwrap_or_else(|| e.to_string()),
+        Err(e) => e.errno().map(errno_name).unwrap_or_else(|| e.to_string()),
     }
 }
 
@@ -101,9 +103,9 @@ pub const WHOAMI: &str = "learnctr-whoami";
 /// run by any user, it runs as root (euid 0) — unless no_new_privs forbids the gain.
 /// Done inside a private tmpfs of a disposable mount namespace, so the copy exists only
 /// there and vanishes with it.
-pub fn setuid_helper(k: &dyn Kernel, dir: &str) -> super::Result<String> {
+pub fn setuid_helper(k: &dyn Kernel, dir: &str) -> Result<String> {
     let path = format!("{dir}/{WHOAMI}");
-    std::fs::copy("/proc/self/exe", &path).map_err(|e| super::Error::io(path.clone(), e))?;
+    std::fs::copy("/proc/self/exe", &path).map_err(|e| Error::io(path.clone(), e))?;
     k.chown(&path, 0, 0)?;
     k.chmod(&path, 0o4755)?;
     Ok(path)
