@@ -4,9 +4,9 @@
 //! works without root, saying what it could not check.
 
 use crate::i18n::{t, tf};
+use crate::instruments::probe;
 use crate::primitives::cgroups::hierarchy::{self as cgroupfs, Mode};
 use crate::primitives::namespaces::Namespace;
-use crate::instruments::probe;
 use crate::primitives::process;
 use std::path::Path;
 

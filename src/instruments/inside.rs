@@ -15,11 +15,11 @@
 use super::probe::{self, Answer, Probe};
 use crate::primitives::error::{Error, Result};
 use crate::primitives::isolate::{Isolated, Plan};
+use crate::primitives::kernel::untraced;
 use crate::primitives::trace::{self, Event};
 use crate::primitives::{channel, signals, Kernel};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 
 /// What the host asks.
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,14 +128,8 @@ fn run_shell(program: &str, prompt: &str) -> std::result::Result<i32, String> {
         .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .env("HOME", "/root")
         .env("TERM", std::env::var("TERM").unwrap_or_else(|_| "xterm".into()));
-    // SAFETY: only async-signal-safe sigaction calls run between fork and exec. The
-    // shell must not inherit our "ignore Ctrl-C", or Ctrl-C would not stop a command.
-    unsafe {
-        cmd.pre_exec(|| {
-            signals::reset_to_default();
-            Ok(())
-        });
-    }
+    // The shell must not inherit our "ignore Ctrl-C", or Ctrl-C would not stop a command.
+    untraced::before_exec_reset_signals(&mut cmd, signals::reset_to_default);
     let status = cmd.status().map_err(|e| format!("{program}: {e}"))?;
     Ok(status.code().unwrap_or(128))
 }

@@ -3,6 +3,7 @@
 //! process, so that the limit hits the child and the isolated process can report.
 
 use crate::primitives::error::{errno_name, Error, Result};
+use crate::primitives::kernel::untraced;
 use crate::primitives::Kernel;
 use std::time::{Duration, Instant};
 
@@ -38,25 +39,10 @@ fn measured(k: &dyn Kernel, work: impl FnOnce() -> i32) -> Result<Outcome> {
     }
 }
 
-/// Wait for a child and read its resource usage (`wait4(2)`).
+/// Wait for a child and read its resource usage (`wait4(2)`, not traced: see
+/// `kernel/untraced.rs`).
 fn wait4(pid: i32) -> Result<(i32, u64)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: wait4(2) with valid pointers to our locals.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let errno = nix::errno::Errno::last();
-        if errno != nix::errno::Errno::EINTR {
-            return Err(Error::Sys { call: format!("wait4({pid})"), errno });
-        }
-    }
-    let code = if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
-    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Ok((code, micros(usage.ru_utime) + micros(usage.ru_stime)))
+    untraced::wait4_with_usage(pid).map_err(|errno| Error::Sys { call: format!("wait4({pid})"), errno })
 }
 
 /// Allocate `bytes` and touch every page, so that the memory is really used (an
@@ -90,9 +76,8 @@ pub fn burn_cpu(k: &dyn Kernel, millis: u64) -> Result<Outcome> {
 /// A fork bomb with a fuse: fork children that only sleep, until the kernel refuses
 /// (or `max` is reached), then report and kill them all.
 pub fn fork_until_refused(k: &dyn Kernel, max: u32) -> Result<Outcome> {
-    use std::os::fd::{AsRawFd, BorrowedFd};
     let (read_end, write_end) = nix::unistd::pipe().map_err(|errno| Error::Sys { call: "pipe()".into(), errno })?;
-    let report_fd = write_end.as_raw_fd();
+    let report = &write_end;
     let mut outcome = measured(k, move || {
         // Our own process group, so one kill reaches every child.
         let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
@@ -111,9 +96,8 @@ pub fn fork_until_refused(k: &dyn Kernel, max: u32) -> Result<Outcome> {
                 }
             }
         }
-        // SAFETY: the pipe's write end is open in this child (inherited over fork).
-        let fd = unsafe { BorrowedFd::borrow_raw(report_fd) };
-        let _ = nix::unistd::write(fd, format!("{forks} {refused}").as_bytes());
+        // The pipe's write end is open in this child (inherited over fork).
+        let _ = nix::unistd::write(report, format!("{forks} {refused}").as_bytes());
         let _ = k.kill(0, libc::SIGKILL);
         0
     })?;

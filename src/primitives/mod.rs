@@ -1,18 +1,48 @@
-//! The isolation primitives: the only code in learnctr that talks to the kernel.
+//! The isolation primitives: what a container runtime needs from the kernel, and the
+//! one layer of learnctr that makes system calls (`kernel/`).
 //!
-//! Read these files in this order:
-//! - `kernel.rs`: every system call learnctr makes, one enum variant each, with the
-//!   C notation that the trace prints (the same notation `strace` uses);
-//! - `trace.rs`: how each call is recorded as it is made, also in child processes;
-//! - `namespaces.rs`: the seven namespace kinds and how to look them up in `/proc`;
-//! - `channel.rs`: the socket between learnctr and a process it forked;
-//! - `isolate.rs`: a child process that enters new (or existing) namespaces and stays
-//!   there for as long as the host needs it (the course's instruments, in
-//!   `src/instruments/`, ask it questions from inside);
-//! - `mounts.rs`, `ipc.rs`, `idmap.rs`: the small actions the lessons perform inside.
+//! Lessons, the runtime and the finale never call `libc` or `nix` to change the
+//! system: they call these functions, which call the kernel through `kernel/`, so
+//! every call is recorded and can be shown to the learner. (The course's measuring
+//! tools, which only read, are in `src/instruments/`.)
 //!
-//! Lessons never call `libc` or `nix` themselves: they call these functions, so that
-//! every call they make is recorded and shown to the learner.
+//! Where to look first:
+//! - **where the trace is recorded:** `kernel/mod.rs`, `Linux::invoke` (each call is
+//!   made, then `trace::record` keeps it with the kernel's answer);
+//! - **the pivot_root sequence:** `chroot_and_pivot.rs`, `pivot_into`;
+//! - **the cgroup writes:** `cgroups/mod.rs`, `Cgroup::set` and `Cgroup::apply` (which
+//!   file each limit is written to is `cgroups/files.rs`);
+//! - **the init's order:** not here but in `src/runtime/init.rs`, `run`: one line
+//!   per step, each a call into these files.
+//!
+//! Every module, in reading order:
+//! 1. `kernel/`: every system call, as data ([`kernel::Call`]), described in C
+//!    notation, performed, and recorded; its `mod.rs` gives its own reading order;
+//! 2. `trace.rs`: the recorded calls, kept in memory or sent to the parent by a child;
+//! 3. `error.rs`: which call failed and the errno the kernel answered;
+//! 4. `namespaces.rs`: the seven namespace kinds and how to see them in `/proc`;
+//! 5. `channel.rs`: the socket between learnctr and a process it forked (transport only);
+//! 6. `isolate.rs`: a child in new (or joined) namespaces, kept alive for the host;
+//! 7. `idmap.rs`: a user namespace's uid and gid maps;
+//! 8. `ipc.rs`: System V shared memory, to show an ipc namespace;
+//! 9. `mountinfo.rs`: reading `/proc/PID/mountinfo`;
+//! 10. `mounts.rs`: mounts by hand, the calls `mount(8)` makes (overlay too);
+//! 11. `chroot_and_pivot.rs`: `chroot`, its escape, and `pivot_root`;
+//! 12. `devices.rs`: the default devices and a minimal `/dev`;
+//! 13. `masked_paths.rs`: runc's masked and read-only paths under `/proc` and `/sys`;
+//! 14. `cgroups/`: control groups — `hierarchy.rs` (v2, hybrid or v1), `files.rs`
+//!     (which file holds which setting), `mod.rs` (`Cgroup`), `freezer.rs`,
+//!     `devices_bpf.rs` (the v2 device filter) and `remove.rs`;
+//! 15. `capability_mask.rs`: a 64-bit set of capabilities, as the kernel shows it;
+//! 16. `capabilities.rs`: the five sets and how runc narrows them;
+//! 17. `seccomp.rs`: system call filters, compiled to BPF;
+//! 18. `console.rs`: a pseudo-terminal for the container, sent to whoever asked;
+//! 19. `netlink.rs`: network configuration, the messages `ip` sends;
+//! 20. `netns.rs`: named network namespaces and host interfaces;
+//! 21. `subnet.rs`: addresses this host does not use yet;
+//! 22. `net_client.rs`: the ping and the HTTP GET lesson 7 sends from the host;
+//! 23. `process.rs`: processes seen from the host: alive, stopped, waited for;
+//! 24. `signals.rs`: Ctrl-C and SIGTERM never stop learnctr in the middle of a step.
 
 pub mod capabilities;
 pub mod capability_mask;

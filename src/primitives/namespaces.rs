@@ -93,14 +93,11 @@ pub fn inode_of(link: &str) -> Option<u64> {
 pub fn hostname_of(k: &dyn super::Kernel, pid: i32) -> super::Result<String> {
     let fd = k.open(&Namespace::Uts.proc_path(Some(pid)).display().to_string())?;
     // The Kernel is not Send: the thread makes the same two calls through its own Linux.
-    let outcome = std::thread::scope(|s| {
-        s.spawn(move || -> super::Result<String> {
-            let linux = super::Linux;
-            let k: &dyn super::Kernel = &linux;
-            k.setns(fd, CloneFlags::CLONE_NEWUTS)?;
-            Ok(nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default())
-        })
-        .join()
+    let outcome = super::trace::on_a_thread(move || -> super::Result<String> {
+        let linux = super::Linux;
+        let k: &dyn super::Kernel = &linux;
+        k.setns(fd, CloneFlags::CLONE_NEWUTS)?;
+        Ok(nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default())
     });
     k.close(fd)?;
     outcome.unwrap_or_else(|_| Err(super::Error::Child("the thread reading the hostname failed".into())))

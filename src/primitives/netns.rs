@@ -38,14 +38,11 @@ pub fn in_process<T: Send>(pid: i32, f: impl FnOnce() -> T + Send) -> super::Res
 fn in_file<T: Send>(path: &str, f: impl FnOnce() -> T + Send) -> super::Result<T> {
     let k: &dyn Kernel = &Linux;
     let fd = k.open(path)?;
-    let outcome = std::thread::scope(|s| {
-        s.spawn(move || -> super::Result<T> {
-            let linux = Linux;
-            let k: &dyn Kernel = &linux;
-            k.setns(fd, nix::sched::CloneFlags::CLONE_NEWNET)?;
-            Ok(f())
-        })
-        .join()
+    let outcome = super::trace::on_a_thread(move || -> super::Result<T> {
+        let linux = Linux;
+        let k: &dyn Kernel = &linux;
+        k.setns(fd, nix::sched::CloneFlags::CLONE_NEWNET)?;
+        Ok(f())
     });
     k.close(fd)?;
     outcome.unwrap_or_else(|_| Err(super::Error::Child("the thread in the network namespace failed".into())))

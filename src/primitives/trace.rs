@@ -78,11 +78,26 @@ pub fn record(call: String, result: String) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    let event = Event { pid: nix::unistd::getpid().as_raw(), host_pid: None, call, result };
+    keep(Event { pid: nix::unistd::getpid().as_raw(), host_pid: None, call, result });
+}
+
+fn keep(event: Event) {
     match FORWARD.with(|f| f.get()) {
         Some(forward) => (forward.send)(forward.fd, event),
         None => EVENTS.with(|e| e.borrow_mut().push(event)),
     }
+}
+
+/// Run `f` on a thread of its own (to enter a namespace that belongs to a thread, such
+/// as a uts or network namespace, and leave the rest of learnctr where it is). The
+/// events are kept per thread, so the calls `f` made are handed back to this one,
+/// as if it had made them.
+pub fn on_a_thread<T: Send>(f: impl FnOnce() -> T + Send) -> std::thread::Result<T> {
+    let (outcome, events) = std::thread::scope(|s| s.spawn(move || (f(), take())).join())?;
+    for event in events {
+        keep(event);
+    }
+    Ok(outcome)
 }
 
 /// Called in a child right after `fork`: from now on, send events to the parent over

@@ -6,10 +6,10 @@
 
 use super::create::hook_state;
 use super::init;
+use super::init_protocol::{ToChild, ToHost};
 use super::state::EXEC_FIFO;
 use super::timing;
 use crate::primitives::cgroups::Cgroup;
-use super::init_protocol::{ToChild, ToHost};
 use crate::primitives::channel;
 use crate::primitives::namespaces::{flags_of, Namespace};
 use crate::primitives::{Error, Kernel};

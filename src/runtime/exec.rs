@@ -2,9 +2,9 @@
 //! how `docker exec`, `podman exec` and containerd's shim reach it:
 //! `exec --process FILE --detach --pid-file P [--console-socket S] ID`.
 
+use super::init_protocol::ToHost;
 use super::state::Container;
 use super::{init, load, spec, write_pid_file, Rt, RtError};
-use super::init_protocol::ToHost;
 use crate::primitives::channel;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, Kernel};

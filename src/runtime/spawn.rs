@@ -4,9 +4,9 @@
 
 use super::child::{child, Place};
 use super::create::{hook_state, CreateOptions};
+use super::init_protocol::{ToChild, ToHost};
 use super::{hooks, timing, Rt, RtError};
 use crate::primitives::cgroups::Cgroup;
-use super::init_protocol::{ToChild, ToHost};
 use crate::primitives::channel;
 use crate::primitives::namespaces::Namespace;
 use crate::primitives::{process, trace, Kernel};

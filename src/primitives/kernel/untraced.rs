@@ -11,9 +11,20 @@
 //! - waiting for children (`wait4` with its resource usage, `pidfd_open`);
 //! - reading a reply from a socket (`recv`): the request that caused it is traced.
 //!
-//! Calls made through crates that wrap them safely (`nix::sys::wait::waitpid`, the
-//! `netlink-sys` socket of `RTM_GETLINK`, `std::fs`, `std::net`) are outside the trace
-//! too, for the same reason: they read state, they do not change it.
+//! Outside this module, learnctr calls the kernel without the trace only through
+//! crates that wrap the calls safely, and only to read state or to talk to its own
+//! processes, never to change what a container is:
+//! - reading ids and names: `getpid`, `getuid`, `geteuid`, `getresuid`, `getsid`,
+//!   `gethostname`… (`nix::unistd`), and files under `/proc` and `/sys` (`std::fs`);
+//! - waiting for a child's exit (`waitpid`, `process.rs`);
+//! - the socket pair between learnctr and its children (`channel.rs`) and the pipe
+//!   a fork bomb reports through (`instruments/workload.rs`);
+//! - the terminal given back after a shell (`tcsetpgrp`, `signals.rs`);
+//! - asking a link's index (`RTM_GETLINK` on a `netlink-sys` socket, `netlink.rs`)
+//!   and lesson 7's HTTP client (`std::net`, `net_client.rs`).
+//!
+//! The trace is kept per thread: a namespace entered on a thread of its own goes
+//! through `trace::on_a_thread`, which hands the thread's calls back to its caller.
 
 use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
