@@ -154,6 +154,8 @@ pub fn assert_same_host(before: &HostState, after: &HostState, when: &str) {
     assert_eq!(before.run_dir, after.run_dir, "{when}: /run/learnctr changed");
     assert_eq!(before.learnctr_processes, after.learnctr_processes, "{when}: learnctr processes remain");
     assert_eq!(before.routes, after.routes, "{when}: host routes changed");
+    assert_eq!(before.tmp, after.tmp, "{when}: temporary bundles (learnctr-* in the temporary directory) changed");
+    assert_eq!(before.stores, after.stores, "{when}: learnctr's stores in /var/lib/learnctr changed");
 }
 
 /// Wait until `stderr` of a spawned child prints `marker`, reading it line by line.
