@@ -476,15 +476,15 @@ fn require(test: &str, programs: &[&str]) -> bool {
 
 /// Start the engine, compare, take it all down; then the host must hold nothing of it.
 fn engine_test(test: &str, programs: &[&str], start: fn() -> engines::Started) {
-    if !require_root(test) || !require(test, programs) {
+    let Some(t) = root_test(test) else { return };
+    if !require(test, programs) {
         return;
     }
-    let _one = serial();
-    let (before, extras) = (host_state(), engines::host_extras());
+    let extras = engines::host_extras();
     let t0 = Instant::now();
     let failures = compare(&start().engine);
     eprintln!("{test}: {:.0} s", t0.elapsed().as_secs_f64());
-    assert_same_host(&before, &host_state(), test);
+    t.assert_same_host(test);
     engines::assert_same_extras(&extras, &engines::host_extras(), test);
     assert!(failures.is_empty(), "{} case(s) differ with learnctr:\n\n{}", failures.len(), failures.join("\n\n"));
 }

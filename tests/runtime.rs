@@ -16,15 +16,10 @@ fn status_of(root: &Path, id: &str) -> String {
 
 #[test]
 fn the_lifecycle_as_runc_names_it() {
-    if !require_root("the_lifecycle_as_runc_names_it") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sleep", "60"], |_| {});
-    let pid_file = dir.path().join("pid");
+    let Some(t) = root_test("the_lifecycle_as_runc_names_it") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sleep", "60"], |_| {});
+    let pid_file = t.path().join("pid");
     std::fs::create_dir_all(&root).unwrap();
     let created = create(&root, &b, &["--pid-file", pid_file.to_str().unwrap()], "c1");
     assert!(created.success(), "{}", std::fs::read_to_string(root.with_extension("log")).unwrap_or_default());
@@ -45,42 +40,30 @@ fn the_lifecycle_as_runc_names_it() {
     assert_eq!(status_of(&root, "c1"), "stopped");
     assert!(rt(&root, &["delete", "c1"]).status.success());
     assert!(!root.join("c1").exists());
-    assert_same_host(&before, &host_state(), "after the lifecycle");
+    t.assert_same_host("after the lifecycle");
 }
 
 #[test]
 fn run_passes_exit_codes_through() {
-    if !require_root("run_passes_exit_codes_through") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("run_passes_exit_codes_through") else { return };
     for (args, code) in [(vec!["true"], 0), (vec!["false"], 1), (vec!["sh", "-c", "exit 7"], 7)] {
         let dir = tempfile::tempdir().unwrap();
         let b = bundle(dir.path(), &args, |_| {});
         let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "r1"]);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {:?}", text(&out));
     }
-    assert_same_host(&before, &host_state(), "after run");
+    t.assert_same_host("after run");
 }
 
 #[test]
 fn memory_and_pids_limits_are_enforced() {
-    if !require_root("memory_and_pids_limits_are_enforced") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("memory_and_pids_limits_are_enforced") else { return };
     // 32 MiB of memory; dd's 128 MiB buffer goes over it and the kernel kills dd.
-    let b = bundle(
-        dir.path(),
-        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo dd=$?"],
-        |c| {
+    let b =
+        bundle(t.path(), &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo dd=$?"], |c| {
             c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 33554432});
-        },
-    );
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "m1"]);
+        });
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "m1"]);
     assert_eq!(text(&out).0.trim(), "dd=137", "{:?}", text(&out));
     // pids.max 6: a loop that starts 20 sleeps; the shell's sixth fork is refused
     // (busybox sh then gives up), and the kernel counts the refusal in pids.events.
@@ -112,16 +95,12 @@ fn memory_and_pids_limits_are_enforced() {
     let refused: u32 = events.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(refused >= 1, "pids.events counts the refused fork: {events}");
     assert!(std::fs::read_to_string(root.with_extension("log")).unwrap().contains("can't fork"));
-    assert_same_host(&before, &host_state(), "after the limits");
+    t.assert_same_host("after the limits");
 }
 
 #[test]
 fn a_named_network_namespace_is_joined() {
-    if !require_root("a_named_network_namespace_is_joined") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("a_named_network_namespace_is_joined") else { return };
     let name = format!("learnctr-test-{}", std::process::id());
     let path =
         std::process::Command::new(bin()).arg("__never").output().ok().map(|_| format!("/run/netns/{name}")).unwrap();
@@ -137,9 +116,8 @@ fn a_named_network_namespace_is_joined() {
         .unwrap();
     assert!(made.success());
     let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let p = path.clone();
-    let b = bundle(dir.path(), &["sh", "-c", "readlink /proc/self/ns/net"], move |c| {
+    let b = bundle(t.path(), &["sh", "-c", "readlink /proc/self/ns/net"], move |c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         for n in ns.iter_mut() {
             if n["type"] == "network" {
@@ -147,25 +125,21 @@ fn a_named_network_namespace_is_joined() {
             }
         }
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "n1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "n1"]);
     let _ = std::process::Command::new("umount").arg(&path).status();
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir("/run/netns");
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(text(&out).0.trim(), format!("net:[{inode}]"));
-    assert_same_host(&before, &host_state(), "after joining a named netns");
+    t.assert_same_host("after joining a named netns");
 }
 
 #[test]
 fn hooks_run_in_order_with_the_state_on_stdin() {
-    if !require_root("hooks_run_in_order_with_the_state_on_stdin") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("hooks.log");
+    let Some(t) = root_test("hooks_run_in_order_with_the_state_on_stdin") else { return };
+    let log = t.path().join("hooks.log");
     let hook = |name: &str| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo \"{name} $s\" >> {}", log.display())]});
-    let b = bundle(dir.path(), &["true"], |c| {
+    let b = bundle(t.path(), &["true"], |c| {
         c["hooks"] = serde_json::json!({
             "createRuntime": [hook("createRuntime")],
             "prestart": [hook("prestart")],
@@ -173,7 +147,7 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
             "poststop": [hook("poststop")],
         });
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "h1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "h1"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
     let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -187,16 +161,11 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
 
 #[test]
 fn malformed_bundles_are_one_sentence_and_leave_nothing() {
-    if !require_root("malformed_bundles_are_one_sentence_and_leave_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let b = bundle(dir.path(), &["true"], |_| {});
+    let Some(t) = root_test("malformed_bundles_are_one_sentence_and_leave_nothing") else { return };
+    let b = bundle(t.path(), &["true"], |_| {});
     let config = b.join("config.json");
     let good = std::fs::read_to_string(&config).unwrap();
-    let root = dir.path().join("state");
+    let root = t.path().join("state");
     for (broken, expect) in [
         (good.replacen("{", "{,", 1), "line 1, column 2"),
         (good.replace("\"path\": \"rootfs\"", "\"path\": \"../rootfs\""), "leaves the bundle"),
@@ -211,7 +180,7 @@ fn malformed_bundles_are_one_sentence_and_leave_nothing() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(!root.join("bad").exists(), "state left behind");
     }
-    assert_same_host(&before, &host_state(), "after malformed bundles");
+    t.assert_same_host("after malformed bundles");
 }
 
 /// Receive one fd sent with SCM_RIGHTS on `stream`, waiting at most 10 s.
@@ -235,15 +204,10 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
 
 #[test]
 fn a_console_socket_receives_the_containers_terminal() {
-    if !require_root("a_console_socket_receives_the_containers_terminal") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sh", "-c", "tty; echo console-ok"], |c| c["process"]["terminal"] = true.into());
-    let socket = dir.path().join("console.sock");
+    let Some(t) = root_test("a_console_socket_receives_the_containers_terminal") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sh", "-c", "tty; echo console-ok"], |c| c["process"]["terminal"] = true.into());
+    let socket = t.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let args = ["--root", root.to_str().unwrap(), "create", "--bundle", b.to_str().unwrap()];
     let mut create = learnctr(&args)
@@ -293,5 +257,5 @@ fn a_console_socket_receives_the_containers_terminal() {
     drop(terminal);
     let out = rt(&root, &["delete", "--force", "t1"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after a container with a terminal");
+    t.assert_same_host("after a container with a terminal");
 }

@@ -2,7 +2,7 @@
 //! photograph the host before and after.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
@@ -156,6 +156,52 @@ pub fn assert_same_host(before: &HostState, after: &HostState, when: &str) {
     assert_eq!(before.routes, after.routes, "{when}: host routes changed");
     assert_eq!(before.tmp, after.tmp, "{when}: temporary bundles (learnctr-* in the temporary directory) changed");
     assert_eq!(before.stores, after.stores, "{when}: learnctr's stores in /var/lib/learnctr changed");
+}
+
+/// The preamble of a root test, in one value: the test runs alone (`serial`), with a
+/// photograph of the host taken first and a temporary directory of its own. The test
+/// compares the host again where it means to (`assert_same_host`): after what it
+/// made is removed, never on drop, where a failed assertion would hide behind a
+/// second panic.
+pub struct RootTest {
+    /// Removed before the lock is released (fields drop in this order).
+    pub dir: tempfile::TempDir,
+    pub before: HostState,
+    _alone: MutexGuard<'static, ()>,
+}
+
+/// The start of a root test: None when it may not run (not root, outside CI), and the
+/// test returns: `let Some(t) = root_test("name") else { return };`.
+pub fn root_test(name: &str) -> Option<RootTest> {
+    root_test_in(name, &std::env::temp_dir())
+}
+
+/// The same with the temporary directory in `parent` (`env!("CARGO_TARGET_TMPDIR")`
+/// for a test that must not write to /tmp).
+pub fn root_test_in(name: &str, parent: &Path) -> Option<RootTest> {
+    if !require_root(name) {
+        return None;
+    }
+    let alone = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir_in(parent).unwrap();
+    Some(RootTest { dir, before, _alone: alone })
+}
+
+impl RootTest {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A BusyBox root filesystem in the test's directory (`busybox_rootfs`).
+    pub fn busybox(&self) -> PathBuf {
+        busybox_rootfs(self.path())
+    }
+
+    /// Assert that the host is as it was when the test started, naming what changed.
+    pub fn assert_same_host(&self, when: &str) {
+        assert_same_host(&self.before, &host_state(), when);
+    }
 }
 
 /// Wait until `stderr` of a spawned child prints `marker`, reading it line by line.
