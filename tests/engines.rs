@@ -103,16 +103,15 @@ impl Run<'_> {
 
     /// Wait (10 s at most) until the container's log holds `needle` `count` times.
     fn logs_until(&mut self, needle: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ran = self.e.run(self.rt, &["logs", &self.name]);
-            let text = format!("{}{}", ran.stdout, ran.stderr);
-            if text.matches(needle).count() >= count || Instant::now() > deadline {
-                self.o.log.push(ran.show());
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let text = |ran: &Ran| format!("{}{}", ran.stdout, ran.stderr);
+        let mut last = None;
+        wait_until(Duration::from_secs(10), || {
+            let ran = last.insert(self.e.run(self.rt, &["logs", &self.name]));
+            text(ran).matches(needle).count() >= count
+        });
+        let ran = last.unwrap();
+        self.o.log.push(ran.show());
+        text(&ran)
     }
 
     /// `run -d FLAGS` of `before` then SERVE; when it has started `then`; then `rm -f`.

@@ -8,6 +8,7 @@ use common::*;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 const SECRET: &str = "HOST-SECRET-7b1f";
 
@@ -376,12 +377,11 @@ fn the_runtime_binary_cannot_be_overwritten_from_a_container() {
     // `learnctr exec`'s own process, which joins the container's pid namespace: it
     // seals itself before it enters (read-only from then on, while it waits).
     let mut exec = learnctr(&["--root", root.to_str().unwrap(), "exec", "x1", "sleep", "3"]).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut sealed = false;
-    while !sealed && std::time::Instant::now() < deadline && exec.try_wait().unwrap().is_none() {
+    wait_until(Duration::from_secs(20), || {
         sealed = exe_is_read_only(exec.id() as i32);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        sealed || exec.try_wait().unwrap().is_some()
+    });
     let _ = exec.wait();
     assert!(sealed, "learnctr exec ran from a writable file");
     assert!(rt(&root, &["delete", "--force", "x1"]).status.success());
@@ -405,6 +405,7 @@ fn a_runtime_killed_at_any_moment_leaves_a_removable_container() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Not a wait: a kill at a moment chosen at random is the test.
         std::thread::sleep(std::time::Duration::from_millis(delay));
         signal(&child, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait();
@@ -500,11 +501,8 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
         .spawn()
         .unwrap();
     let state_file = Path::new("/run/learnctr").join(&id).join("state.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !state_file.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let in_hook = wait_until(Duration::from_secs(10), || state_file.exists() && sleeping_hooks() > hooks_before);
+    assert!(in_hook, "create did not reach its createRuntime hook in 10 s");
     let state: serde_json::Value =
         serde_json::from_slice(&rt(Path::new("/run/learnctr"), &["state", &id]).stdout).unwrap();
     assert_eq!(state["status"], "creating", "{state}");
@@ -514,7 +512,7 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
     assert!(text(&out).0.contains(&id), "cleanup names the half-made container: {:?}", text(&out));
     assert!(!state_file.exists());
     // The hook was the creator's child: it died with it.
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_until(Duration::from_secs(5), || sleeping_hooks() == hooks_before);
     assert_eq!(sleeping_hooks(), hooks_before, "the createRuntime hook outlived the killed create");
     t.assert_same_host("after cleanup of a half-made container");
 }

@@ -671,19 +671,18 @@ fn plain_http_only_on_loopback() {
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
     let seen = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            if let Ok((mut stream, _)) = listener.accept() {
-                use std::io::Read;
-                stream.set_nonblocking(false).unwrap();
-                stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-                let mut first = [0u8; 8];
-                let n = stream.read(&mut first).unwrap_or(0);
-                return Some(first[..n].to_vec());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        None
+        let mut accepted = None;
+        wait_until(std::time::Duration::from_secs(60), || {
+            accepted = listener.accept().ok();
+            accepted.is_some()
+        });
+        let (mut stream, _) = accepted?;
+        use std::io::Read;
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut first = [0u8; 8];
+        let n = stream.read(&mut first).unwrap_or(0);
+        Some(first[..n].to_vec())
     });
     let reference = format!("{addr}:{port}/x:1");
     refused(&image(&s.store, &["pull", &reference]));

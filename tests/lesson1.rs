@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Lesson 1's checks, step by step: uts 3, pid 3, mount 4, ipc 3, net 3, user 4,
 /// cgroup 2, setns 3, together 7.
@@ -87,14 +87,7 @@ fn alive(pid: i32) -> bool {
 }
 
 fn wait_gone(pid: i32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    wait_until(Duration::from_secs(5), || !alive(pid))
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
+use std::time::Duration;
 
 /// netns 3, veth 4, bridge 4, http 2, two 2.
 const LESSON7_CHECKS: usize = 15;
@@ -55,7 +56,10 @@ fn sigkill_then_cleanup_removes_the_network() {
     assert_ne!(t.before.routes, during.routes, "the bridge's subnet route exists while the lesson runs");
     signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Its containers die with it (PR_SET_PDEATHSIG), and their veth ends with their
+    // network namespaces; what is left then is for cleanup.
+    let died = wait_until(Duration::from_secs(5), || host_state().learnctr_processes == t.before.learnctr_processes);
+    assert!(died, "the lesson's containers outlived its SIGKILL by 5 s");
     assert!(host_state().links.iter().any(|l| l == "learnctr0"), "SIGKILL leaves the bridge for cleanup");
     let out = learnctr(&["cleanup"]).output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
+use std::time::Duration;
 
 fn status_of(root: &Path, id: &str) -> String {
     let out = rt(root, &["state", id]);
@@ -36,8 +37,7 @@ fn the_lifecycle_as_runc_names_it() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused).1.contains("--force"), "{}", text(&refused).1);
     assert!(rt(&root, &["kill", "c1", "KILL"]).status.success());
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(status_of(&root, "c1"), "stopped");
+    assert!(wait_until(Duration::from_secs(5), || status_of(&root, "c1") == "stopped"), "c1 runs 5 s after kill KILL");
     assert!(rt(&root, &["delete", "c1"]).status.success());
     assert!(!root.join("c1").exists());
     t.assert_same_host("after the lifecycle");
@@ -79,7 +79,6 @@ fn memory_and_pids_limits_are_enforced() {
     std::fs::create_dir_all(&root).unwrap();
     assert!(create(&root, &b, &[], "p1").success());
     assert!(rt(&root, &["start", "p1"]).status.success());
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("p1/state.json")).unwrap()).unwrap();
     let pids_dir = state["cgroup_dirs"]
         .as_array()
@@ -88,13 +87,18 @@ fn memory_and_pids_limits_are_enforced() {
         .map(|d| std::path::PathBuf::from(d.as_str().unwrap()))
         .find(|d| d.join("pids.max").exists())
         .unwrap();
+    // Until the loop has run into the limit: the kernel counted a refusal and the
+    // shell said so.
+    let events = || std::fs::read_to_string(pids_dir.join("pids.events")).unwrap();
+    let refused = |events: &str| -> u32 { events.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0) };
+    let said = || std::fs::read_to_string(root.with_extension("log")).unwrap().contains("can't fork");
+    wait_until(Duration::from_secs(10), || refused(&events()) >= 1 && said());
     let limit = std::fs::read_to_string(pids_dir.join("pids.max")).unwrap();
-    let events = std::fs::read_to_string(pids_dir.join("pids.events")).unwrap();
+    let events = events();
     assert!(rt(&root, &["delete", "--force", "p1"]).status.success());
     assert_eq!(limit.trim(), "6");
-    let refused: u32 = events.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-    assert!(refused >= 1, "pids.events counts the refused fork: {events}");
-    assert!(std::fs::read_to_string(root.with_extension("log")).unwrap().contains("can't fork"));
+    assert!(refused(&events) >= 1, "pids.events counts the refused fork: {events}");
+    assert!(said(), "the shell says it can't fork");
     t.assert_same_host("after the limits");
 }
 
@@ -218,17 +222,15 @@ fn a_console_socket_receives_the_containers_terminal() {
         .unwrap();
     // As with runc, the master side arrives during `create`, before `start`.
     listener.set_nonblocking(true).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let stream = loop {
-        match listener.accept() {
-            Ok((stream, _)) => break stream,
-            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
-            Err(e) => {
-                let _ = create.kill();
-                panic!("nobody connected to the console socket: {e}");
-            }
-        }
-    };
+    let mut accepted = None;
+    if !wait_until(Duration::from_secs(10), || {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    }) {
+        let _ = create.kill();
+        panic!("nobody connected to the console socket in 10 s");
+    }
+    let (stream, _) = accepted.unwrap();
     stream.set_nonblocking(false).unwrap();
     let master = receive_fd(&stream);
     let created = create.wait_with_output().unwrap();
@@ -238,6 +240,7 @@ fn a_console_socket_receives_the_containers_terminal() {
     // Read the terminal until the shell's last line (or the end: EIO once it exits).
     let mut screen = String::new();
     let mut terminal = std::fs::File::from(master);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !screen.contains("console-ok") && std::time::Instant::now() < deadline {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::io::Read;

@@ -149,10 +149,8 @@ fn what_engines_call_works_against_the_kernel() {
 
     // kill by number, as the shim sends it; then the words engines match on.
     assert!(rt(&root, &["kill", "e1", "9"]).status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while status_of(&root, "e1") != "stopped" && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let stopped = wait_until(std::time::Duration::from_secs(5), || status_of(&root, "e1") == "stopped");
+    assert!(stopped, "e1 runs 5 s after kill 9");
     let stopped = rt(&root, &["kill", "e1", "KILL"]);
     assert!(text(&stopped).1.contains("container not running"), "{:?}", text(&stopped));
     let exec_stopped = rt(&root, &["exec", "e1", "true"]);

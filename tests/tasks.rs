@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn check(id: &str, rootfs: &str) -> std::process::Output {
     learnctr(&["check", id, "--rootfs", rootfs]).output().unwrap()
@@ -40,15 +40,11 @@ fn type_solution(script: &str, store: &std::path::Path) {
     assert!(status.success(), "{script}");
 }
 
+/// The check's last answer, once it passes or `within` has passed.
 fn passes_within(id: &str, rootfs: &str, within: Duration) -> std::process::Output {
-    let deadline = Instant::now() + within;
-    loop {
-        let out = check(id, rootfs);
-        if out.status.success() || Instant::now() > deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut out = None;
+    wait_until(within, || out.insert(check(id, rootfs)).status.success());
+    out.unwrap()
 }
 
 fn reset(id: &str, rootfs: &str) {

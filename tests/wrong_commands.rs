@@ -26,7 +26,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Words that show an English sentence in an Italian or Portuguese answer.
 const ENGLISH: &[&str] = &[
@@ -122,13 +122,8 @@ fn run(c: &Case, lang: &str, store: &Path) -> Output {
         cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
     }
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !wait_until(Duration::from_secs(60), || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
     }
     child.wait_with_output().unwrap()
 }

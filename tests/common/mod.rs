@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The root tests change host-wide state (journal, namespaces, cgroups); they run one
 /// at a time.
@@ -201,6 +202,22 @@ impl RootTest {
     /// Assert that the host is as it was when the test started, naming what changed.
     pub fn assert_same_host(&self, when: &str) {
         assert_same_host(&self.before, &host_state(), when);
+    }
+}
+
+/// Poll `done` every 10 ms until it holds or `within` has passed; whether it held.
+/// What a test waits for is a state (a status, a file, a process gone), never a time:
+/// `assert!(wait_until(Duration::from_secs(5), || ...), "what did not happen")`.
+pub fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
