@@ -160,10 +160,10 @@ pub fn assert_same_host(before: &HostState, after: &HostState, when: &str) {
 }
 
 /// The preamble of a root test, in one value: the test runs alone (`serial`), with a
-/// photograph of the host taken first and a temporary directory of its own. The test
-/// compares the host again where it means to (`assert_same_host`): after what it
-/// made is removed, never on drop, where a failed assertion would hide behind a
-/// second panic.
+/// photograph of the host taken first and a temporary directory of its own. The host
+/// is compared again where the test says (`assert_same_host`, usually once what it
+/// made is removed), not on drop: a check in drop could not fail a test that is
+/// already panicking, and would move the moment each test chose.
 pub struct RootTest {
     /// Removed before the lock is released (fields drop in this order).
     pub dir: tempfile::TempDir,
