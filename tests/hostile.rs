@@ -8,6 +8,7 @@ use common::*;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 const SECRET: &str = "HOST-SECRET-7b1f";
 
@@ -40,18 +41,13 @@ fn with_leaked_dir(args: &[&str], leak: &Path) -> std::process::Output {
 
 #[test]
 fn a_working_directory_through_a_leaked_fd_never_reaches_the_host() {
-    if !require_root("a_working_directory_through_a_leaked_fd_never_reaches_the_host") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    host_secret(dir.path());
-    let root = dir.path().join("state");
+    let Some(t) = root_test("a_working_directory_through_a_leaked_fd_never_reaches_the_host") else { return };
+    host_secret(t.path());
+    let root = t.path().join("state");
     // The init's own fds (the state directory, the channel, ...) and a leaked one.
     for fd in 3..=9 {
         let b = bundle(
-            dir.path(),
+            t.path(),
             &["sh", "-c", "cat host-secret ../host-secret ../../host-secret ../../../host-secret 2>/dev/null; pwd"],
             |c| {
                 c["process"]["cwd"] = format!("/proc/self/fd/{fd}").into();
@@ -59,7 +55,7 @@ fn a_working_directory_through_a_leaked_fd_never_reaches_the_host() {
         );
         let out = with_leaked_dir(
             &["--root", root.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), "cwd"],
-            dir.path(),
+            t.path(),
         );
         let (stdout, stderr) = text(&out);
         assert!(!stdout.contains(SECRET), "cwd /proc/self/fd/{fd} reached the host: {stdout}");
@@ -67,13 +63,13 @@ fn a_working_directory_through_a_leaked_fd_never_reaches_the_host() {
         if !out.status.success() {
             assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
         }
-        std::fs::remove_dir_all(dir.path().join("bundle")).unwrap();
-        std::fs::remove_dir_all(dir.path().join("rootfs")).ok();
-        std::fs::remove_dir_all(dir.path().join("cache")).ok();
+        std::fs::remove_dir_all(t.path().join("bundle")).unwrap();
+        std::fs::remove_dir_all(t.path().join("rootfs")).ok();
+        std::fs::remove_dir_all(t.path().join("cache")).ok();
     }
     // exec reads config.json again: an attacker who rewrites it after create gets the
     // same answer, also with a host directory leaked into `learnctr exec`.
-    let b = bundle(dir.path(), &["sleep", "30"], |_| {});
+    let b = bundle(t.path(), &["sleep", "30"], |_| {});
     std::fs::create_dir_all(&root).unwrap();
     assert!(create(&root, &b, &[], "ex").success());
     assert!(rt(&root, &["start", "ex"]).status.success());
@@ -93,12 +89,12 @@ fn a_working_directory_through_a_leaked_fd_never_reaches_the_host() {
                 "-c",
                 "cat host-secret ../host-secret ../../host-secret 2>/dev/null; pwd",
             ],
-            dir.path(),
+            t.path(),
         );
         assert!(!text(&out).0.contains(SECRET), "exec with cwd /proc/self/fd/{fd} reached the host: {:?}", text(&out));
     }
     assert!(rt(&root, &["delete", "--force", "ex"]).status.success());
-    assert_same_host(&before, &host_state(), "after the cwd attacks");
+    t.assert_same_host("after the cwd attacks");
 }
 
 fn host_sysctl(key: &str) -> String {
@@ -107,11 +103,7 @@ fn host_sysctl(key: &str) -> String {
 
 #[test]
 fn sysctls_are_written_inside_and_the_hosts_are_refused() {
-    if !require_root("sysctls_are_written_inside_and_the_hosts_are_refused") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("sysctls_are_written_inside_and_the_hosts_are_refused") else { return };
     let watched = [
         "net.ipv4.ip_unprivileged_port_start",
         "net.ipv4.ping_group_range",
@@ -120,11 +112,10 @@ fn sysctls_are_written_inside_and_the_hosts_are_refused() {
         "kernel.hostname",
     ];
     let host_before: Vec<String> = watched.iter().map(|k| host_sysctl(k)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let root = t.path().join("state");
     // What Docker and Podman send on every run, and an ipc one: applied inside.
     let b = bundle(
-        dir.path(),
+        t.path(),
         &["sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range /proc/sys/kernel/shmmax"],
         |c| {
             c["linux"]["sysctl"] = serde_json::json!({
@@ -180,20 +171,18 @@ fn sysctls_are_written_inside_and_the_hosts_are_refused() {
     }
     let host_after: Vec<String> = watched.iter().map(|k| host_sysctl(k)).collect();
     assert_eq!(host_before, host_after, "the host's sysctls changed");
-    assert_same_host(&before, &host_state(), "after the sysctl cases");
+    t.assert_same_host("after the sysctl cases");
 }
 
 #[test]
 fn runc_specs_own_bundle_runs_as_with_runc() {
-    if !require_root("runc_specs_own_bundle_runs_as_with_runc") || !runc_available() {
+    let Some(t) = root_test("runc_specs_own_bundle_runs_as_with_runc") else { return };
+    if !runc_available() {
         return;
     }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let b = dir.path().join("bundle");
+    let b = t.path().join("bundle");
     std::fs::create_dir_all(&b).unwrap();
-    std::fs::rename(busybox_rootfs(dir.path()), b.join("rootfs")).unwrap();
+    std::fs::rename(busybox_rootfs(t.path()), b.join("rootfs")).unwrap();
     let made = std::process::Command::new("runc").arg("spec").current_dir(&b).status().unwrap();
     assert!(made.success());
     let config = b.join("config.json");
@@ -202,9 +191,9 @@ fn runc_specs_own_bundle_runs_as_with_runc() {
     c["process"]["args"] =
         serde_json::json!(["sh", "-c", "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; hostname; id"]);
     std::fs::write(&config, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
-    let ours = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "rs"]);
+    let ours = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "rs"]);
     assert!(ours.status.success(), "learnctr: {:?}", text(&ours));
-    let runc_root = dir.path().join("runc-state");
+    let runc_root = t.path().join("runc-state");
     let theirs = std::process::Command::new("runc")
         .args(["--root", runc_root.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), "learnctr-test-rs"])
         .stdin(Stdio::null())
@@ -213,7 +202,7 @@ fn runc_specs_own_bundle_runs_as_with_runc() {
     assert!(theirs.status.success(), "runc: {:?}", text(&theirs));
     assert_eq!(text(&ours).0, text(&theirs).0, "learnctr and runc differ on runc spec's bundle");
     remove_runc_leftovers();
-    assert_same_host(&before, &host_state(), "after runc spec's bundle");
+    t.assert_same_host("after runc spec's bundle");
 }
 
 /// runc leaves empty parent cgroups named after the container's cgroup path.
@@ -226,17 +215,12 @@ fn remove_runc_leftovers() {
 
 #[test]
 fn hook_timeouts_and_odd_binds_never_panic() {
-    if !require_root("hook_timeouts_and_odd_binds_never_panic") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("hook_timeouts_and_odd_binds_never_panic") else { return };
+    let root = t.path().join("state");
     for timeout in
         [serde_json::json!(-1), serde_json::json!(0), serde_json::json!(i64::MAX), serde_json::json!(9_223_372_036u64)]
     {
-        let b = bundle(dir.path(), &["true"], |c| {
+        let b = bundle(t.path(), &["true"], |c| {
             c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/true", "timeout": timeout}]});
         });
         let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "t1"]);
@@ -246,15 +230,15 @@ fn hook_timeouts_and_odd_binds_never_panic() {
             assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
             assert!(stderr.contains("timeout"), "{stderr}");
         }
-        std::fs::remove_dir_all(dir.path().join("bundle")).unwrap();
+        std::fs::remove_dir_all(t.path().join("bundle")).unwrap();
     }
     // Bind mounts of things that are not directories: a character device, a socket.
-    let sock_dir = dir.path().join("sock");
+    let sock_dir = t.path().join("sock");
     std::fs::create_dir(&sock_dir).unwrap();
     let listener = std::os::unix::net::UnixListener::bind(sock_dir.join("s.sock")).unwrap();
     let sock = sock_dir.join("s.sock").display().to_string();
     let b = bundle(
-        dir.path(),
+        t.path(),
         &["sh", "-c", "test -c /x/null && test -S /x/s.sock && echo ok > /x/null && echo binds"],
         |c| {
             let mounts = c["mounts"].as_array_mut().unwrap();
@@ -267,24 +251,20 @@ fn hook_timeouts_and_odd_binds_never_panic() {
     let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "t2"]);
     drop(listener);
     assert_eq!(text(&out).0.trim(), "binds", "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after hooks and binds");
+    t.assert_same_host("after hooks and binds");
 }
 
 #[test]
 fn container_ids_never_leave_the_state_directory() {
-    if !require_root("container_ids_never_leave_the_state_directory") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("container_ids_never_leave_the_state_directory") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
     // A state.json planted outside the state root, which `..` would reach.
-    let planted = dir.path().join("victim");
+    let planted = t.path().join("victim");
     std::fs::create_dir_all(&planted).unwrap();
     let fake = serde_json::json!({"id": "..", "bundle": "/", "rootfs": "/", "pid": 1, "pid_start": 0, "created": "0",
         "cgroup_dirs": [planted.display().to_string()], "annotations": {}, "poststart": [], "poststop": []});
-    std::fs::write(dir.path().join("state.json"), fake.to_string()).unwrap();
+    std::fs::write(t.path().join("state.json"), fake.to_string()).unwrap();
     for args in [
         vec!["state", ".."],
         vec!["delete", "--force", ".."],
@@ -298,7 +278,7 @@ fn container_ids_never_leave_the_state_directory() {
         let (_, stderr) = text(&out);
         assert_ne!(out.status.code(), Some(0), "{args:?} was accepted");
         assert!(stderr.contains("not a valid container id"), "{args:?}: {stderr}");
-        assert!(planted.exists() && dir.path().join("state.json").exists(), "{args:?} removed a file outside the root");
+        assert!(planted.exists() && t.path().join("state.json").exists(), "{args:?} removed a file outside the root");
     }
 }
 
@@ -306,12 +286,7 @@ fn container_ids_never_leave_the_state_directory() {
 /// never the host's tree.
 #[test]
 fn the_container_sees_its_own_cgroup_not_the_hosts() {
-    if !require_root("the_container_sees_its_own_cgroup_not_the_hosts") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("the_container_sees_its_own_cgroup_not_the_hosts") else { return };
     let unified = nix::sys::statfs::statfs("/sys/fs/cgroup").unwrap().filesystem_type().0 == 0x6367_7270;
     let probe = if unified {
         "cat /sys/fs/cgroup/memory.max; ls /sys/fs/cgroup"
@@ -319,18 +294,18 @@ fn the_container_sees_its_own_cgroup_not_the_hosts() {
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup/memory /sys/fs/cgroup/pids"
     };
     // No cgroup namespace (runc spec on a v1 host has none).
-    let b = bundle(dir.path(), &["sh", "-c", probe], |c| {
+    let b = bundle(t.path(), &["sh", "-c", probe], |c| {
         c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "cgroup");
         c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "cg"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "cg"]);
     let (stdout, _) = text(&out);
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(stdout.lines().next(), Some("67108864"), "the container reads its own limit: {stdout}");
     for host_only in ["learnctr", "system.slice", "user.slice", "init.scope"] {
         assert!(!stdout.lines().any(|l| l.trim() == host_only), "the host's cgroup {host_only} is visible: {stdout}");
     }
-    assert_same_host(&before, &host_state(), "after the cgroup view");
+    t.assert_same_host("after the cgroup view");
 }
 
 /// CAP_MKNOD (Docker's set) with runc's device rules: a container may make device
@@ -338,12 +313,7 @@ fn the_container_sees_its_own_cgroup_not_the_hosts() {
 /// eBPF program on the cgroup).
 #[test]
 fn a_container_cannot_open_devices_it_was_denied() {
-    if !require_root("a_container_cannot_open_devices_it_was_denied") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("a_container_cannot_open_devices_it_was_denied") else { return };
     // Each node: made if the kernel lets it (CAP_MKNOD; v1's devices controller also
     // refuses the mknod), then opened (and not read: a terminal would wait for input). Neither the block device nor the terminals may
     // be opened; /dev/null and /dev/zero still work.
@@ -357,11 +327,11 @@ fn a_container_cannot_open_devices_it_was_denied() {
             c["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_MKNOD".into());
         }
     };
-    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+    let b = bundle(t.path(), &["sh", "-c", script], |c| {
         with_mknod(c);
         c["linux"]["resources"]["devices"] = serde_json::json!([{"allow": false, "access": "rwm"}]);
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "dv"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "dv"]);
     let (stdout, stderr) = text(&out);
     for opened in ["opened-block", "opened-tty1", "opened-kmsg"] {
         assert!(!stdout.contains(opened), "{opened}: a denied device was opened: {stdout}");
@@ -369,13 +339,13 @@ fn a_container_cannot_open_devices_it_was_denied() {
     assert_eq!(stdout.lines().last().map(str::trim), Some("1"), "the allowed devices still work: {stdout} {stderr}");
     // The same nodes without any device rule: no device control (as runc), so the
     // test above can fail — they open here.
-    let b2 = bundle(&dir.path().join("open"), &["sh", "-c", script], |c| {
+    let b2 = bundle(&t.path().join("open"), &["sh", "-c", script], |c| {
         with_mknod(c);
         c["linux"]["resources"].as_object_mut().unwrap().remove("devices");
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b2.to_str().unwrap(), "dv2"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b2.to_str().unwrap(), "dv2"]);
     assert!(text(&out).0.contains("opened-block"), "without rules the loop device opens: {:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after the device attack");
+    t.assert_same_host("after the device attack");
 }
 
 /// `statvfs` of a process's executable: is the file it runs on a read-only mount?
@@ -389,16 +359,11 @@ fn exe_is_read_only(pid: i32) -> bool {
 /// `/proc/PID/exe` of the init, or `#!/proc/self/exe`) must not be able to write it.
 #[test]
 fn the_runtime_binary_cannot_be_overwritten_from_a_container() {
-    if !require_root("the_runtime_binary_cannot_be_overwritten_from_a_container") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sleep", "30"], |_| {});
+    let Some(t) = root_test("the_runtime_binary_cannot_be_overwritten_from_a_container") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sleep", "30"], |_| {});
     std::fs::create_dir_all(&root).unwrap();
-    let pid_file = dir.path().join("pid");
+    let pid_file = t.path().join("pid");
     assert!(create(&root, &b, &["--pid-file", pid_file.to_str().unwrap()], "x1").success());
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     assert!(exe_is_read_only(pid), "the waiting init runs learnctr from a writable file");
@@ -412,30 +377,24 @@ fn the_runtime_binary_cannot_be_overwritten_from_a_container() {
     // `learnctr exec`'s own process, which joins the container's pid namespace: it
     // seals itself before it enters (read-only from then on, while it waits).
     let mut exec = learnctr(&["--root", root.to_str().unwrap(), "exec", "x1", "sleep", "3"]).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut sealed = false;
-    while !sealed && std::time::Instant::now() < deadline && exec.try_wait().unwrap().is_none() {
+    wait_until(Duration::from_secs(20), || {
         sealed = exe_is_read_only(exec.id() as i32);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        sealed || exec.try_wait().unwrap().is_some()
+    });
     let _ = exec.wait();
     assert!(sealed, "learnctr exec ran from a writable file");
     assert!(rt(&root, &["delete", "--force", "x1"]).status.success());
-    assert_same_host(&before, &host_state(), "after the binary attack");
+    t.assert_same_host("after the binary attack");
 }
 
 /// `learnctr run` killed with SIGKILL at random moments: afterwards `delete --force`
 /// of the id leaves nothing and the id can be used again.
 #[test]
 fn a_runtime_killed_at_any_moment_leaves_a_removable_container() {
-    if !require_root("a_runtime_killed_at_any_moment_leaves_a_removable_container") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sleep", "5"], |_| {});
+    let Some(t) = root_test("a_runtime_killed_at_any_moment_leaves_a_removable_container") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sleep", "5"], |_| {});
     let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     for round in 0..30 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -446,6 +405,7 @@ fn a_runtime_killed_at_any_moment_leaves_a_removable_container() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Not a wait: a kill at a moment chosen at random is the test.
         std::thread::sleep(std::time::Duration::from_millis(delay));
         signal(&child, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait();
@@ -467,10 +427,10 @@ fn a_runtime_killed_at_any_moment_leaves_a_removable_container() {
     // Every id is usable again.
     let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "k1"]);
     let _ = out;
-    let quick = bundle(&dir.path().join("q"), &["true"], |_| {});
+    let quick = bundle(&t.path().join("q"), &["true"], |_| {});
     let out = rt(&root, &["run", "--bundle", quick.to_str().unwrap(), "k1"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after the kills");
+    t.assert_same_host("after the kills");
 }
 
 /// `learnctr shell` shares the learner's terminal: the container may not push
@@ -478,14 +438,9 @@ fn a_runtime_killed_at_any_moment_leaves_a_removable_container() {
 /// request number carries high bits the kernel ignores.
 #[test]
 fn the_finale_cannot_type_into_the_learners_terminal() {
-    if !require_root("the_finale_cannot_type_into_the_learners_terminal") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
-    let source = dir.path().join("tiocsti.c");
+    let Some(t) = root_test("the_finale_cannot_type_into_the_learners_terminal") else { return };
+    let rootfs = t.busybox();
+    let source = t.path().join("tiocsti.c");
     std::fs::write(
         &source,
         r#"#include <errno.h>
@@ -518,7 +473,7 @@ int main(void) {
     let words: Vec<&str> = stdout.split_whitespace().collect();
     assert_eq!(&words[..3], [eperm.as_str(); 3], "TIOCSTI and TIOCLINUX must be refused by seccomp: {stdout}");
     assert_ne!(words[3], eperm, "other terminal ioctls still reach the kernel: {stdout}");
-    assert_same_host(&before, &host_state(), "after the terminal attack");
+    t.assert_same_host("after the terminal attack");
 }
 
 /// A `create` killed while its init waits (here in a createRuntime hook, so the moment
@@ -526,13 +481,8 @@ int main(void) {
 /// state root — its init, cgroup and state directory.
 #[test]
 fn cleanup_removes_a_container_whose_create_was_killed() {
-    if !require_root("cleanup_removes_a_container_whose_create_was_killed") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let b = bundle(dir.path(), &["true"], |c| {
+    let Some(t) = root_test("cleanup_removes_a_container_whose_create_was_killed") else { return };
+    let b = bundle(t.path(), &["true"], |c| {
         c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]});
     });
     let id = format!("learnctr-test-half-{}", std::process::id());
@@ -551,11 +501,8 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
         .spawn()
         .unwrap();
     let state_file = Path::new("/run/learnctr").join(&id).join("state.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !state_file.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let in_hook = wait_until(Duration::from_secs(10), || state_file.exists() && sleeping_hooks() > hooks_before);
+    assert!(in_hook, "create did not reach its createRuntime hook in 10 s");
     let state: serde_json::Value =
         serde_json::from_slice(&rt(Path::new("/run/learnctr"), &["state", &id]).stdout).unwrap();
     assert_eq!(state["status"], "creating", "{state}");
@@ -565,19 +512,16 @@ fn cleanup_removes_a_container_whose_create_was_killed() {
     assert!(text(&out).0.contains(&id), "cleanup names the half-made container: {:?}", text(&out));
     assert!(!state_file.exists());
     // The hook was the creator's child: it died with it.
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_until(Duration::from_secs(5), || sleeping_hooks() == hooks_before);
     assert_eq!(sleeping_hooks(), hooks_before, "the createRuntime hook outlived the killed create");
-    assert_same_host(&before, &host_state(), "after cleanup of a half-made container");
+    t.assert_same_host("after cleanup of a half-made container");
 }
 
 /// A setuid-root copy of learnctr, under any name, never runs the course or the
 /// runtime for the user who starts it: it says who it runs as and stops.
 #[test]
 fn a_setuid_copy_of_learnctr_does_nothing_for_its_user() {
-    if !require_root("a_setuid_copy_of_learnctr_does_nothing_for_its_user") {
-        return;
-    }
-    let _one = serial();
+    let Some(_t) = root_test("a_setuid_copy_of_learnctr_does_nothing_for_its_user") else { return };
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("setuid-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -601,15 +545,10 @@ fn a_setuid_copy_of_learnctr_does_nothing_for_its_user() {
 /// the host, nothing made outside the root.
 #[test]
 fn symlinks_and_climbing_paths_never_lead_out_of_the_root() {
-    if !require_root("symlinks_and_climbing_paths_never_lead_out_of_the_root") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let outside = dir.path().join("outside");
+    let Some(t) = root_test("symlinks_and_climbing_paths_never_lead_out_of_the_root") else { return };
+    let outside = t.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
-    let root = dir.path().join("state");
+    let root = t.path().join("state");
     type Edit = Box<dyn Fn(&Path, &mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![
         (
@@ -654,7 +593,7 @@ fn symlinks_and_climbing_paths_never_lead_out_of_the_root() {
         ),
     ];
     for (what, edit) in cases {
-        let b = bundle(dir.path(), &["true"], |_| {});
+        let b = bundle(t.path(), &["true"], |_| {});
         let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
         edit(&b.join("rootfs"), &mut c);
         std::fs::write(b.join("config.json"), serde_json::to_vec(&c).unwrap()).unwrap();
@@ -666,26 +605,21 @@ fn symlinks_and_climbing_paths_never_lead_out_of_the_root() {
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "{what} wrote outside the root");
         std::fs::remove_dir_all(&b).unwrap();
     }
-    assert_same_host(&before, &host_state(), "after the symlink attacks");
+    t.assert_same_host("after the symlink attacks");
 }
 
 /// An fd the caller leaks into `learnctr run` never reaches the container's program.
 #[test]
 fn leaked_fds_never_reach_the_containers_program() {
-    if !require_root("leaked_fds_never_reach_the_containers_program") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let b = bundle(dir.path(), &["sh", "-c", "ls /proc/self/fd"], |_| {});
-    let root = dir.path().join("state");
+    let Some(t) = root_test("leaked_fds_never_reach_the_containers_program") else { return };
+    let b = bundle(t.path(), &["sh", "-c", "ls /proc/self/fd"], |_| {});
+    let root = t.path().join("state");
     let out =
-        with_leaked_dir(&["--root", root.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), "fd"], dir.path());
+        with_leaked_dir(&["--root", root.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), "fd"], t.path());
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     // ls itself opens one fd (3) to read the directory.
     let fds: Vec<&str> = stdout.split_whitespace().collect();
     assert_eq!(fds, ["0", "1", "2", "3"], "{stdout}");
-    assert_same_host(&before, &host_state(), "after the leaked fd");
+    t.assert_same_host("after the leaked fd");
 }

@@ -207,15 +207,11 @@ fn read_config(bundle: &Path) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("unpack's config.json is not JSON: {e}"))
 }
 
-/// The host's state, and the engines' directories and processes (the tools must not
-/// write /var/lib/containers or leave a process).
-fn photograph_host() -> (HostState, engines::HostExtras) {
-    (host_state(), engines::host_extras())
-}
-
-fn assert_same(before: &(HostState, engines::HostExtras), test: &str) {
-    assert_same_host(&before.0, &host_state(), test);
-    engines::assert_same_extras(&before.1, &engines::host_extras(), test);
+/// The host as the test found it, and the engines' directories and processes as
+/// they were (`extras`): the tools must not write /var/lib/containers or leave a process.
+fn assert_same(t: &RootTest, extras: &engines::HostExtras, test: &str) {
+    t.assert_same_host(test);
+    engines::assert_same_extras(extras, &engines::host_extras(), test);
 }
 
 fn must(ran: Ran, what: &str) -> Ran {
@@ -228,11 +224,8 @@ fn must(ran: Ran, what: &str) -> Ran {
 /// without a trace.
 #[test]
 fn the_registry_starts_and_stops() {
-    if !require_root("the_registry_starts_and_stops") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("the_registry_starts_and_stops") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let registry = Registry::start();
     let (dir, port) = (registry.dir.clone(), registry.port());
@@ -251,7 +244,7 @@ fn the_registry_starts_and_stops() {
     assert!(!dir.exists(), "the registry's directory {} remains", dir.display());
     assert!(http_get(port, "/v2/", "*/*").is_none(), "something still answers on 127.0.0.1:{port}");
     drop(s);
-    assert_same(&before, "the_registry_starts_and_stops");
+    assert_same(&t, &extras, "the_registry_starts_and_stops");
 }
 
 /// The image buildah makes from the BusyBox rootfs, with an entrypoint, a command, an
@@ -276,11 +269,8 @@ fn push_busybox_with_skopeo(tools: &Tools, registry: &Registry, rootfs: &Path) -
 
 #[test]
 fn an_image_pushed_by_skopeo_is_pulled_unpacked_and_run() {
-    if !require_root("an_image_pushed_by_skopeo_is_pulled_unpacked_and_run") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("an_image_pushed_by_skopeo_is_pulled_unpacked_and_run") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let (tools, registry) = (Tools::new(), Registry::start());
     let rootfs = busybox_rootfs(&s.dir.join("busybox"));
@@ -310,7 +300,7 @@ fn an_image_pushed_by_skopeo_is_pulled_unpacked_and_run() {
     assert_eq!(run.code, Some(0), "{}", run.show());
     assert_eq!(run.stdout.trim(), "learnctr-image-ok", "{}", run.show());
     drop((tools, registry, s));
-    assert_same(&before, "an_image_pushed_by_skopeo_is_pulled_unpacked_and_run");
+    assert_same(&t, &extras, "an_image_pushed_by_skopeo_is_pulled_unpacked_and_run");
 }
 
 /// The BusyBox rootfs as a one-layer OCI layout, running `cmd`.
@@ -321,11 +311,8 @@ fn busybox_layout(s: &Scratch, out: &Path, cmd: &[&str]) -> Value {
 
 #[test]
 fn an_image_pushed_by_learnctr_is_pulled_and_run_by_podman() {
-    if !require_root("an_image_pushed_by_learnctr_is_pulled_and_run_by_podman") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("an_image_pushed_by_learnctr_is_pulled_and_run_by_podman") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let registry = Registry::start();
     let reference = format!("{}/built:1", registry.url());
@@ -349,7 +336,7 @@ fn an_image_pushed_by_learnctr_is_pulled_and_run_by_podman() {
     ok(image(&s.store, &["push", &reference, &format!("{}/copy:2", registry.url())]));
     assert_eq!(registry.manifest_status("copy", "2"), Some(200), "push REF DEST-REF pushes to DEST-REF");
     drop((podman, registry, s));
-    assert_same(&before, "an_image_pushed_by_learnctr_is_pulled_and_run_by_podman");
+    assert_same(&t, &extras, "an_image_pushed_by_learnctr_is_pulled_and_run_by_podman");
 }
 
 /// Every entry under `root` with what umoci and learnctr must agree on: type, mode,
@@ -384,11 +371,8 @@ fn describe_tree(root: &Path) -> BTreeMap<String, String> {
 
 #[test]
 fn learnctr_and_umoci_unpack_the_same_tree() {
-    if !require_root("learnctr_and_umoci_unpack_the_same_tree") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("learnctr_and_umoci_unpack_the_same_tree") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let rootfs = busybox_rootfs(&s.dir.join("busybox"));
     let mode = |e: Value, mode: u32, owner: u32| {
@@ -449,7 +433,7 @@ fn learnctr_and_umoci_unpack_the_same_tree() {
     assert_eq!(std::fs::read_to_string(r.join("changed")).unwrap(), "new contents\n");
     assert_eq!(std::fs::metadata(r.join("data/setuid")).unwrap().permissions().mode() & 0o7777, 0o4755);
     drop((tools, s));
-    assert_same(&before, "learnctr_and_umoci_unpack_the_same_tree");
+    assert_same(&t, &extras, "learnctr_and_umoci_unpack_the_same_tree");
 }
 
 /// One hostile image: its layers (or a fault of the layout), and whether refusing it at
@@ -541,11 +525,7 @@ fn unpack_accepted(s: &Scratch, n: usize, tag: &str, was: &BTreeMap<String, Stri
 /// first, so that index.json exists and must stay byte for byte the same.
 #[test]
 fn hostile_layers_are_refused_and_write_nothing_outside() {
-    if !require_root("hostile_layers_are_refused_and_write_nothing_outside") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("hostile_layers_are_refused_and_write_nothing_outside") else { return };
     let s = scratch();
     let good = s.dir.join("good");
     good_image(&good);
@@ -603,16 +583,13 @@ fn hostile_layers_are_refused_and_write_nothing_outside() {
     assert!(stored_digest(&s.store, "localhost/good:1").is_some(), "the good image is still in the store");
     assert!(failures.is_empty(), "{} hostile cases were not handled:\n{}", failures.len(), failures.join("\n"));
     drop(s);
-    assert_same_host(&before, &host_state(), "hostile_layers_are_refused_and_write_nothing_outside");
+    t.assert_same_host("hostile_layers_are_refused_and_write_nothing_outside");
 }
 
 #[test]
 fn a_pull_of_a_tampered_blob_is_refused() {
-    if !require_root("a_pull_of_a_tampered_blob_is_refused") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("a_pull_of_a_tampered_blob_is_refused") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let (tools, registry) = (Tools::new(), Registry::start());
     let layout = s.dir.join("layout");
@@ -634,16 +611,12 @@ fn a_pull_of_a_tampered_blob_is_refused() {
     let left = changes(&store, &photo(&s.store));
     assert!(left.is_empty(), "the refused pull left in the store:\n{}", left.join("\n"));
     drop((tools, registry, s));
-    assert_same(&before, "a_pull_of_a_tampered_blob_is_refused");
+    assert_same(&t, &extras, "a_pull_of_a_tampered_blob_is_refused");
 }
 
 #[test]
 fn a_failed_pull_leaves_nothing() {
-    if !require_root("a_failed_pull_leaves_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("a_failed_pull_leaves_nothing") else { return };
     let s = scratch();
     let registry = Registry::start();
     let good = s.dir.join("good");
@@ -665,7 +638,7 @@ fn a_failed_pull_leaves_nothing() {
         assert!(left.is_empty(), "the failed pull of {reference} changed the store:\n{}", left.join("\n"));
     }
     drop((registry, s));
-    assert_same_host(&before, &host_state(), "a_failed_pull_leaves_nothing");
+    t.assert_same_host("a_failed_pull_leaves_nothing");
 }
 
 /// The first IPv4 address of this host that is not loopback: connections to it stay on
@@ -679,11 +652,7 @@ fn own_address() -> Option<String> {
 
 #[test]
 fn plain_http_only_on_loopback() {
-    if !require_root("plain_http_only_on_loopback") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("plain_http_only_on_loopback") else { return };
     let s = scratch();
     // A name under .invalid never resolves (RFC 6761): nothing leaves this machine.
     // The sentence names the registry it could not reach.
@@ -702,19 +671,18 @@ fn plain_http_only_on_loopback() {
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
     let seen = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            if let Ok((mut stream, _)) = listener.accept() {
-                use std::io::Read;
-                stream.set_nonblocking(false).unwrap();
-                stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
-                let mut first = [0u8; 8];
-                let n = stream.read(&mut first).unwrap_or(0);
-                return Some(first[..n].to_vec());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        None
+        let mut accepted = None;
+        wait_until(std::time::Duration::from_secs(60), || {
+            accepted = listener.accept().ok();
+            accepted.is_some()
+        });
+        let (mut stream, _) = accepted?;
+        use std::io::Read;
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut first = [0u8; 8];
+        let n = stream.read(&mut first).unwrap_or(0);
+        Some(first[..n].to_vec())
     });
     let reference = format!("{addr}:{port}/x:1");
     refused(&image(&s.store, &["pull", &reference]));
@@ -724,7 +692,7 @@ fn plain_http_only_on_loopback() {
     assert!(!first.starts_with(b"GET"), "learnctr spoke plain HTTP to {addr}, which is not loopback");
     assert!(first.first() == Some(&0x16), "learnctr did not start a TLS handshake with {addr}: {first:?}");
     drop(s);
-    assert_same_host(&before, &host_state(), "plain_http_only_on_loopback");
+    t.assert_same_host("plain_http_only_on_loopback");
 }
 
 /// The diff_ids of `reference`'s config in the store.
@@ -744,11 +712,8 @@ fn not_listed(store: &Path, reference: &str) {
 
 #[test]
 fn export_and_import_round_trip() {
-    if !require_root("export_and_import_round_trip") {
-        return;
-    }
-    let _one = serial();
-    let before = photograph_host();
+    let Some(t) = root_test("export_and_import_round_trip") else { return };
+    let extras = engines::host_extras();
     let s = scratch();
     let tools = Tools::new();
     let reference = "localhost/round:1";
@@ -811,7 +776,7 @@ fn export_and_import_round_trip() {
     ok(image(&s.store, &["import", by_skopeo.to_str().unwrap()]));
     assert_eq!(stored_diff_ids(&s.store, "localhost/skopeo:1").1, written["diff_ids"]);
     drop((tools, s));
-    assert_same(&before, "export_and_import_round_trip");
+    assert_same(&t, &extras, "export_and_import_round_trip");
 }
 
 /// Paths in inspect's JSON without the leading or trailing slash.
@@ -822,11 +787,7 @@ fn paths(list: &Value) -> Vec<String> {
 
 #[test]
 fn inspect_shows_each_layer_and_the_waste() {
-    if !require_root("inspect_shows_each_layer_and_the_waste") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("inspect_shows_each_layer_and_the_waste") else { return };
     let s = scratch();
     let big = "x".repeat(100_000);
     let one = vec![dir("etc"), file("etc/conf", "one\n"), file("big", &big), file("kept", "kept\n")];
@@ -858,16 +819,12 @@ fn inspect_shows_each_layer_and_the_waste() {
     let efficiency = j["efficiency"].as_f64().unwrap_or_else(|| panic!("no efficiency: {j:#}"));
     assert!(efficiency > 0.0 && efficiency < 0.5, "{efficiency}");
     drop(s);
-    assert_same_host(&before, &host_state(), "inspect_shows_each_layer_and_the_waste");
+    t.assert_same_host("inspect_shows_each_layer_and_the_waste");
 }
 
 #[test]
 fn the_lessons_example_image_has_three_layers() {
-    if !require_root("the_lessons_example_image_has_three_layers") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("the_lessons_example_image_has_three_layers") else { return };
     let s = scratch();
     ok(image(&s.store, &["build", "--tag", "localhost/lesson:1"]));
     assert!(stored_digest(&s.store, "localhost/lesson:1").is_some(), "build --tag stores the image under its tag");
@@ -882,7 +839,7 @@ fn the_lessons_example_image_has_three_layers() {
     let again = image(&s.store, &["unpack", "localhost/lesson:1", bundle.to_str().unwrap()]);
     refused(&again);
     drop(s);
-    assert_same_host(&before, &host_state(), "the_lessons_example_image_has_three_layers");
+    t.assert_same_host("the_lessons_example_image_has_three_layers");
 }
 
 /// The names in a layer blob of the store (gzip or not), in order, by Python's tarfile.
@@ -897,11 +854,7 @@ fn layer_names(blob: &Path) -> Vec<String> {
 
 #[test]
 fn commit_turns_an_overlay_upper_dir_into_a_layer() {
-    if !require_root("commit_turns_an_overlay_upper_dir_into_a_layer") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("commit_turns_an_overlay_upper_dir_into_a_layer") else { return };
     let s = scratch();
     let base = s.dir.join("base");
     let one = vec![dir("dir"), file("dir/one", "1\n"), file("gone", "gone\n"), file("kept", "kept\n")];
@@ -942,5 +895,5 @@ fn commit_turns_an_overlay_upper_dir_into_a_layer() {
     assert!(!r.join("gone").exists() && !r.join("dir/one").exists(), "whiteout and opaque directory applied");
     assert!(r.join("dir/new").is_file() && r.join("kept").is_file() && r.join("added").is_file());
     drop(s);
-    assert_same_host(&before, &host_state(), "commit_turns_an_overlay_upper_dir_into_a_layer");
+    t.assert_same_host("commit_turns_an_overlay_upper_dir_into_a_layer");
 }

@@ -188,11 +188,7 @@ fn tree(root: &Path) -> Vec<String> {
 
 #[test]
 fn an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run() {
-    if !require_root("an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run") else { return };
     let had_cache = Path::new("/var/lib/containers").exists();
     let store = Store::new();
     let registry = Registry::start();
@@ -212,16 +208,13 @@ fn an_image_made_by_buildah_and_pushed_by_skopeo_is_pulled_unpacked_and_run() {
     let run = learnctr(&["run", "-b", bundle.to_str().unwrap(), "images-buildah"]).output().unwrap();
     assert_eq!(text(&run).0, "made-by-buildah\n", "{:?}", text(&run));
     drop((registry, tools));
-    assert_same_host(&before, &host_state(), "after buildah, skopeo and learnctr");
+    t.assert_same_host("after buildah, skopeo and learnctr");
     assert!(had_cache || !Path::new("/var/lib/containers").exists(), "a tool wrote its cache on the host");
 }
 
 #[test]
 fn an_image_pushed_by_learnctr_is_pulled_and_run_by_podman() {
-    if !require_root("an_image_pushed_by_learnctr_is_pulled_and_run_by_podman") {
-        return;
-    }
-    let _one = serial();
+    let Some(_t) = root_test("an_image_pushed_by_learnctr_is_pulled_and_run_by_podman") else { return };
     let store = Store::new();
     let registry = Registry::start();
     let tools = Tools::new();
@@ -249,10 +242,7 @@ fn an_image_pushed_by_learnctr_is_pulled_and_run_by_podman() {
 
 #[test]
 fn learnctr_and_umoci_unpack_the_same_tree() {
-    if !require_root("learnctr_and_umoci_unpack_the_same_tree") {
-        return;
-    }
-    let _one = serial();
+    let Some(t) = root_test("learnctr_and_umoci_unpack_the_same_tree") else { return };
     let store = Store::new();
     // Layer 1 with an owner, a setuid file, a hard link and a symlink of its own.
     let r = store.rootfs();
@@ -264,12 +254,11 @@ fn learnctr_and_umoci_unpack_the_same_tree() {
     std::fs::hard_link(r.join("data/owned"), r.join("data/link")).unwrap();
     std::os::unix::fs::symlink("../bin/busybox", r.join("data/sym")).unwrap();
     store.ok(&["image", "build", "--tag", "localhost/same:1"]);
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("layout");
+    let layout = t.path().join("layout");
     store.ok(&["image", "export", "localhost/same:1", layout.to_str().unwrap()]);
-    let ours = dir.path().join("ours");
+    let ours = t.path().join("ours");
     store.ok(&["image", "unpack", "localhost/same:1", ours.to_str().unwrap()]);
-    let theirs = dir.path().join("theirs");
+    let theirs = t.path().join("theirs");
     let out = std::process::Command::new("umoci")
         .args(["unpack", "--image", &format!("{}:1", layout.display()), theirs.to_str().unwrap()])
         .output()
@@ -285,10 +274,7 @@ fn learnctr_and_umoci_unpack_the_same_tree() {
 
 #[test]
 fn hostile_images_are_refused_and_write_nothing_outside() {
-    if !require_root("hostile_images_are_refused_and_write_nothing_outside") {
-        return;
-    }
-    let _one = serial();
+    let Some(_t) = root_test("hostile_images_are_refused_and_write_nothing_outside") else { return };
     use tar::EntryType::{Link, Regular, Symlink};
     let store = Store::new();
     let canary = tempfile::tempdir().unwrap();
@@ -427,10 +413,7 @@ fn hostile_images_are_refused_and_write_nothing_outside() {
 
 #[test]
 fn a_tampered_or_missing_pull_is_refused_and_leaves_nothing() {
-    if !require_root("a_tampered_or_missing_pull_is_refused_and_leaves_nothing") {
-        return;
-    }
-    let _one = serial();
+    let Some(_t) = root_test("a_tampered_or_missing_pull_is_refused_and_leaves_nothing") else { return };
     let store = Store::new();
     let registry = Registry::start();
     store.ok(&["image", "build", "--tag", "localhost/t:1"]);
@@ -461,10 +444,7 @@ fn a_tampered_or_missing_pull_is_refused_and_leaves_nothing() {
 
 #[test]
 fn export_and_import_round_trip_as_oci_layout_and_docker_save() {
-    if !require_root("export_and_import_round_trip_as_oci_layout_and_docker_save") {
-        return;
-    }
-    let _one = serial();
+    let Some(t) = root_test("export_and_import_round_trip_as_oci_layout_and_docker_save") else { return };
     let store = Store::new();
     store.ok(&["image", "build", "--tag", "localhost/rt:1"]);
     let digest = |s: &Store| {
@@ -474,21 +454,20 @@ fn export_and_import_round_trip_as_oci_layout_and_docker_save() {
     };
     let (built, wasted) = digest(&store);
     assert!(wasted >= 64 * 1024);
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("layout");
+    let layout = t.path().join("layout");
     store.ok(&["image", "export", "localhost/rt:1", layout.to_str().unwrap()]);
     store.ok(&["image", "remove", "localhost/rt:1"]);
     assert_eq!(store.contents().0, Vec::<String>::new(), "remove left blobs");
     store.ok(&["image", "import", layout.to_str().unwrap(), "--tag", "localhost/rt:1"]);
     assert_eq!(digest(&store).0, built, "the OCI layout round trip changed the manifest");
     // docker save: layers become plain tars, so the manifest is a new one; the tree is the same.
-    let saved = dir.path().join("saved.tar");
+    let saved = t.path().join("saved.tar");
     store.ok(&["image", "export", "localhost/rt:1", saved.to_str().unwrap(), "--format", "docker"]);
     let other = Store::new();
     store.ok(&["image", "remove", "localhost/rt:1"]);
     let said = other.ok(&["image", "import", saved.to_str().unwrap()]);
     assert!(said.contains("localhost/rt:1"), "{said}");
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
     other.ok(&["image", "unpack", "localhost/rt:1", a.to_str().unwrap()]);
     store.ok(&["image", "import", layout.to_str().unwrap(), "--tag", "localhost/rt:1"]);
     store.ok(&["image", "unpack", "localhost/rt:1", b.to_str().unwrap()]);

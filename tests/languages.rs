@@ -249,12 +249,8 @@ fn the_word_matcher_sees_whole_words_only() {
 
 #[test]
 fn lessons_1_to_10_show_no_english_in_italian_and_portuguese() {
-    if !require_root("lessons_1_to_10_show_no_english_in_italian_and_portuguese") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("lessons_1_to_10_show_no_english_in_italian_and_portuguese") else { return };
+    let rootfs = t.busybox();
     let started = std::time::Instant::now();
     let mut hits = Vec::new();
     for lang in ["it", "pt"] {

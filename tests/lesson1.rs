@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Lesson 1's checks, step by step: uts 3, pid 3, mount 4, ipc 3, net 3, user 4,
 /// cgroup 2, setns 3, together 7.
@@ -22,11 +22,7 @@ fn section_titles(lang: &str) -> Vec<String> {
 
 #[test]
 fn lesson1_passes_every_check_in_every_language() {
-    if !require_root("lesson1_passes_every_check_in_every_language") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("lesson1_passes_every_check_in_every_language") else { return };
     for lang in ["en", "it", "pt"] {
         let out = learnctr(&["lesson", "1", "--yes", "--lang", lang]).output().unwrap();
         let (stdout, stderr) = text(&out);
@@ -55,17 +51,14 @@ fn lesson1_passes_every_check_in_every_language() {
                 assert!(!stdout.contains(&title), "{lang}: English title {title:?} shown");
             }
         }
-        assert_same_host(&before, &host_state(), &format!("after lesson 1 --lang {lang}"));
+        t.assert_same_host(&format!("after lesson 1 --lang {lang}"));
     }
     let _ = std::fs::remove_file(progress_file());
 }
 
 #[test]
 fn a_single_step_runs_alone() {
-    if !require_root("a_single_step_runs_alone") {
-        return;
-    }
-    let _one = serial();
+    let Some(_t) = root_test("a_single_step_runs_alone") else { return };
     let out = learnctr(&["lesson", "1", "--step", "2", "--yes"]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -94,27 +87,16 @@ fn alive(pid: i32) -> bool {
 }
 
 fn wait_gone(pid: i32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    wait_until(Duration::from_secs(5), || !alive(pid))
 }
 
 #[test]
 fn ctrl_c_mid_step_leaves_nothing() {
-    if !require_root("ctrl_c_mid_step_leaves_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("ctrl_c_mid_step_leaves_nothing") else { return };
     let mut child = start_held(&["lesson", "1", "--yes"], "mount");
     // While the mount step's process lives: its tmpfs is not in the host's table.
     let during = host_state();
-    assert_eq!(before.mountinfo, during.mountinfo, "the host's mount table changed during the mount step");
+    assert_eq!(t.before.mountinfo, during.mountinfo, "the host's mount table changed during the mount step");
     let held = journal_processes();
     assert_eq!(held.len(), 1, "the journal names the isolated process");
     assert!(alive(held[0]));
@@ -122,16 +104,12 @@ fn ctrl_c_mid_step_leaves_nothing() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130");
     assert!(wait_gone(held[0]), "the isolated process {} survived Ctrl-C", held[0]);
-    assert_same_host(&before, &host_state(), "after Ctrl-C");
+    t.assert_same_host("after Ctrl-C");
 }
 
 #[test]
 fn sigkill_then_cleanup_leaves_nothing() {
-    if !require_root("sigkill_then_cleanup_leaves_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("sigkill_then_cleanup_leaves_nothing") else { return };
     let mut child = start_held(&["lesson", "1", "--yes"], "together");
     // With a new pid namespace there are two: learnctr's child and PID 1 inside.
     let held = journal_processes();
@@ -147,7 +125,7 @@ fn sigkill_then_cleanup_leaves_nothing() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains(&format!("process {}", held[0])), "{stdout}");
-    assert_same_host(&before, &host_state(), "after SIGKILL and cleanup");
+    t.assert_same_host("after SIGKILL and cleanup");
     // Idempotent: the second time there is nothing to do.
     let out = learnctr(&["cleanup"]).output().unwrap();
     assert!(out.status.success());
@@ -156,11 +134,7 @@ fn sigkill_then_cleanup_leaves_nothing() {
 
 #[test]
 fn the_next_start_recovers_after_sigkill() {
-    if !require_root("the_next_start_recovers_after_sigkill") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("the_next_start_recovers_after_sigkill") else { return };
     let mut child = start_held(&["lesson", "1", "--yes"], "uts");
     signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
@@ -169,5 +143,5 @@ fn the_next_start_recovers_after_sigkill() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("removed what an earlier, interrupted learnctr left behind"), "{stderr}");
-    assert_same_host(&before, &host_state(), "after the next start");
+    t.assert_same_host("after the next start");
 }

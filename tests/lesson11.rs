@@ -64,12 +64,11 @@ fn lesson11_in_italian_and_portuguese() {
 }
 
 fn run_in(langs: &[&str]) {
-    if !require_root("lesson11") || !require_podman("lesson11") {
+    let Some(t) = root_test("lesson11") else { return };
+    if !require_podman("lesson11") {
         return;
     }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let rootfs = t.busybox();
     for &lang in langs {
         let before = host_state();
         let var_lib = var_lib_of_engines();
@@ -96,15 +95,11 @@ fn run_in(langs: &[&str]) {
 
 #[test]
 fn without_podman_the_lesson_says_what_it_needs() {
-    if !require_root("without_podman_the_lesson_says_what_it_needs") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("without_podman_the_lesson_says_what_it_needs") else { return };
+    let rootfs = t.busybox();
     // A PATH with no podman on it: the lesson stops with one sentence, non-zero.
     let out = learnctr(&["lesson", "11", "--yes", "--rootfs", rootfs.to_str().unwrap()])
-        .env("PATH", dir.path())
+        .env("PATH", t.path())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -118,13 +113,11 @@ fn without_podman_the_lesson_says_what_it_needs() {
 /// number that is no process is not.
 #[test]
 fn task_11_1_finds_the_container_under_conmon() {
-    if !require_root("task_11_1") || !require_podman("task_11_1") {
+    let Some(t) = root_test("task_11_1") else { return };
+    if !require_podman("task_11_1") {
         return;
     }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
-    let before = host_state();
+    let rootfs = t.busybox();
     let held = start_held(&["lesson", "11", "--yes", "--rootfs", rootfs.to_str().unwrap()], "tree");
     // The solution's way: every process whose parent is a conmon.
     let listing = text(&std::process::Command::new("ps").args(["-e", "-o", "pid=,ppid=,comm="]).output().unwrap()).0;
@@ -149,5 +142,5 @@ fn task_11_1_finds_the_container_under_conmon() {
     assert_eq!(conmon.expect("a conmon").status.code(), Some(1), "conmon itself is not the container");
     assert_eq!(nothing.status.code(), Some(1));
     let _ = std::fs::remove_file(progress_file());
-    assert_same_host(&before, &host_state(), "after task 11.1");
+    t.assert_same_host("after task 11.1");
 }

@@ -17,11 +17,7 @@ fn pure_v2() -> bool {
 
 #[test]
 fn lesson5_proves_every_limit() {
-    if !require_root("lesson5_proves_every_limit") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("lesson5_proves_every_limit") else { return };
     let out = learnctr(&["lesson", "5", "--yes"]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -32,16 +28,12 @@ fn lesson5_proves_every_limit() {
     for counter in ["oom_kill", "nr_throttled", "pids.events max", "EAGAIN"] {
         assert!(stdout.contains(counter), "the lesson shows {counter}:\n{stdout}");
     }
-    assert_same_host(&before, &host_state(), "after lesson 5");
+    t.assert_same_host("after lesson 5");
 }
 
 #[test]
 fn sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup() {
-    if !require_root("sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup") else { return };
     let mut child = start_held(&["lesson", "5", "--yes"], "memory");
     assert!(!host_state().cgroups.is_empty(), "the memory step's cgroup exists while it holds");
     signal(&child, Signal::SIGKILL);
@@ -50,5 +42,5 @@ fn sigkill_mid_lesson5_then_cleanup_leaves_no_cgroup() {
     let out = learnctr(&["cleanup"]).output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(text(&out).0.contains("cgroup"), "{}", text(&out).0);
-    assert_same_host(&before, &host_state(), "after SIGKILL and cleanup");
+    t.assert_same_host("after SIGKILL and cleanup");
 }

@@ -12,11 +12,7 @@ const LESSON6_CHECKS: usize = if cfg!(target_arch = "x86_64") { 33 } else { 32 }
 
 #[test]
 fn lesson6_proves_what_root_may_still_do() {
-    if !require_root("lesson6_proves_what_root_may_still_do") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("lesson6_proves_what_root_may_still_do") else { return };
     let out = learnctr(&["lesson", "6", "--yes"]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -35,5 +31,5 @@ fn lesson6_proves_what_root_may_still_do() {
     ] {
         assert!(stdout.contains(line), "trace lacks {line}\n{stdout}");
     }
-    assert_same_host(&before, &host_state(), "after lesson 6");
+    t.assert_same_host("after lesson 6");
 }

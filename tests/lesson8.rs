@@ -14,13 +14,8 @@ fn expected_checks() -> usize {
 
 #[test]
 fn lesson8_runs_a_bundle_with_learnctrs_runtime() {
-    if !require_root("lesson8_runs_a_bundle_with_learnctrs_runtime") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
-    let before = host_state();
+    let Some(t) = root_test("lesson8_runs_a_bundle_with_learnctrs_runtime") else { return };
+    let rootfs = t.busybox();
     let out = learnctr(&["lesson", "8", "--yes", "--rootfs", rootfs.to_str().unwrap()]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -35,5 +30,5 @@ fn lesson8_runs_a_bundle_with_learnctrs_runtime() {
     if runc_available() {
         assert!(stdout.contains("✓ every line the two containers print is the same"), "{stdout}");
     }
-    assert_same_host(&before, &host_state(), "after lesson 8");
+    t.assert_same_host("after lesson 8");
 }

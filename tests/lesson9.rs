@@ -38,13 +38,12 @@ fn scratch_dirs() -> Vec<String> {
 
 #[test]
 fn lesson9_builds_stacks_commits_pulls_and_dives_an_image() {
-    if !require_root("lesson9_builds_stacks_commits_pulls_and_dives_an_image") {
+    let Some(t) =
+        root_test_in("lesson9_builds_stacks_commits_pulls_and_dives_an_image", env!("CARGO_TARGET_TMPDIR").as_ref())
+    else {
         return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let rootfs = busybox_rootfs(dir.path());
-    let before = host_state();
+    };
+    let rootfs = t.busybox();
     let (ok, stdout, stderr) = run_lesson(&rootfs);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(!stdout.contains('✗'), "{stdout}");
@@ -56,7 +55,7 @@ fn lesson9_builds_stacks_commits_pulls_and_dives_an_image() {
     if registry_installed() {
         assert!(stdout.contains("GET /v2/ → 200"), "the pull's requests are shown\n{stdout}");
     }
-    assert_same_host(&before, &host_state(), "after lesson 9");
+    t.assert_same_host("after lesson 9");
     assert_eq!(scratch_dirs(), Vec::<String>::new(), "lesson 9 left scratch directories");
     assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains("lesson9-"));
 }
@@ -66,17 +65,16 @@ fn lesson9_builds_stacks_commits_pulls_and_dives_an_image() {
 /// the check must say ✗ rather than pass for nothing.
 #[test]
 fn a_whiteout_of_nothing_is_not_proof_of_a_whiteout() {
-    if !require_root("a_whiteout_of_nothing_is_not_proof_of_a_whiteout") {
+    let Some(t) =
+        root_test_in("a_whiteout_of_nothing_is_not_proof_of_a_whiteout", env!("CARGO_TARGET_TMPDIR").as_ref())
+    else {
         return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    };
+    let rootfs = t.busybox();
     std::fs::remove_file(rootfs.join("etc/hostname")).unwrap();
-    let before = host_state();
     let (_, stdout, _) = run_lesson(&rootfs);
     assert!(stdout.contains("✗ layer 1's etc/hostname is gone from the applied tree"), "{stdout}");
-    assert_same_host(&before, &host_state(), "after lesson 9 with a wrong root filesystem");
+    t.assert_same_host("after lesson 9 with a wrong root filesystem");
     assert_eq!(scratch_dirs(), Vec::<String>::new());
 }
 
@@ -84,22 +82,17 @@ fn a_whiteout_of_nothing_is_not_proof_of_a_whiteout() {
 /// tmpfs, its WorkingDir and its deletions honoured by overlayfs, nothing left behind.
 #[test]
 fn the_finale_runs_an_image() {
-    if !require_root("the_finale_runs_an_image") {
-        return;
-    }
-    let _one = serial();
     // Not under target/: the layer directories hold overlayfs whiteouts (0/0 devices),
     // which the v2 VM's 9p share of target/ cannot make.
-    let dir = tempfile::tempdir().unwrap();
-    busybox_rootfs(&dir.path().join("store"));
+    let Some(t) = root_test("the_finale_runs_an_image") else { return };
+    busybox_rootfs(&t.path().join("store"));
     let with_store = |args: &[&str]| {
         let mut cmd = learnctr(args);
-        cmd.env("LEARNCTR_STORE_DIR", dir.path().join("store"));
+        cmd.env("LEARNCTR_STORE_DIR", t.path().join("store"));
         cmd.output().unwrap()
     };
     let built = with_store(&["image", "build", "--tag", "localhost/finale:1"]);
     assert!(built.status.success(), "{:?}", text(&built));
-    let before = host_state();
     let script = "pwd; cat index.html; test -e /etc/hostname || echo no-hostname; ls /srv/www; cat /etc/learnctr-image";
     let out = with_store(&["shell", "--image", "localhost/finale:1", "--", "/bin/sh", "-c", script]);
     let (stdout, stderr) = text(&out);
@@ -108,7 +101,7 @@ fn the_finale_runs_an_image() {
         stdout, "/srv/www\n<h1>version 2</h1>\nno-hostname\nindex.html\nbuilt by hand in lesson 9\n",
         "{stderr}"
     );
-    assert_same_host(&before, &host_state(), "after shell --image");
+    t.assert_same_host("after shell --image");
     // --image and --rootfs name the same thing: one sentence, nothing run.
     let both = with_store(&["--rootfs", "busybox", "shell", "--image", "localhost/finale:1"]);
     assert_eq!(both.status.code(), Some(2), "{:?}", text(&both));

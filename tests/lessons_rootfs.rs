@@ -41,32 +41,20 @@ fn check_lessons_on(rootfs: &Path) {
 
 #[test]
 fn lessons_2_to_4_on_busybox() {
-    if !require_root("lessons_2_to_4_on_busybox") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    check_lessons_on(&busybox_rootfs(dir.path()));
+    let Some(t) = root_test("lessons_2_to_4_on_busybox") else { return };
+    check_lessons_on(&t.busybox());
 }
 
 #[test]
 fn lessons_2_to_4_on_a_dynamically_linked_shell() {
-    if !require_root("lessons_2_to_4_on_a_dynamically_linked_shell") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    check_lessons_on(&dynamic_rootfs(dir.path()));
+    let Some(t) = root_test("lessons_2_to_4_on_a_dynamically_linked_shell") else { return };
+    check_lessons_on(&dynamic_rootfs(t.path()));
 }
 
 #[test]
 fn lessons_2_to_4_in_italian_and_portuguese() {
-    if !require_root("lessons_2_to_4_in_italian_and_portuguese") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("lessons_2_to_4_in_italian_and_portuguese") else { return };
+    let rootfs = t.busybox();
     for lang in ["it", "pt"] {
         for (lesson, checks, _) in LESSONS {
             let (stdout, _) = run_lesson(lesson, &rootfs, lang);
@@ -79,19 +67,15 @@ fn lessons_2_to_4_in_italian_and_portuguese() {
 /// One sentence and a non-zero exit for each kind of unusable root filesystem.
 #[test]
 fn a_bad_rootfs_is_one_sentence() {
-    if !require_root("a_bad_rootfs_is_one_sentence") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let empty = dir.path().join("empty");
+    let Some(t) = root_test("a_bad_rootfs_is_one_sentence") else { return };
+    let empty = t.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let no_shell = dir.path().join("no-shell");
+    let no_shell = t.path().join("no-shell");
     std::fs::create_dir_all(no_shell.join("etc")).unwrap();
-    let file = dir.path().join("file");
+    let file = t.path().join("file");
     std::fs::write(&file, "x").unwrap();
     for (path, expect) in [
-        (dir.path().join("missing"), "nothing exists at"),
+        (t.path().join("missing"), "nothing exists at"),
         (empty, "has no bin/sh"),
         (no_shell, "has no bin/sh"),
         (file, "is not a directory"),
@@ -109,12 +93,8 @@ fn a_bad_rootfs_is_one_sentence() {
 /// namespace of the test's own, so the host never sees the mount.
 #[test]
 fn a_read_only_rootfs_is_one_sentence() {
-    if !require_root("a_read_only_rootfs_is_one_sentence") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let ro = dir.path().join("ro");
+    let Some(t) = root_test("a_read_only_rootfs_is_one_sentence") else { return };
+    let ro = t.path().join("ro");
     std::fs::create_dir_all(ro.join("bin")).unwrap();
     std::fs::copy("/bin/busybox", ro.join("bin/sh")).unwrap();
     let script = format!(

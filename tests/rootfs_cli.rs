@@ -22,12 +22,8 @@ fn ok(mut cmd: Command) -> String {
 
 #[test]
 fn fetch_list_export_import_use_remove() {
-    if !require_root("fetch_list_export_import_use_remove") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
+    let Some(t) = root_test("fetch_list_export_import_use_remove") else { return };
+    let store = t.path().join("store");
     let listed = ok(rootfs_cmd(&store, &["rootfs", "list"]));
     assert!(listed.contains("No root filesystem yet"), "{listed}");
     let fetched = ok(rootfs_cmd(&store, &["rootfs", "fetch", "busybox"]));
@@ -35,10 +31,10 @@ fn fetch_list_export_import_use_remove() {
     let listed = ok(rootfs_cmd(&store, &["rootfs", "list"]));
     assert!(listed.contains("busybox") && listed.contains("MiB"), "{listed}");
 
-    let tarball = dir.path().join("class.tar.gz");
+    let tarball = t.path().join("class.tar.gz");
     ok(rootfs_cmd(&store, &["rootfs", "export", tarball.to_str().unwrap()]));
     assert!(std::fs::metadata(&tarball).unwrap().len() > 100_000);
-    let other = dir.path().join("other-store");
+    let other = t.path().join("other-store");
     ok(rootfs_cmd(&other, &["rootfs", "import", tarball.to_str().unwrap(), "--name", "class"]));
     let lesson = ok(rootfs_cmd(&other, &["lesson", "2", "--yes", "--rootfs", "class"]));
     assert!(lesson.contains("class (imported"), "the lesson says which rootfs it uses:\n{lesson}");
@@ -49,11 +45,7 @@ fn fetch_list_export_import_use_remove() {
 
 #[test]
 fn rootfs_mistakes_are_one_sentence() {
-    if !require_root("rootfs_mistakes_are_one_sentence") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("rootfs_mistakes_are_one_sentence") else { return };
     for (args, code, expect) in [
         (vec!["rootfs", "fetch", "debian"], 2, "unknown root filesystem kind 'debian'"),
         (vec!["rootfs", "remove", "nope"], 1, "no root filesystem called nope"),
@@ -61,7 +53,7 @@ fn rootfs_mistakes_are_one_sentence() {
         (vec!["rootfs", "export", "/tmp/learnctr-never.tar.gz"], 1, "no root filesystem to export yet"),
         (vec!["lesson", "2", "--yes", "--rootfs", "nope"], 1, "no root filesystem called nope"),
     ] {
-        let out = rootfs_cmd(dir.path(), &args).output().unwrap();
+        let out = rootfs_cmd(t.path(), &args).output().unwrap();
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use std::path::Path;
+use std::time::Duration;
 
 fn status_of(root: &Path, id: &str) -> String {
     let out = rt(root, &["state", id]);
@@ -16,15 +17,10 @@ fn status_of(root: &Path, id: &str) -> String {
 
 #[test]
 fn the_lifecycle_as_runc_names_it() {
-    if !require_root("the_lifecycle_as_runc_names_it") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sleep", "60"], |_| {});
-    let pid_file = dir.path().join("pid");
+    let Some(t) = root_test("the_lifecycle_as_runc_names_it") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sleep", "60"], |_| {});
+    let pid_file = t.path().join("pid");
     std::fs::create_dir_all(&root).unwrap();
     let created = create(&root, &b, &["--pid-file", pid_file.to_str().unwrap()], "c1");
     assert!(created.success(), "{}", std::fs::read_to_string(root.with_extension("log")).unwrap_or_default());
@@ -41,46 +37,33 @@ fn the_lifecycle_as_runc_names_it() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused).1.contains("--force"), "{}", text(&refused).1);
     assert!(rt(&root, &["kill", "c1", "KILL"]).status.success());
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(status_of(&root, "c1"), "stopped");
+    assert!(wait_until(Duration::from_secs(5), || status_of(&root, "c1") == "stopped"), "c1 runs 5 s after kill KILL");
     assert!(rt(&root, &["delete", "c1"]).status.success());
     assert!(!root.join("c1").exists());
-    assert_same_host(&before, &host_state(), "after the lifecycle");
+    t.assert_same_host("after the lifecycle");
 }
 
 #[test]
 fn run_passes_exit_codes_through() {
-    if !require_root("run_passes_exit_codes_through") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("run_passes_exit_codes_through") else { return };
     for (args, code) in [(vec!["true"], 0), (vec!["false"], 1), (vec!["sh", "-c", "exit 7"], 7)] {
         let dir = tempfile::tempdir().unwrap();
         let b = bundle(dir.path(), &args, |_| {});
         let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "r1"]);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {:?}", text(&out));
     }
-    assert_same_host(&before, &host_state(), "after run");
+    t.assert_same_host("after run");
 }
 
 #[test]
 fn memory_and_pids_limits_are_enforced() {
-    if !require_root("memory_and_pids_limits_are_enforced") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("memory_and_pids_limits_are_enforced") else { return };
     // 32 MiB of memory; dd's 128 MiB buffer goes over it and the kernel kills dd.
-    let b = bundle(
-        dir.path(),
-        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo dd=$?"],
-        |c| {
+    let b =
+        bundle(t.path(), &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=128M count=1 2>/dev/null; echo dd=$?"], |c| {
             c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 33554432});
-        },
-    );
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "m1"]);
+        });
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "m1"]);
     assert_eq!(text(&out).0.trim(), "dd=137", "{:?}", text(&out));
     // pids.max 6: a loop that starts 20 sleeps; the shell's sixth fork is refused
     // (busybox sh then gives up), and the kernel counts the refusal in pids.events.
@@ -96,7 +79,6 @@ fn memory_and_pids_limits_are_enforced() {
     std::fs::create_dir_all(&root).unwrap();
     assert!(create(&root, &b, &[], "p1").success());
     assert!(rt(&root, &["start", "p1"]).status.success());
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("p1/state.json")).unwrap()).unwrap();
     let pids_dir = state["cgroup_dirs"]
         .as_array()
@@ -105,23 +87,24 @@ fn memory_and_pids_limits_are_enforced() {
         .map(|d| std::path::PathBuf::from(d.as_str().unwrap()))
         .find(|d| d.join("pids.max").exists())
         .unwrap();
+    // Until the loop has run into the limit: the kernel counted a refusal and the
+    // shell said so.
+    let events = || std::fs::read_to_string(pids_dir.join("pids.events")).unwrap();
+    let refused = |events: &str| -> u32 { events.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0) };
+    let said = || std::fs::read_to_string(root.with_extension("log")).unwrap().contains("can't fork");
+    wait_until(Duration::from_secs(10), || refused(&events()) >= 1 && said());
     let limit = std::fs::read_to_string(pids_dir.join("pids.max")).unwrap();
-    let events = std::fs::read_to_string(pids_dir.join("pids.events")).unwrap();
+    let events = events();
     assert!(rt(&root, &["delete", "--force", "p1"]).status.success());
     assert_eq!(limit.trim(), "6");
-    let refused: u32 = events.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-    assert!(refused >= 1, "pids.events counts the refused fork: {events}");
-    assert!(std::fs::read_to_string(root.with_extension("log")).unwrap().contains("can't fork"));
-    assert_same_host(&before, &host_state(), "after the limits");
+    assert!(refused(&events) >= 1, "pids.events counts the refused fork: {events}");
+    assert!(said(), "the shell says it can't fork");
+    t.assert_same_host("after the limits");
 }
 
 #[test]
 fn a_named_network_namespace_is_joined() {
-    if !require_root("a_named_network_namespace_is_joined") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("a_named_network_namespace_is_joined") else { return };
     let name = format!("learnctr-test-{}", std::process::id());
     let path =
         std::process::Command::new(bin()).arg("__never").output().ok().map(|_| format!("/run/netns/{name}")).unwrap();
@@ -137,9 +120,8 @@ fn a_named_network_namespace_is_joined() {
         .unwrap();
     assert!(made.success());
     let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let p = path.clone();
-    let b = bundle(dir.path(), &["sh", "-c", "readlink /proc/self/ns/net"], move |c| {
+    let b = bundle(t.path(), &["sh", "-c", "readlink /proc/self/ns/net"], move |c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         for n in ns.iter_mut() {
             if n["type"] == "network" {
@@ -147,25 +129,21 @@ fn a_named_network_namespace_is_joined() {
             }
         }
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "n1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "n1"]);
     let _ = std::process::Command::new("umount").arg(&path).status();
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir("/run/netns");
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(text(&out).0.trim(), format!("net:[{inode}]"));
-    assert_same_host(&before, &host_state(), "after joining a named netns");
+    t.assert_same_host("after joining a named netns");
 }
 
 #[test]
 fn hooks_run_in_order_with_the_state_on_stdin() {
-    if !require_root("hooks_run_in_order_with_the_state_on_stdin") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("hooks.log");
+    let Some(t) = root_test("hooks_run_in_order_with_the_state_on_stdin") else { return };
+    let log = t.path().join("hooks.log");
     let hook = |name: &str| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo \"{name} $s\" >> {}", log.display())]});
-    let b = bundle(dir.path(), &["true"], |c| {
+    let b = bundle(t.path(), &["true"], |c| {
         c["hooks"] = serde_json::json!({
             "createRuntime": [hook("createRuntime")],
             "prestart": [hook("prestart")],
@@ -173,7 +151,7 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
             "poststop": [hook("poststop")],
         });
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "h1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "h1"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
     let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -187,16 +165,11 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
 
 #[test]
 fn malformed_bundles_are_one_sentence_and_leave_nothing() {
-    if !require_root("malformed_bundles_are_one_sentence_and_leave_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let b = bundle(dir.path(), &["true"], |_| {});
+    let Some(t) = root_test("malformed_bundles_are_one_sentence_and_leave_nothing") else { return };
+    let b = bundle(t.path(), &["true"], |_| {});
     let config = b.join("config.json");
     let good = std::fs::read_to_string(&config).unwrap();
-    let root = dir.path().join("state");
+    let root = t.path().join("state");
     for (broken, expect) in [
         (good.replacen("{", "{,", 1), "line 1, column 2"),
         (good.replace("\"path\": \"rootfs\"", "\"path\": \"../rootfs\""), "leaves the bundle"),
@@ -211,7 +184,7 @@ fn malformed_bundles_are_one_sentence_and_leave_nothing() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(!root.join("bad").exists(), "state left behind");
     }
-    assert_same_host(&before, &host_state(), "after malformed bundles");
+    t.assert_same_host("after malformed bundles");
 }
 
 /// Receive one fd sent with SCM_RIGHTS on `stream`, waiting at most 10 s.
@@ -235,15 +208,10 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
 
 #[test]
 fn a_console_socket_receives_the_containers_terminal() {
-    if !require_root("a_console_socket_receives_the_containers_terminal") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sh", "-c", "tty; echo console-ok"], |c| c["process"]["terminal"] = true.into());
-    let socket = dir.path().join("console.sock");
+    let Some(t) = root_test("a_console_socket_receives_the_containers_terminal") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sh", "-c", "tty; echo console-ok"], |c| c["process"]["terminal"] = true.into());
+    let socket = t.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let args = ["--root", root.to_str().unwrap(), "create", "--bundle", b.to_str().unwrap()];
     let mut create = learnctr(&args)
@@ -254,17 +222,15 @@ fn a_console_socket_receives_the_containers_terminal() {
         .unwrap();
     // As with runc, the master side arrives during `create`, before `start`.
     listener.set_nonblocking(true).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let stream = loop {
-        match listener.accept() {
-            Ok((stream, _)) => break stream,
-            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
-            Err(e) => {
-                let _ = create.kill();
-                panic!("nobody connected to the console socket: {e}");
-            }
-        }
-    };
+    let mut accepted = None;
+    if !wait_until(Duration::from_secs(10), || {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    }) {
+        let _ = create.kill();
+        panic!("nobody connected to the console socket in 10 s");
+    }
+    let (stream, _) = accepted.unwrap();
     stream.set_nonblocking(false).unwrap();
     let master = receive_fd(&stream);
     let created = create.wait_with_output().unwrap();
@@ -274,6 +240,7 @@ fn a_console_socket_receives_the_containers_terminal() {
     // Read the terminal until the shell's last line (or the end: EIO once it exits).
     let mut screen = String::new();
     let mut terminal = std::fs::File::from(master);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !screen.contains("console-ok") && std::time::Instant::now() < deadline {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::io::Read;
@@ -293,5 +260,5 @@ fn a_console_socket_receives_the_containers_terminal() {
     drop(terminal);
     let out = rt(&root, &["delete", "--force", "t1"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after a container with a terminal");
+    t.assert_same_host("after a container with a terminal");
 }

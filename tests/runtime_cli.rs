@@ -70,15 +70,10 @@ fn memory_limit(pid: i32) -> String {
 
 #[test]
 fn what_engines_call_works_against_the_kernel() {
-    if !require_root("what_engines_call_works_against_the_kernel") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("what_engines_call_works_against_the_kernel") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
-    let b = bundle(dir.path(), &["sleep", "60"], |c| {
+    let b = bundle(t.path(), &["sleep", "60"], |c| {
         c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}});
     });
     let _deleting = Deleting(&root, "e1");
@@ -87,13 +82,13 @@ fn what_engines_call_works_against_the_kernel() {
     let pid = pid_of(&root, "e1");
 
     // exec as containerd's shim does it: a process.json, detached, a pid file.
-    let process = dir.path().join("process.json");
+    let process = t.path().join("process.json");
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
     let mut p = spec["process"].clone();
     p["args"] = serde_json::json!(["sleep", "30"]);
     p["env"] = serde_json::json!(["PATH=/bin:/usr/bin", "FROM_FILE=yes"]);
     std::fs::write(&process, p.to_string()).unwrap();
-    let pid_file = dir.path().join("exec.pid");
+    let pid_file = t.path().join("exec.pid");
     // Detached, the process keeps learnctr's stdio: null here, or `output()` would wait
     // for it to exit.
     let root_arg = root.to_str().unwrap();
@@ -154,10 +149,8 @@ fn what_engines_call_works_against_the_kernel() {
 
     // kill by number, as the shim sends it; then the words engines match on.
     assert!(rt(&root, &["kill", "e1", "9"]).status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while status_of(&root, "e1") != "stopped" && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let stopped = wait_until(std::time::Duration::from_secs(5), || status_of(&root, "e1") == "stopped");
+    assert!(stopped, "e1 runs 5 s after kill 9");
     let stopped = rt(&root, &["kill", "e1", "KILL"]);
     assert!(text(&stopped).1.contains("container not running"), "{:?}", text(&stopped));
     let exec_stopped = rt(&root, &["exec", "e1", "true"]);
@@ -166,7 +159,7 @@ fn what_engines_call_works_against_the_kernel() {
     let missing = rt(&root, &["state", "e1"]);
     assert!(text(&missing).1.contains("does not exist"), "{:?}", text(&missing));
     let _ = std::process::Command::new("kill").args(["-9", &exec_pid.to_string()]).status();
-    assert_same_host(&before, &host_state(), "after the engine's calls");
+    t.assert_same_host("after the engine's calls");
 }
 
 #[test]
@@ -232,14 +225,9 @@ fn version_features_and_refusals_are_runcs_shape() {
 /// not to be made: no mount lands on the host.
 #[test]
 fn without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted() {
-    if !require_root("without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["sh", "-c", "ls /; echo pid=$$"], |c| {
+    let Some(t) = root_test("without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["sh", "-c", "ls /; echo pid=$$"], |c| {
         c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
         c.as_object_mut().unwrap().remove("hostname");
     });
@@ -257,5 +245,5 @@ fn without_a_mount_namespace_the_root_is_the_rootfs_and_nothing_is_mounted() {
     assert_eq!(seen, listing, "/ inside is the rootfs");
     assert!(stdout.contains("pid=1"), "{stdout}");
     assert!(stderr.contains("mounts of config.json are not made"), "{stderr}");
-    assert_same_host(&before, &host_state(), "after a container without a mount namespace");
+    t.assert_same_host("after a container without a mount namespace");
 }

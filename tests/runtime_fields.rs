@@ -24,20 +24,6 @@ fn pid_of(root: &Path, id: &str) -> i32 {
     v["pid"].as_i64().unwrap_or(0) as i32
 }
 
-/// Poll `done` every 10 ms until it holds or `within` has passed.
-fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A live process (not a zombie).
 fn alive(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -100,6 +86,15 @@ impl Reap {
     fn new(root: &Path) -> Reap {
         Reap { root: root.to_path_buf(), ids: Vec::new(), cgroups: Vec::new(), processes: Vec::new() }
     }
+
+    /// The end of a test: reap, then the state root holds nothing and the host is as
+    /// the test found it.
+    fn finish(self, t: &RootTest, when: &str) {
+        let root = self.root.clone();
+        drop(self);
+        assert!(state_root_is_empty(&root), "{when}: the state root holds something");
+        t.assert_same_host(when);
+    }
 }
 
 impl Drop for Reap {
@@ -123,17 +118,12 @@ impl Drop for Reap {
 
 #[test]
 fn process_settings_are_applied_inside() {
-    if !require_root("process_settings_are_applied_inside") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
+    let Some(t) = root_test("process_settings_are_applied_inside") else { return };
     let host_domain = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let script =
         "ulimit -n; grep 'Max open files' /proc/self/limits; cat /proc/self/oom_score_adj; pwd; id -u; id -g; \
                   grep '^Groups:' /proc/self/status; umask; cat /proc/sys/kernel/domainname";
-    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+    let b = bundle(t.path(), &["sh", "-c", script], |c| {
         c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]);
         c["process"]["oomScoreAdj"] = 321.into();
         c["process"]["cwd"] = "/tmp".into();
@@ -141,7 +131,7 @@ fn process_settings_are_applied_inside() {
             serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 3000], "umask": 63});
         c["domainname"] = "example.test".into();
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "ps1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "ps1"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout} {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -158,29 +148,24 @@ fn process_settings_are_applied_inside() {
     assert_eq!(lines[7], "0077", "umask 63");
     assert_eq!(lines[8], "example.test", "domainname");
     assert_eq!(std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap(), host_domain, "the host's domainname");
-    assert_same_host(&before, &host_state(), "after the process settings");
+    t.assert_same_host("after the process settings");
 }
 
 #[test]
 fn a_user_namespace_maps_root_to_the_host_range() {
-    if !require_root("a_user_namespace_maps_root_to_the_host_range") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("a_user_namespace_maps_root_to_the_host_range") else { return };
     // The rootfs stays owned by the host's root (world-readable: enough to read and
     // run); the path to it must be searchable by uid 100000 (see the next test).
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let root = dir.path().join("state");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = t.path().join("state");
     let userns = |c: &mut serde_json::Value| {
         c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
         let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["uidMappings"] = map.clone();
         c["linux"]["gidMappings"] = map;
     };
-    let b = bundle(dir.path(), &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g"], userns);
+    let b = bundle(t.path(), &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g"], userns);
     let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "un1"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout} {stderr}");
@@ -211,9 +196,7 @@ fn a_user_namespace_maps_root_to_the_host_range() {
     let expected = ["Uid:\t100000\t100000\t100000\t100000", "Gid:\t100000\t100000\t100000\t100000"];
     assert_eq!(created, expected, "the created container's init, seen from the host");
     assert_eq!(started, expected, "the started container's program, seen from the host");
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after the user namespace");
+    reap.finish(&t, "after the user namespace");
 }
 
 /// A user namespace whose root (uid 100000) cannot reach the rootfs (the bundle is in a
@@ -222,16 +205,11 @@ fn a_user_namespace_maps_root_to_the_host_range() {
 /// it is a race (lost about once in 25 runs here), so it is tried 80 times.
 #[test]
 fn a_user_namespace_that_cannot_reach_its_rootfs_says_why() {
-    if !require_root("a_user_namespace_that_cannot_reach_its_rootfs_says_why") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("a_user_namespace_that_cannot_reach_its_rootfs_says_why") else { return };
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["true"], |c| {
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["true"], |c| {
         c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
         let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["uidMappings"] = map.clone();
@@ -248,20 +226,17 @@ fn a_user_namespace_that_cannot_reach_its_rootfs_says_why() {
         assert!(!stderr.contains("panicked") && stderr.lines().count() == 1, "{stderr}");
         assert!(stderr.contains("Permission denied"), "the cause was lost: {stderr:?} (all answers: {answers:#?})");
     }
-    assert_same_host(&before, &host_state(), "after the unreachable rootfs");
+    t.assert_same_host("after the unreachable rootfs");
 }
 
 #[test]
 fn create_container_and_start_container_hooks_run_inside_in_order_with_the_state() {
-    if !require_root("create_container_and_start_container_hooks_run_inside_in_order_with_the_state") {
+    let Some(t) = root_test("create_container_and_start_container_hooks_run_inside_in_order_with_the_state") else {
         return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    };
     // One log for all: createContainer runs before pivot_root and reaches it by its host
     // path; startContainer and the program run inside, where it is bound at /hooklog.
-    let logs = dir.path().join("hooklog");
+    let logs = t.path().join("hooklog");
     std::fs::create_dir(&logs).unwrap();
     let host_log = logs.join("hooks.log");
     let hook = |name: &str, log: &str| {
@@ -270,7 +245,7 @@ fn create_container_and_start_container_hooks_run_inside_in_order_with_the_state
     };
     let program = "echo \"program $(readlink /proc/self/ns/mnt) {}\" >> /hooklog/hooks.log";
     let source = logs.display().to_string();
-    let b = bundle(dir.path(), &["sh", "-c", program], |c| {
+    let b = bundle(t.path(), &["sh", "-c", program], |c| {
         c["hooks"] = serde_json::json!({
             "createContainer": [hook("createContainer", &host_log.display().to_string())],
             "startContainer": [hook("startContainer", "/hooklog/hooks.log")],
@@ -279,7 +254,7 @@ fn create_container_and_start_container_hooks_run_inside_in_order_with_the_state
             serde_json::json!({"destination": "/hooklog", "type": "bind", "source": source, "options": ["rbind", "rw"]}),
         );
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "hk1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "hk1"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let log = std::fs::read_to_string(&host_log).unwrap();
     let lines: Vec<Vec<&str>> = log.lines().map(|l| l.splitn(3, ' ').collect()).collect();
@@ -300,29 +275,24 @@ fn create_container_and_start_container_hooks_run_inside_in_order_with_the_state
         assert!(statuses.contains(&state["status"].as_str().unwrap_or("")), "{}: {state}", line[0]);
         assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{}: {state}", line[0]);
     }
-    assert_same_host(&before, &host_state(), "after the container hooks");
+    t.assert_same_host("after the container hooks");
 }
 
 #[test]
 fn linux_devices_are_made_and_may_be_opened() {
-    if !require_root("linux_devices_are_made_and_may_be_opened") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("linux_devices_are_made_and_may_be_opened") else { return };
     // /dev/null's numbers under another name, and a block device no default rule
     // allows (runc spec's only rule denies every device): listed in linux.devices, it
     // must be available in the container (runtime spec), so it opens.
     let script = "stat -c '%t %T %a %u %g %F' /dev/fuse-x /dev/loop-x; echo x > /dev/fuse-x && echo wrote; \
                   (: < /dev/loop-x) 2>&1 && echo opened-loop";
-    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+    let b = bundle(t.path(), &["sh", "-c", script], |c| {
         c["linux"]["devices"] = serde_json::json!([
             {"path": "/dev/fuse-x", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0},
             {"path": "/dev/loop-x", "type": "b", "major": 7, "minor": 0, "fileMode": 432, "uid": 0, "gid": 6},
         ]);
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "dev1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "dev1"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout} {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -331,23 +301,18 @@ fn linux_devices_are_made_and_may_be_opened() {
         ["1 3 666 0 0 character special file", "7 0 660 0 6 block special file", "wrote", "opened-loop"],
         "{stdout} {stderr}"
     );
-    assert_same_host(&before, &host_state(), "after linux.devices");
+    t.assert_same_host("after linux.devices");
 }
 
 #[test]
 fn cgroups_path_is_used_and_never_climbs_above_the_root() {
-    if !require_root("cgroups_path_is_used_and_never_climbs_above_the_root") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("cgroups_path_is_used_and_never_climbs_above_the_root") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
     let mut reap = Reap::new(&root);
     reap.ids.extend(["cg1", "cg2"]);
     reap.cgroups.extend(["learnctr-test-cg/inner", "learnctr-test-cg", "learnctr-test-dots"]);
-    let b = bundle(dir.path(), &["sleep", "30"], |c| {
+    let b = bundle(t.path(), &["sleep", "30"], |c| {
         c["linux"]["cgroupsPath"] = "/learnctr-test-cg/inner".into();
         c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 7});
     });
@@ -394,9 +359,7 @@ fn cgroups_path_is_used_and_never_climbs_above_the_root() {
     // container alone); learnctr does the same. Removed here.
     let parents = cgroup_dirs_named("learnctr-test-cg");
     eprintln!("cgroupsPath's parent left by delete: {parents:?}");
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after cgroupsPath");
+    reap.finish(&t, "after cgroupsPath");
 }
 
 /// A second container given the cgroupsPath of a running one joins that cgroup (as
@@ -405,18 +368,13 @@ fn cgroups_path_is_used_and_never_climbs_above_the_root() {
 /// container that made a cgroup removes it.
 #[test]
 fn a_second_container_in_the_same_cgroup_never_kills_the_first() {
-    if !require_root("a_second_container_in_the_same_cgroup_never_kills_the_first") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("a_second_container_in_the_same_cgroup_never_kills_the_first") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
     let mut reap = Reap::new(&root);
     reap.ids.extend(["sh2", "sh1"]);
     reap.cgroups.push("learnctr-test-shared");
-    let b = bundle(dir.path(), &["sleep", "30"], |c| c["linux"]["cgroupsPath"] = "/learnctr-test-shared".into());
+    let b = bundle(t.path(), &["sleep", "30"], |c| c["linux"]["cgroupsPath"] = "/learnctr-test-shared".into());
     assert!(
         create(&root, &b, &[], "sh1").success(),
         "{}",
@@ -428,11 +386,15 @@ fn a_second_container_in_the_same_cgroup_never_kills_the_first() {
     // stdio on a log file, never a pipe the container would hold open).
     let second = create(&root, &b, &[], "sh2");
     let stderr = std::fs::read_to_string(root.with_extension("log")).unwrap_or_default();
+    // Not a wait for a state: what is checked is that nothing happens to sh1, so a
+    // signal the second create (then its delete) might have sent is given 100 ms to land.
     std::thread::sleep(Duration::from_millis(100));
     let after_create = (status_of(&root, "sh1"), alive(first));
     assert!(second.success(), "a second container may join the cgroup, as with runc: {stderr}");
     assert!(rt(&root, &["delete", "--force", "sh2"]).status.success());
     std::thread::sleep(Duration::from_millis(100));
+    // Not a wait for a state: what is checked is that nothing happens to sh1, so a
+    // signal the second create (then its delete) might have sent is given 100 ms to land.
     let after_delete = (status_of(&root, "sh1"), alive(first));
     assert!(rt(&root, &["delete", "--force", "sh1"]).status.success());
     assert_eq!(
@@ -441,29 +403,22 @@ fn a_second_container_in_the_same_cgroup_never_kills_the_first() {
         "the first container after a second create in its cgroup (which said {stderr:?})"
     );
     assert_eq!(after_delete, ("running".to_string(), true), "the first container after the second one was removed");
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after a shared cgroupsPath");
+    reap.finish(&t, "after a shared cgroupsPath");
 }
 
 /// A failed create removes the cgroup it made, never a parent that was there before
 /// (an orchestrator's pod cgroup, say): runc only removes the container's own.
 #[test]
 fn a_failed_create_keeps_the_parent_cgroup_it_did_not_make() {
-    if !require_root("a_failed_create_keeps_the_parent_cgroup_it_did_not_make") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("a_failed_create_keeps_the_parent_cgroup_it_did_not_make") else { return };
+    let root = t.path().join("state");
     let mut reap = Reap::new(&root);
     reap.cgroups.extend(["learnctr-test-pod/inner", "learnctr-test-pod"]);
     let pod = pids_dir("learnctr-test-pod");
     std::fs::create_dir(&pod).unwrap();
     // A bind mount of a source that does not exist: create fails in the init, after
     // the cgroup was made.
-    let b = bundle(dir.path(), &["true"], |c| {
+    let b = bundle(t.path(), &["true"], |c| {
         c["linux"]["cgroupsPath"] = "/learnctr-test-pod/inner".into();
         c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
             {"destination": "/mnt-x", "type": "bind", "source": "/nonexistent-learnctr-test-source", "options": ["bind"]}
@@ -476,7 +431,7 @@ fn a_failed_create_keeps_the_parent_cgroup_it_did_not_make() {
     assert!(!inner_left, "the failed create left its own cgroup");
     assert!(kept, "the failed create removed {}, which it did not make", pod.display());
     drop(reap);
-    assert_same_host(&before, &host_state(), "after the failed create");
+    t.assert_same_host("after the failed create");
 }
 
 /// `learnctr ARGS` in a new mount namespace whose mounts are all shared (`unshare
@@ -498,14 +453,9 @@ fn in_shared_mount_ns(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn rootfs_propagation_decides_the_roots_peer_tags() {
-    if !require_root("rootfs_propagation_decides_the_roots_peer_tags") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["cat", "/proc/self/mountinfo"], |_| {});
+    let Some(t) = root_test("rootfs_propagation_decides_the_roots_peer_tags") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["cat", "/proc/self/mountinfo"], |_| {});
     let config = b.join("config.json");
     let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
     // The optional fields (shared:N, master:N, ...) of the mount at "/".
@@ -535,17 +485,12 @@ fn rootfs_propagation_decides_the_roots_peer_tags() {
         assert_eq!(root_tags(Some(p)), Vec::<String>::new(), "{p}: neither shared nor a slave");
     }
     assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after rootfsPropagation");
+    t.assert_same_host("after rootfsPropagation");
 }
 
 #[test]
 fn seccomp_rules_with_arguments_deny_only_the_matching_calls() {
-    if !require_root("seccomp_rules_with_arguments_deny_only_the_matching_calls") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
+    let Some(t) = root_test("seccomp_rules_with_arguments_deny_only_the_matching_calls") else { return };
     // BusyBox `mkdir -m MODE` is mkdir(path, 0777) then chmod(path, MODE) on x86_64 (and
     // fchmodat elsewhere): the rules look at chmod's mode. 0700 gets EPERM, 0750 EACCES
     // (a second errnoRet, so a second filter), every other mode passes.
@@ -555,7 +500,7 @@ fn seccomp_rules_with_arguments_deny_only_the_matching_calls() {
     };
     let script = "mkdir -m 700 /tmp/a; echo a=$?; mkdir -m 755 /tmp/b; echo b=$?; chmod 750 /tmp/b; echo c=$?; \
                   chmod 711 /tmp/b; echo d=$?; stat -c '%n %a' /tmp/b; grep '^Seccomp:' /proc/self/status";
-    let b = bundle(dir.path(), &["sh", "-c", script], |c| {
+    let b = bundle(t.path(), &["sh", "-c", script], |c| {
         c["mounts"].as_array_mut().unwrap().push(
             serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}),
         );
@@ -564,7 +509,7 @@ fn seccomp_rules_with_arguments_deny_only_the_matching_calls() {
             "syscalls": [deny("chmod", 1, 0o700, 1), deny("fchmodat", 2, 0o700, 1), deny("chmod", 1, 0o750, 13), deny("fchmodat", 2, 0o750, 13)],
         });
     });
-    let out = rt(&dir.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "sc1"]);
+    let out = rt(&t.path().join("state"), &["run", "--bundle", b.to_str().unwrap(), "sc1"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout} {stderr}");
     let lines: Vec<String> = stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
@@ -573,23 +518,18 @@ fn seccomp_rules_with_arguments_deny_only_the_matching_calls() {
     assert_eq!(errors.len(), 2, "{stderr}");
     assert!(errors[0].contains("/tmp/a") && errors[0].contains("Operation not permitted"), "{stderr}");
     assert!(errors[1].contains("/tmp/b") && errors[1].contains("Permission denied"), "{stderr}");
-    assert_same_host(&before, &host_state(), "after seccomp with arguments");
+    t.assert_same_host("after seccomp with arguments");
 }
 
 #[test]
 fn lifecycle_errors_are_one_line_and_change_nothing() {
-    if !require_root("lifecycle_errors_are_one_line_and_change_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("lifecycle_errors_are_one_line_and_change_nothing") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
     let mut reap = Reap::new(&root);
     reap.ids.extend(["le1", "le2"]);
     // A container whose program has exited: stopped.
-    let b = bundle(dir.path(), &["true"], |_| {});
+    let b = bundle(t.path(), &["true"], |_| {});
     assert!(
         create(&root, &b, &[], "le1").success(),
         "{}",
@@ -603,7 +543,7 @@ fn lifecycle_errors_are_one_line_and_change_nothing() {
     assert_eq!(status_of(&root, "le1"), "stopped");
     assert!(rt(&root, &["delete", "le1"]).status.success());
     // A running container: a second start is refused, and the container runs on.
-    let b2 = bundle(&dir.path().join("two"), &["sleep", "30"], |_| {});
+    let b2 = bundle(&t.path().join("two"), &["sleep", "30"], |_| {});
     assert!(create(&root, &b2, &[], "le2").success());
     assert!(rt(&root, &["start", "le2"]).status.success());
     assert_one_line_error(&rt(&root, &["start", "le2"]), "le2", "a second start");
@@ -617,9 +557,7 @@ fn lifecycle_errors_are_one_line_and_change_nothing() {
     assert_one_line_error(&rt(&root, &["delete", "nothere"]), "does not exist", "delete of an unknown id");
     assert_one_line_error(&rt(&root, &["state", "nothere"]), "does not exist", "state of an unknown id");
     assert_one_line_error(&rt(&root, &["kill", "nothere", "KILL"]), "does not exist", "kill of an unknown id");
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after the lifecycle errors");
+    reap.finish(&t, "after the lifecycle errors");
 }
 
 /// runc reports a program it cannot find at `create` ("executable file not found in
@@ -627,14 +565,9 @@ fn lifecycle_errors_are_one_line_and_change_nothing() {
 /// one line naming the program, exit code 1.
 #[test]
 fn a_program_that_does_not_exist_is_named_in_one_line() {
-    if !require_root("a_program_that_does_not_exist_is_named_in_one_line") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["no-such-program"], |_| {});
+    let Some(t) = root_test("a_program_that_does_not_exist_is_named_in_one_line") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["no-such-program"], |_| {});
     let out = rt(&root, &["run", "--bundle", b.to_str().unwrap(), "np1"]);
     assert!(state_root_is_empty(&root), "run left its state");
     assert_one_line_error(&out, "no-such-program", "run of a missing program");
@@ -646,27 +579,20 @@ fn a_program_that_does_not_exist_is_named_in_one_line() {
     let answer = if created.status.success() { rt(&root, &["start", "np2"]) } else { created };
     let _ = rt(&root, &["delete", "--force", "np2"]);
     assert_one_line_error(&answer, "no-such-program", "create + start of a missing program");
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after a missing program");
+    reap.finish(&t, "after a missing program");
 }
 
 #[test]
 fn run_detach_returns_at_once_and_kill_all_stops_every_process() {
-    if !require_root("run_detach_returns_at_once_and_kill_all_stops_every_process") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
+    let Some(t) = root_test("run_detach_returns_at_once_and_kill_all_stops_every_process") else { return };
+    let root = t.path().join("state");
     std::fs::create_dir_all(&root).unwrap();
     let mut reap = Reap::new(&root);
     reap.ids.push("d1");
     // Two processes: the shell's child and the shell's last command (exec'd, pid 1).
-    let b = bundle(dir.path(), &["sh", "-c", "sleep 30 & sleep 30"], |_| {});
+    let b = bundle(t.path(), &["sh", "-c", "sleep 30 & sleep 30"], |_| {});
     // The detached container keeps our stdio (as with runc): nothing captured waits.
-    let log = std::fs::File::create(dir.path().join("detach.log")).unwrap();
+    let log = std::fs::File::create(t.path().join("detach.log")).unwrap();
     let started = Instant::now();
     let mut child =
         learnctr(&["--root", root.to_str().unwrap(), "run", "--detach", "--bundle", b.to_str().unwrap(), "d1"])
@@ -687,7 +613,7 @@ fn run_detach_returns_at_once_and_kill_all_stops_every_process() {
         let _ = child.wait();
     }
     let took = started.elapsed();
-    let stderr = std::fs::read_to_string(dir.path().join("detach.log")).unwrap();
+    let stderr = std::fs::read_to_string(t.path().join("detach.log")).unwrap();
     assert!(returned, "run --detach did not return within 20 s: it waited for the container");
     assert_eq!(code, Some(Some(0)), "{stderr}");
     assert_eq!(status_of(&root, "d1"), "running", "after run --detach ({took:?})");
@@ -722,21 +648,14 @@ fn run_detach_returns_at_once_and_kill_all_stops_every_process() {
     );
     let out = rt(&root, &["delete", "d1"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    drop(reap);
-    assert!(state_root_is_empty(&root));
-    assert_same_host(&before, &host_state(), "after run --detach");
+    reap.finish(&t, "after run --detach");
 }
 
 #[test]
 fn scheduler_and_personality_are_refused_before_anything_is_made() {
-    if !require_root("scheduler_and_personality_are_refused_before_anything_is_made") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("state");
-    let b = bundle(dir.path(), &["true"], |_| {});
+    let Some(t) = root_test("scheduler_and_personality_are_refused_before_anything_is_made") else { return };
+    let root = t.path().join("state");
+    let b = bundle(t.path(), &["true"], |_| {});
     let config = b.join("config.json");
     let good: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
     let cases: [(&str, &str, serde_json::Value); 2] = [
@@ -753,5 +672,5 @@ fn scheduler_and_personality_are_refused_before_anything_is_made() {
             assert!(!root.exists() || state_root_is_empty(&root), "{command} with {parent}.{field} left state");
         }
     }
-    assert_same_host(&before, &host_state(), "after the refused fields");
+    t.assert_same_host("after the refused fields");
 }

@@ -62,13 +62,8 @@ const DOCKER_CAPS: &str = "00000000a80425fb";
 
 #[test]
 fn a_whole_container_seen_from_inside() {
-    if !require_root("a_whole_container_seen_from_inside") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("a_whole_container_seen_from_inside") else { return };
+    let rootfs = t.busybox();
     let out = shell(&rootfs, &["--hostname", "finale", "--memory", "64M", "--pids", "64"], LOOK);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(7), "the exit code passes through: {stderr}");
@@ -87,18 +82,13 @@ fn a_whole_container_seen_from_inside() {
     {
         assert!(stderr.contains(expected), "{expected:?} missing from the summary:\n{stderr}");
     }
-    assert_same_host(&before, &host_state(), "after learnctr shell");
+    t.assert_same_host("after learnctr shell");
 }
 
 #[test]
 fn with_net_the_container_has_eth0_on_the_bridge() {
-    if !require_root("with_net_the_container_has_eth0_on_the_bridge") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("with_net_the_container_has_eth0_on_the_bridge") else { return };
+    let rootfs = t.busybox();
     let script = r#"
 echo LINKS=$(ls /sys/class/net | tr '\n' ' ')
 gw=$(ip route | awk '/default/{print $3}')
@@ -112,18 +102,13 @@ ping -c 1 -W 2 $gw >/dev/null && echo PING=ok || echo PING=lost
     assert!(value(&stdout, "GW").ends_with(".1"), "{stdout}");
     assert_eq!(value(&stdout, "PING"), "ok", "the bridge answers: {stderr}");
     assert!(stderr.contains("eth0 ") && stderr.contains("learnctr0"), "{stderr}");
-    assert_same_host(&before, &host_state(), "after learnctr shell --net");
+    t.assert_same_host("after learnctr shell --net");
 }
 
 #[test]
 fn exit_codes_pass_through_and_the_root_is_a_throwaway_layer() {
-    if !require_root("exit_codes_pass_through_and_the_root_is_a_throwaway_layer") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("exit_codes_pass_through_and_the_root_is_a_throwaway_layer") else { return };
+    let rootfs = t.busybox();
     for (script, code) in [("true", 0), ("false", 1), ("exit 42", 42)] {
         assert_eq!(shell(&rootfs, &[], script).status.code(), Some(code), "{script}");
     }
@@ -134,25 +119,20 @@ fn exit_codes_pass_through_and_the_root_is_a_throwaway_layer() {
     let out = shell(&rootfs, &["--readonly"], "touch /etc/finale");
     assert_eq!(out.status.code(), Some(1), "--readonly: {:?}", text(&out));
     assert!(text(&out).1.contains("Read-only file system"), "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after several shells");
+    t.assert_same_host("after several shells");
 }
 
 #[test]
 fn ctrl_c_stops_a_command_and_leaves_nothing() {
-    if !require_root("ctrl_c_stops_a_command_and_leaves_nothing") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("ctrl_c_stops_a_command_and_leaves_nothing") else { return };
+    let rootfs = t.busybox();
     let mut child = shell_running(&rootfs, &[], &["sleep", "30"]);
     let started = std::time::Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "sleep (PID 1) ignores SIGINT: learnctr kills it");
-    assert_same_host(&before, &host_state(), "after Ctrl-C");
+    t.assert_same_host("after Ctrl-C");
 }
 
 #[test]
@@ -174,12 +154,8 @@ fn bad_options_are_one_sentence() {
 
 #[test]
 fn trace_shows_the_calls_that_built_the_container() {
-    if !require_root("trace_shows_the_calls_that_built_the_container") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("trace_shows_the_calls_that_built_the_container") else { return };
+    let rootfs = t.busybox();
     let out = shell(&rootfs, &["--trace"], "true");
     let (_, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
@@ -192,20 +168,15 @@ fn trace_shows_the_calls_that_built_the_container() {
 
 #[test]
 fn after_kill_9_cleanup_removes_everything() {
-    if !require_root("after_kill_9_cleanup_removes_everything") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("after_kill_9_cleanup_removes_everything") else { return };
+    let rootfs = t.busybox();
     let mut child = shell_running(&rootfs, &["--net"], &["sleep", "30"]);
     // learnctr dies without a chance to clean up: the container, its cgroups, the
     // bridge and veth, the state and the bundle stay, named in the journal.
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     child.wait().unwrap();
-    assert_ne!(host_state(), before, "a killed shell leaves its objects until cleanup");
+    assert_ne!(host_state(), t.before, "a killed shell leaves its objects until cleanup");
     let out = learnctr(&["cleanup"]).output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
-    assert_same_host(&before, &host_state(), "after kill -9 and learnctr cleanup");
+    t.assert_same_host("after kill -9 and learnctr cleanup");
 }

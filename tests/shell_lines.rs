@@ -71,14 +71,9 @@ fn typed_with(lesson: &str, step: &str, rootfs: &str, then: &[String]) -> String
 
 #[test]
 fn the_printed_shell_equivalents_run_as_printed() {
-    if !require_root("the_printed_shell_equivalents_run_as_printed") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("the_printed_shell_equivalents_run_as_printed") else { return };
+    let rootfs = t.busybox();
     let rootfs = rootfs.to_str().unwrap();
-    let before = host_state();
     // (lesson, step, what the typed lines must print)
     let cases: [(&str, &str, &[&str]); 8] = [
         ("1", "1", &["learnctr-uts"]),
@@ -152,5 +147,5 @@ fn the_printed_shell_equivalents_run_as_printed() {
     let sums: Vec<&str> =
         digests.lines().filter_map(|l| l.split_whitespace().next()).filter(|h| h.len() == 64).collect();
     assert!(sums.len() == 2 && sums[0] != sums[1], "{digests}");
-    assert_same_host(&before, &host_state(), "after typing the shell equivalents");
+    t.assert_same_host("after typing the shell equivalents");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn check(id: &str, rootfs: &str) -> std::process::Output {
     learnctr(&["check", id, "--rootfs", rootfs]).output().unwrap()
@@ -40,15 +40,11 @@ fn type_solution(script: &str, store: &std::path::Path) {
     assert!(status.success(), "{script}");
 }
 
+/// The check's last answer, once it passes or `within` has passed.
 fn passes_within(id: &str, rootfs: &str, within: Duration) -> std::process::Output {
-    let deadline = Instant::now() + within;
-    loop {
-        let out = check(id, rootfs);
-        if out.status.success() || Instant::now() > deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut out = None;
+    wait_until(within, || out.insert(check(id, rootfs)).status.success());
+    out.unwrap()
 }
 
 fn reset(id: &str, rootfs: &str) {
@@ -58,20 +54,15 @@ fn reset(id: &str, rootfs: &str) {
 
 #[test]
 fn each_task_fails_then_passes_with_its_solution_and_resets() {
-    if !require_root("each_task_fails_then_passes_with_its_solution_and_resets") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("each_task_fails_then_passes_with_its_solution_and_resets") else { return };
+    let rootfs = t.busybox();
     let rootfs = rootfs.to_str().unwrap();
     let _ = std::fs::remove_file(progress_file());
-    let before = host_state();
     for id in ["1.1", "1.2", "2.1", "3.1", "4.1", "5.1", "5.2", "6.1", "6.2", "7.1", "7.2", "8.1", "9.1", "10.1"] {
         reset(id, rootfs);
         if id == "7.2" {
             // 7.2 builds on 7.1, whose solution is open since it passed.
-            type_solution(&solution_lines("7.1", rootfs), dir.path());
+            type_solution(&solution_lines("7.1", rootfs), t.path());
         }
         if id == "8.1" {
             // The bundle to fix is written by `learnctr task 8.1`.
@@ -85,7 +76,7 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
             assert_eq!(stderr.trim().lines().count(), 1, "{id}: {stderr}");
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
-        type_solution(&solution_lines(id, rootfs), dir.path());
+        type_solution(&solution_lines(id, rootfs), t.path());
         let out = passes_within(id, rootfs, Duration::from_secs(10));
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{id} with its solution: {stdout}\n{stderr}");
@@ -114,21 +105,16 @@ fn each_task_fails_then_passes_with_its_solution_and_resets() {
         "{json:#}"
     );
     let _ = std::fs::remove_file(progress_file());
-    assert_same_host(&before, &host_state(), "after the tasks and their resets");
+    t.assert_same_host("after the tasks and their resets");
 }
 
 /// learnctr's own lesson, held alive at the step that does what the task asks, does
 /// not pass the task: the checks look for the learner's processes, not learnctr's.
 #[test]
 fn a_lesson_of_learnctr_does_not_pass_its_task() {
-    if !require_root("a_lesson_of_learnctr_does_not_pass_its_task") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("a_lesson_of_learnctr_does_not_pass_its_task") else { return };
+    let rootfs = t.busybox();
     let rootfs = rootfs.to_str().unwrap();
-    let before = host_state();
     for (lesson, step, id) in [
         ("1", "uts", "1.1"),
         ("1", "net", "1.2"),
@@ -146,11 +132,13 @@ fn a_lesson_of_learnctr_does_not_pass_its_task() {
         assert_eq!(out.status.code(), Some(1), "lesson {lesson} passed task {id}: {:?}", text(&out));
     }
     let _ = std::fs::remove_file(progress_file());
-    assert_same_host(&before, &host_state(), "after the held lessons");
+    t.assert_same_host("after the held lessons");
 }
 
 #[test]
 fn a_wrong_task_is_one_sentence() {
+    // Serial too: the root tests count every learnctr process on the host.
+    let _one = serial();
     let out = learnctr(&["check", "9.9"]).output().unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -195,14 +183,9 @@ fn inside(pid: i32, script: &str) -> String {
 /// attempt finds nothing, and /proc/1/root/etc/hostname is the root filesystem's.
 #[test]
 fn the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door() {
-    if !require_root("the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door") else { return };
+    let rootfs = t.busybox();
     let rootfs = rootfs.to_str().unwrap();
-    let before = host_state();
     reset("3.2", rootfs);
     assert!(learnctr(&["task", "3.2", "--yes"]).output().unwrap().status.success());
     assert_eq!(check("3.2", rootfs).status.code(), Some(1), "no answer given");
@@ -237,5 +220,5 @@ fn the_flag_is_captured_through_proc_and_the_pid_namespace_closes_the_door() {
     let out = learnctr(&["check", "4.2", &hostname, "--rootfs", rootfs]).output().unwrap();
     assert!(out.status.success(), "{hostname}: {:?}", text(&out));
     let _ = std::fs::remove_file(progress_file());
-    assert_same_host(&before, &host_state(), "after the capture-the-flag");
+    t.assert_same_host("after the capture-the-flag");
 }

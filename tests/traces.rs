@@ -58,14 +58,9 @@ fn run(lesson: &str, rootfs: &str, extra: &[&str]) -> String {
 
 #[test]
 fn no_lesson_repeats_more_than_a_third_of_its_trace_and_full_shows_all() {
-    if !require_root("no_lesson_repeats_more_than_a_third_of_its_trace_and_full_shows_all") {
-        return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
+    let Some(t) = root_test("no_lesson_repeats_more_than_a_third_of_its_trace_and_full_shows_all") else { return };
+    let rootfs = t.busybox();
     let rootfs = rootfs.to_str().unwrap();
-    let before = host_state();
     let mut report = Vec::new();
     for lesson in 1..=10 {
         let stdout = run(&lesson.to_string(), rootfs, &[]);
@@ -86,5 +81,5 @@ fn no_lesson_repeats_more_than_a_third_of_its_trace_and_full_shows_all() {
     let pivot = run("3", rootfs, &[]);
     assert!(pivot.lines().any(|l| l.contains('▶') && l.contains("pivot_root(\".\", \".\") = 0")), "{pivot}");
     assert!(pivot.lines().any(|l| l.contains('▶') && l.contains("chdir(\"..\")")), "lesson 3's escape climbs: {pivot}");
-    assert_same_host(&before, &host_state(), "after the trace lessons");
+    t.assert_same_host("after the trace lessons");
 }

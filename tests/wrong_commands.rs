@@ -26,7 +26,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Words that show an English sentence in an Italian or Portuguese answer.
 const ENGLISH: &[&str] = &[
@@ -122,13 +122,8 @@ fn run(c: &Case, lang: &str, store: &Path) -> Output {
         cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
     }
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !wait_until(Duration::from_secs(60), || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
     }
     child.wait_with_output().unwrap()
 }
@@ -331,30 +326,25 @@ fn tiny_tar(dir: &Path) -> std::path::PathBuf {
 /// Commands refused only after the root check: rootfs, the runtime's lifecycle.
 #[test]
 fn wrong_commands_as_root() {
-    if !require_root("wrong_commands_as_root") {
-        return;
-    }
-    let _one = serial();
-    let before = host_state();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let root = dir.path().join("state");
-    let notes = dir.path().join("notes.txt");
+    let Some(t) = root_test("wrong_commands_as_root") else { return };
+    let store = t.path().join("store");
+    let root = t.path().join("state");
+    let notes = t.path().join("notes.txt");
     std::fs::write(&notes, "secret-word hunter2\n").unwrap();
-    let long_notes = dir.path().join("long-notes.txt");
+    let long_notes = t.path().join("long-notes.txt");
     std::fs::write(&long_notes, "secret-word hunter2 and more text\n".repeat(40)).unwrap();
-    let gz = dir.path().join("notes.gz");
+    let gz = t.path().join("notes.gz");
     let out = std::process::Command::new("gzip").arg("-c").arg(&long_notes).output().unwrap();
     std::fs::write(&gz, &out.stdout).unwrap();
-    let empty_dir = dir.path().join("empty-dir");
+    let empty_dir = t.path().join("empty-dir");
     std::fs::create_dir(&empty_dir).unwrap();
-    let empty_file = dir.path().join("empty.tar");
+    let empty_file = t.path().join("empty.tar");
     std::fs::write(&empty_file, "").unwrap();
-    let no_rootfs = dir.path().join("bundle-without-rootfs");
+    let no_rootfs = t.path().join("bundle-without-rootfs");
     std::fs::create_dir(&no_rootfs).unwrap();
     let out = learnctr(&["spec", "--bundle", &s(&no_rootfs)]).output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
-    let tiny = tiny_tar(dir.path());
+    let tiny = tiny_tar(t.path());
     let out = learnctr(&["rootfs", "import", &s(&tiny)]).env("LEARNCTR_STORE_DIR", &store).output().unwrap();
     assert!(out.status.success(), "the tiny rootfs imports: {:?}", text(&out));
     let r = s(&root);
@@ -427,7 +417,7 @@ fn wrong_commands_as_root() {
     let containers = std::fs::read_dir(&root).map(|r| r.count()).unwrap_or(0);
     left_behind(&mut failures, containers != 0, "a wrong command left a container");
     report("as root", total, &failures);
-    assert_same_host(&before, &host_state(), "after the wrong commands");
+    t.assert_same_host("after the wrong commands");
 }
 
 /// Without `--lang` the runtime's commands answer in English whatever the locale:

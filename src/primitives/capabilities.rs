@@ -113,6 +113,12 @@ mod tests {
         assert_eq!(Mask::from_names(&DOCKER_DEFAULT).unwrap().names().len(), 14);
     }
 
+    /// Set in the copy of the test that runs in a new user namespace.
+    const IN_NEW_USERNS: &str = "LEARNCTR_TEST_IN_NEW_USERNS";
+
+    /// `restrict` drops only what the bounding set holds, and this host's may hold
+    /// nothing to drop (a sandbox that emptied it); so the test runs again in a new user
+    /// namespace, whose bounding set is always full (user_namespaces(7)).
     #[test]
     fn restrict_drops_the_bounding_set_first() {
         let fake = Fake::new();
@@ -124,5 +130,26 @@ mod tests {
         assert!(calls[capset].contains("inheritable=0"), "{}", calls[capset]);
         assert_eq!(calls[capset + 1], "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)");
         assert_eq!(calls.len(), capset + 2, "{calls:?}");
+        if std::env::var_os(IN_NEW_USERNS).is_none() {
+            return again_in_new_user_namespace();
+        }
+        // A full set: every capability this kernel has is dropped, in order, but CAP_KILL.
+        let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap().trim().parse().unwrap();
+        let every = Mask(!0).capabilities().into_iter().filter(|c| c.index() <= last && *c != Capability::CAP_KILL);
+        let drops: Vec<String> = every.map(|c| format!("prctl(PR_CAPBSET_DROP, {c})")).collect();
+        assert_eq!(calls[..capset], drops, "in a new user namespace");
+    }
+
+    fn again_in_new_user_namespace() {
+        let test = format!("{}::restrict_drops_the_bounding_set_first", module_path!().split_once("::").unwrap().1);
+        let out = std::process::Command::new("unshare")
+            .arg("--user")
+            .arg(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--test-threads=1"])
+            .env(IN_NEW_USERNS, "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && stdout.contains("1 passed"), "in a new user namespace: {stdout}\n{stderr}");
     }
 }

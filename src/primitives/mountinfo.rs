@@ -98,7 +98,37 @@ mod tests {
 
     #[test]
     fn our_own_table_parses() {
-        let own = parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
-        assert!(at(&own, "/").is_some());
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let own = parse(&text);
+        // Every line is a mount: none is dropped for a field the parser did not expect.
+        assert_eq!(own.len(), text.lines().count(), "{text}");
+        // The table was read through /proc, so a proc filesystem is mounted there.
+        assert_eq!(at(&own, "/proc").map(|m| m.fstype.as_str()), Some("proc"), "{text}");
+        // The root's type is one the kernel lists (`fuse.sshfs` is fuse's); every device
+        // is `major:minor`.
+        let root = at(&own, "/").unwrap_or_else(|| panic!("no mount at /: {text}"));
+        let known = std::fs::read_to_string("/proc/filesystems").unwrap();
+        let root_type = root.fstype.split('.').next().unwrap_or_default();
+        assert!(known.lines().any(|l| l.split_whitespace().last() == Some(root_type)), "/ is {}", root.fstype);
+        for m in &own {
+            let numbers: Vec<&str> = m.device.split(':').collect();
+            assert!(numbers.len() == 2 && numbers.iter().all(|n| n.parse::<u32>().is_ok()), "{}", m.device);
+        }
+        // The ids the parser skips: each mount's is unique, and its parent is in the
+        // table, except for the mount at / whose parent lies outside this namespace.
+        let ids: Vec<(&str, &str, &str)> = text
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[0], f[1], f[4])
+            })
+            .collect();
+        let mut unique: Vec<&str> = ids.iter().map(|(id, _, _)| *id).collect();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "a mount id appears twice: {text}");
+        for (id, parent, point) in &ids {
+            assert!(unique.contains(parent) || *point == "/", "mount {id} at {point}: no parent {parent}: {text}");
+        }
     }
 }

@@ -99,13 +99,41 @@ pub fn choose(wanted: Option<&str>) -> Result<Subnet, (String, Option<String>)> 
 mod tests {
     use super::*;
 
+    /// Set in the copy of the test that runs in a network namespace of its own.
+    const IN_OWN_NETNS: &str = "LEARNCTR_TEST_IN_OWN_NETNS";
+
     #[test]
     fn the_host_routes_are_read() {
-        // Every machine running the tests has at least a link route for its own
-        // network; each must be a valid prefix.
+        // This machine's routes, whatever they are (a sandbox may have none): valid prefixes.
         for (_, prefix, dev) in host_routes() {
             assert!(prefix <= 32 && !dev.is_empty());
         }
+        if std::env::var_os(IN_OWN_NETNS).is_none() {
+            return again_in_own_netns();
+        }
+        // Here the routes are the two added for this copy: the /24, read in network
+        // byte order, and the default route, which is left out.
+        assert_eq!(host_routes(), [(Ipv4Addr::new(10, 9, 8, 0), 24, "lo".to_string())]);
+    }
+
+    /// This test again, in a new network namespace (and a user namespace, when not
+    /// root) that has a route to 10.9.8.0/24 and a default route, both through lo.
+    fn again_in_own_netns() {
+        let test = format!("{}::the_host_routes_are_read", module_path!().split_once("::").unwrap().1);
+        let routes = "ip link set lo up && ip route add 10.9.8.0/24 dev lo && ip route add default dev lo";
+        let mut unshare = std::process::Command::new("unshare");
+        if !crate::primitives::process::is_root() {
+            unshare.args(["--user", "--map-root-user"]);
+        }
+        unshare.args(["--net", "sh", "-c", &format!("{routes} && exec \"$0\" \"$@\"")]);
+        let out = unshare
+            .arg(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--test-threads=1"])
+            .env(IN_OWN_NETNS, "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && stdout.contains("1 passed"), "in its own netns: {stdout}\n{stderr}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
@@ -85,16 +85,11 @@ impl Registry {
             let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {REGISTRY}: {e}"));
             registry.child = Some(child);
             registry.port = port;
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if http_get(port, "/v2/", "*/*").is_some_and(|(status, _)| status == 200) {
-                    return registry;
-                }
-                let exited = registry.child.as_mut().unwrap().try_wait().ok().flatten();
-                if exited.is_some() || Instant::now() > deadline {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            let answers = || http_get(port, "/v2/", "*/*").is_some_and(|(status, _)| status == 200);
+            let child = registry.child.as_mut().unwrap();
+            super::wait_until(Duration::from_secs(20), || answers() || child.try_wait().ok().flatten().is_some());
+            if answers() {
+                return registry;
             }
             // Most likely the port was taken in between: stop this one and try another.
             registry.stop();
@@ -130,10 +125,7 @@ impl Registry {
         if let Some(mut child) = self.child.take() {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            super::wait_until(Duration::from_secs(10), || child.try_wait().ok().flatten().is_some());
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -79,18 +79,18 @@ pub fn run_for(mut cmd: Command, secs: u64) -> Ran {
         Err(e) => return Ran { argv, code: None, stdout: String::new(), stderr: format!("cannot start: {e}") },
     };
     let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = nix::sys::signal::killpg(pid(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                break None;
-            }
+    let mut status = None;
+    super::wait_until(Duration::from_secs(secs), || match child.try_wait() {
+        Ok(None) => false,
+        ended => {
+            status = ended.ok().flatten();
+            true
         }
-    };
+    });
+    if status.is_none() {
+        let _ = nix::sys::signal::killpg(pid(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
+        let _ = child.wait();
+    }
     let grace = Instant::now() + Duration::from_secs(1);
     let (stdout, mut stderr) = (out(grace), err(grace));
     // The Docker client's own word about the host (our dockerd runs with
@@ -265,19 +265,18 @@ impl Private {
         let log = std::fs::File::create(&log_path).unwrap();
         cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            let exited = child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() > deadline {
-                self.daemons.push(child);
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(25).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!("{name} did not start ({exited:?}); its log ends with:\n{}", tail.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut exited = None;
+        let listening = super::wait_until(Duration::from_secs(30), || {
+            exited = child.try_wait().ok().flatten();
+            exited.is_none() && std::os::unix::net::UnixStream::connect(socket).is_ok()
+        });
         self.daemons.push(child);
+        if !listening {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("{name} did not start ({exited:?}); its log ends with:\n{}", tail.join("\n"));
+        }
     }
 
     /// Cgroups of ours: named after one of our containers, or our unique name.
@@ -369,10 +368,7 @@ impl Drop for Private {
         // dockerd before its containerd; SIGTERM lets dockerd unmount and tidy up.
         for child in self.daemons.iter_mut().rev() {
             let _ = nix::sys::signal::kill(pid(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            super::wait_until(Duration::from_secs(15), || child.try_wait().ok().flatten().is_some());
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -2,9 +2,10 @@
 //! photograph the host before and after.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The root tests change host-wide state (journal, namespaces, cgroups); they run one
 /// at a time.
@@ -154,6 +155,70 @@ pub fn assert_same_host(before: &HostState, after: &HostState, when: &str) {
     assert_eq!(before.run_dir, after.run_dir, "{when}: /run/learnctr changed");
     assert_eq!(before.learnctr_processes, after.learnctr_processes, "{when}: learnctr processes remain");
     assert_eq!(before.routes, after.routes, "{when}: host routes changed");
+    assert_eq!(before.tmp, after.tmp, "{when}: temporary bundles (learnctr-* in the temporary directory) changed");
+    assert_eq!(before.stores, after.stores, "{when}: learnctr's stores in /var/lib/learnctr changed");
+}
+
+/// The preamble of a root test, in one value: the test runs alone (`serial`), with a
+/// photograph of the host taken first and a temporary directory of its own. The host
+/// is compared again where the test says (`assert_same_host`, usually once what it
+/// made is removed), not on drop: a check in drop could not fail a test that is
+/// already panicking, and would move the moment each test chose.
+pub struct RootTest {
+    /// Removed before the lock is released (fields drop in this order).
+    pub dir: tempfile::TempDir,
+    pub before: HostState,
+    _alone: MutexGuard<'static, ()>,
+}
+
+/// The start of a root test: None when it may not run (not root, outside CI), and the
+/// test returns: `let Some(t) = root_test("name") else { return };`.
+pub fn root_test(name: &str) -> Option<RootTest> {
+    root_test_in(name, &std::env::temp_dir())
+}
+
+/// The same with the temporary directory in `parent` (`env!("CARGO_TARGET_TMPDIR")`
+/// for a test that must not write to /tmp).
+pub fn root_test_in(name: &str, parent: &Path) -> Option<RootTest> {
+    if !require_root(name) {
+        return None;
+    }
+    let alone = serial();
+    let before = host_state();
+    let dir = tempfile::tempdir_in(parent).unwrap();
+    Some(RootTest { dir, before, _alone: alone })
+}
+
+impl RootTest {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A BusyBox root filesystem in the test's directory (`busybox_rootfs`).
+    pub fn busybox(&self) -> PathBuf {
+        busybox_rootfs(self.path())
+    }
+
+    /// Assert that the host is as it was when the test started, naming what changed.
+    pub fn assert_same_host(&self, when: &str) {
+        assert_same_host(&self.before, &host_state(), when);
+    }
+}
+
+/// Poll `done` every 10 ms until it holds or `within` has passed; whether it held.
+/// What a test waits for is a state (a status, a file, a process gone), never a time:
+/// `assert!(wait_until(Duration::from_secs(5), || ...), "what did not happen")`.
+pub fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Wait until `stderr` of a spawned child prints `marker`, reading it line by line.

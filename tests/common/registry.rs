@@ -7,7 +7,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Registry {
     pub address: String,
@@ -38,11 +38,8 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry (make deps installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(&address).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on {address}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listening = super::wait_until(Duration::from_secs(10), || TcpStream::connect(&address).is_ok());
+        assert!(listening, "docker-registry did not listen on {address}");
         Registry { address, dir, child }
     }
 
