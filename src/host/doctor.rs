@@ -87,51 +87,50 @@ fn read_sysctl(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
-/// A kernel setting that forbids user namespaces to processes without CAP_SYS_ADMIN
-/// (Debian's sysctl, Ubuntu's AppArmor switch) or to everyone (a zero limit), if this
-/// machine has one: `kernel.unprivileged_userns_clone = 0`.
+/// The kernel settings that forbid user namespaces: to processes without
+/// CAP_SYS_ADMIN (Debian's sysctl, Ubuntu's AppArmor switch) or to everyone (a zero
+/// limit). Each: the sysctl, the value that forbids, and the value `doctor` suggests.
+const USERNS_SWITCHES: [(&str, &str, &str); 3] = [
+    ("user.max_user_namespaces", "0", "15000"),
+    ("kernel.unprivileged_userns_clone", "0", "1"),
+    ("kernel.apparmor_restrict_unprivileged_userns", "1", "0"),
+];
+
+fn read_switch(name: &str) -> Option<String> {
+    read_sysctl(&format!("/proc/sys/{}", name.replace('.', "/")))
+}
+
+/// The first of those settings that forbids user namespaces on this machine, if any:
+/// `kernel.unprivileged_userns_clone = 0`.
 pub fn userns_restriction() -> Option<String> {
-    [
-        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
-        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
-        ("/proc/sys/user/max_user_namespaces", "0"),
-    ]
-    .iter()
-    .find(|(path, blocking)| read_sysctl(path).as_deref() == Some(*blocking))
-    .map(|(path, value)| format!("{} = {value}", path.trim_start_matches("/proc/sys/").replace('/', ".")))
+    USERNS_SWITCHES
+        .iter()
+        .find(|(name, forbids, _)| read_switch(name).as_deref() == Some(*forbids))
+        .map(|(name, value, _)| format!("{name} = {value}"))
 }
 
 fn user_namespaces() -> Vec<Finding> {
     let mut out = Vec::new();
-    match read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() {
-        Some("0") => out.push(finding(
-            Status::Problem,
-            "doctor.userns",
-            "user.max_user_namespaces = 0".into(),
-            Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
-        )),
-        Some(n) => out.push(finding(Status::Ok, "doctor.userns", format!("user.max_user_namespaces = {n}"), None)),
-        None => out.push(finding(Status::Unknown, "doctor.userns", t("doctor.unreadable"), None)),
-    }
-    if let Some(v) = read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") {
-        let status = if v == "0" { Status::Note } else { Status::Ok };
-        let fix = (v == "0").then(|| "sudo sysctl -w kernel.unprivileged_userns_clone=1".to_string());
-        out.push(Finding {
-            status,
-            label: "kernel.unprivileged_userns_clone".into(),
-            detail: format!("{v} — {}", t("doctor.userns.unprivileged")),
-            fix,
-        });
-    }
-    if let Some(v) = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") {
-        let status = if v == "1" { Status::Note } else { Status::Ok };
-        let fix = (v == "1").then(|| "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0".to_string());
-        out.push(Finding {
-            status,
-            label: "kernel.apparmor_restrict_unprivileged_userns".into(),
-            detail: format!("{v} — {}", t("doctor.userns.unprivileged")),
-            fix,
-        });
+    for (i, (name, forbids, allows)) in USERNS_SWITCHES.iter().enumerate() {
+        let value = read_switch(name);
+        let blocked = value.as_deref() == Some(*forbids);
+        let fix = blocked.then(|| format!("sudo sysctl -w {name}={allows}"));
+        // The limit concerns everyone (root too); the two switches only users without root.
+        let everyone = i == 0;
+        match value {
+            None if everyone => out.push(finding(Status::Unknown, "doctor.userns", t("doctor.unreadable"), None)),
+            None => {}
+            Some(v) if everyone => {
+                let status = if blocked { Status::Problem } else { Status::Ok };
+                out.push(finding(status, "doctor.userns", format!("{name} = {v}"), fix));
+            }
+            Some(v) => out.push(Finding {
+                status: if blocked { Status::Note } else { Status::Ok },
+                label: name.to_string(),
+                detail: format!("{v} — {}", t("doctor.userns.unprivileged")),
+                fix,
+            }),
+        }
     }
     out
 }

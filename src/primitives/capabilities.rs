@@ -135,7 +135,8 @@ mod tests {
         }
         // A full set: every capability this kernel has is dropped, in order, but CAP_KILL.
         let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap().trim().parse().unwrap();
-        let every = Mask(!0).capabilities().into_iter().filter(|c| c.index() <= last && *c != Capability::CAP_KILL);
+        let every =
+            Mask(!0).capabilities().into_iter().filter(|c| c.index() <= last && *c != caps::Capability::CAP_KILL);
         let drops: Vec<String> = every.map(|c| format!("prctl(PR_CAPBSET_DROP, {c})")).collect();
         assert_eq!(calls[..capset], drops, "in a new user namespace");
     }
