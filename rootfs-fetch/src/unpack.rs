@@ -149,6 +149,14 @@ fn unpack_tar<R: Read>(reader: R, target: &Path, what: &str, layer: Option<Layer
     unpacker.finish()
 }
 
+/// What a tar header says about an entry besides its name and kind.
+struct Attrs {
+    mode: u32,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    mtime: u64,
+}
+
 /// A directory whose mode, owner and time are applied at the end.
 struct DirAttrs {
     key: Vec<u8>,
@@ -212,25 +220,28 @@ impl Unpacker {
         }
         let header = entry.header();
         let kind = header.entry_type();
-        let mode = header.mode().map_err(|_| self.bad_header())?;
-        let uid = header.uid().ok().and_then(|u| u32::try_from(u).ok());
-        let gid = header.gid().ok().and_then(|g| u32::try_from(g).ok());
-        let mtime = header.mtime().unwrap_or(0);
+        let attrs = Attrs {
+            mode: header.mode().map_err(|_| self.bad_header())?,
+            uid: header.uid().ok().and_then(|u| u32::try_from(u).ok()),
+            gid: header.gid().ok().and_then(|g| u32::try_from(g).ok()),
+            mtime: header.mtime().unwrap_or(0),
+        };
+        let (uid, gid) = (attrs.uid, attrs.gid);
 
         if path.comps.is_empty() {
             // `./` itself: only a directory entry makes sense, and it describes the target.
             if kind.is_dir() {
                 let (uid, gid) = self.owner(uid, gid);
-                let mode = self.dir_mode(mode, &path);
-                self.deferred_dirs.push(DirAttrs { key: Vec::new(), mode, uid, gid, mtime });
+                let mode = self.dir_mode(attrs.mode, &path);
+                self.deferred_dirs.push(DirAttrs { key: Vec::new(), mode, uid, gid, mtime: attrs.mtime });
                 return Ok(());
             }
             return Err(Error::UnsafeEntry { path: path.shown, why: "it has an empty name".into() });
         }
 
         let written = match kind {
-            EntryType::Directory => self.directory(&path, mode, uid, gid, mtime),
-            EntryType::Regular | EntryType::Continuous => self.file(entry, &path, mode, uid, gid, mtime),
+            EntryType::Directory => self.directory(&path, &attrs),
+            EntryType::Regular | EntryType::Continuous => self.file(entry, &path, &attrs),
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned());
                 self.symlink(&path, target.as_deref(), uid, gid)

@@ -130,7 +130,7 @@ mod tests {
         assert!(calls[capset].contains("inheritable=0"), "{}", calls[capset]);
         assert_eq!(calls[capset + 1], "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)");
         assert_eq!(calls.len(), capset + 2, "{calls:?}");
-        if std::env::var_os(IN_NEW_USERNS).is_none() {
+        if !crate::primitives::rerun::is_rerun(IN_NEW_USERNS) {
             return again_in_new_user_namespace();
         }
         // A full set: every capability this kernel has is dropped, in order, but CAP_KILL.
@@ -143,14 +143,8 @@ mod tests {
 
     fn again_in_new_user_namespace() {
         let test = format!("{}::restrict_drops_the_bounding_set_first", module_path!().split_once("::").unwrap().1);
-        let out = std::process::Command::new("unshare")
-            .arg("--user")
-            .arg(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--test-threads=1"])
-            .env(IN_NEW_USERNS, "1")
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && stdout.contains("1 passed"), "in a new user namespace: {stdout}\n{stderr}");
+        let mut unshare = std::process::Command::new("unshare");
+        unshare.arg("--user");
+        crate::primitives::rerun::rerun_under(unshare, &test, IN_NEW_USERNS, "in a new user namespace");
     }
 }

@@ -64,6 +64,8 @@ pub mod net_client;
 pub mod netlink;
 pub mod netns;
 pub mod process;
+#[cfg(test)]
+pub mod rerun;
 pub mod seccomp;
 pub mod signals;
 pub mod subnet;

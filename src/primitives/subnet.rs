@@ -108,7 +108,7 @@ mod tests {
         for (_, prefix, dev) in host_routes() {
             assert!(prefix <= 32 && !dev.is_empty());
         }
-        if std::env::var_os(IN_OWN_NETNS).is_none() {
+        if !crate::primitives::rerun::is_rerun(IN_OWN_NETNS) {
             return again_in_own_netns();
         }
         // Here the routes are the two added for this copy: the /24, read in network
@@ -126,14 +126,7 @@ mod tests {
             unshare.args(["--user", "--map-root-user"]);
         }
         unshare.args(["--net", "sh", "-c", &format!("{routes} && exec \"$0\" \"$@\"")]);
-        let out = unshare
-            .arg(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--test-threads=1"])
-            .env(IN_OWN_NETNS, "1")
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && stdout.contains("1 passed"), "in its own netns: {stdout}\n{stderr}");
+        crate::primitives::rerun::rerun_under(unshare, &test, IN_OWN_NETNS, "in its own netns");
     }
 
     #[test]

@@ -10,19 +10,12 @@ use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid
 use rustix::io::Errno;
 
 use super::path::{clean_path, shorten, PATH_MAX};
-use super::{CleanPath, DirAttrs, Unpacker};
+use super::{Attrs, CleanPath, DirAttrs, Unpacker};
 use crate::error::{Error, Note, Result};
 use crate::stream::read_error;
 
 impl Unpacker {
-    pub(super) fn directory(
-        &mut self,
-        path: &CleanPath<'_>,
-        mode: u32,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        mtime: u64,
-    ) -> Result<()> {
+    pub(super) fn directory(&mut self, path: &CleanPath<'_>, attrs: &Attrs) -> Result<()> {
         let parent_key = self.parent(path)?;
         let parent = self.fd(&parent_key)?;
         let name = path.name();
@@ -45,9 +38,9 @@ impl Unpacker {
                 self.report.notes.push(Note::entry("rootfs.note.replaced_symlink", &path.shown));
             }
         }
-        let (uid, gid) = self.owner(uid, gid);
-        let mode = self.dir_mode(mode, path);
-        self.deferred_dirs.push(DirAttrs { key: path.key(), mode, uid, gid, mtime });
+        let (uid, gid) = self.owner(attrs.uid, attrs.gid);
+        let mode = self.dir_mode(attrs.mode, path);
+        self.deferred_dirs.push(DirAttrs { key: path.key(), mode, uid, gid, mtime: attrs.mtime });
         self.report.dirs += 1;
         Ok(())
     }
@@ -56,10 +49,7 @@ impl Unpacker {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         path: &CleanPath<'_>,
-        mode: u32,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        mtime: u64,
+        attrs: &Attrs,
     ) -> Result<()> {
         let parent_key = self.parent(path)?;
         // O_EXCL | O_NOFOLLOW: create a new file or fail; never open an existing one, and never
@@ -89,13 +79,14 @@ impl Unpacker {
         }
 
         // Owner first: chown clears setuid/setgid bits, so chmod comes after it.
-        let (uid, gid) = self.owner(uid, gid);
+        let (uid, gid) = self.owner(attrs.uid, attrs.gid);
         if uid.is_some() || gid.is_some() {
             chown_best_effort(&file, uid, gid);
         }
         // Regular files inside the root keep all their bits, setuid/setgid included.
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o7777)).map_err(|e| self.fs_error("chmod", path, e))?;
-        let _ = rustix::fs::futimens(&file, &times(mtime));
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(attrs.mode & 0o7777))
+            .map_err(|e| self.fs_error("chmod", path, e))?;
+        let _ = rustix::fs::futimens(&file, &times(attrs.mtime));
 
         self.files.insert(path.key());
         self.report.files += 1;
