@@ -1,6 +1,6 @@
 //! Privileged operations, attempted: each one needs a capability (or is a system call
 //! a seccomp profile denies). The lessons try them inside and show what the kernel
-//! answers. Every attempt is a real call through `kernel.rs`, so it is in the trace
+//! answers. Every attempt is a real call through `kernel/`, so it is in the trace
 //! with its errno.
 
 use crate::primitives::error::{errno_name, Error, Result};

@@ -2,7 +2,7 @@
 //! what it sees from there. The runtime (`src/runtime/`) never uses them; a container
 //! made by `learnctr run` has none of this inside.
 //!
-//! The attempts and the workloads' forks go through `primitives/kernel.rs`, so the
+//! The attempts and the workloads' forks go through `primitives/kernel/`, so the
 //! trace shows them; the readings and the other actions (`probe.rs` says which) call
 //! `std` and `nix` directly, so it does not.
 //!

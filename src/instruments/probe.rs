@@ -10,7 +10,7 @@
 //! attempt (`WriteTest`), workloads that meet a cgroup's limits (`Allocate`,
 //! `BurnCpu`, `ForkBomb`: `workload.rs`), privileged operations (`Try`:
 //! `attempts.rs`), a file written or a server started (`WriteText`, `Spawn`). The
-//! workloads' forks and the attempts go through `kernel.rs`, so they are in the trace
+//! workloads' forks and the attempts go through `kernel/`, so they are in the trace
 //! with the kernel's answer.
 
 use super::attempts::{self, Attempt};

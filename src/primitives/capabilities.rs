@@ -10,7 +10,7 @@
 //!   permitted and inheritable).
 //!
 //! Names and bit numbers come from the `caps` crate; the changes go through
-//! `kernel.rs`, so each `prctl`/`capset` is in the trace.
+//! `kernel/`, so each `prctl`/`capset` is in the trace.
 
 pub use super::capability_mask::{parse, Mask};
 use super::error::Result;

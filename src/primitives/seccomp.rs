@@ -7,7 +7,7 @@
 //!
 //! The `seccompiler` crate (from Firecracker; pure Rust, no C library to install)
 //! turns names into this architecture's syscall numbers and compiles the BPF. The
-//! install itself is one `seccomp(2)` call through `kernel.rs`, so it is in the trace —
+//! install itself is one `seccomp(2)` call through `kernel/`, so it is in the trace —
 //! and it does *not* set no_new_privs by itself, so lesson 6 can show when that is
 //! needed.
 

@@ -1,6 +1,6 @@
 //! The syscall trace, recorded by construction.
 //!
-//! Every call in `kernel.rs` ends in [`record`]: the call in C notation and what the
+//! Every call in `kernel/` ends in [`record`]: the call in C notation and what the
 //! kernel answered. In the learnctr process the events are kept in memory until the
 //! lesson engine shows them under the step. In a child process (after `fork`), they
 //! are sent to the parent over the child's socket as they happen, so that even a child
