@@ -4,7 +4,8 @@
 //!
 //! The order, in `create`: the child asks for its id maps (with a new user
 //! namespace), the init's host pid arrives and the runtime moves it into its cgroups,
-//! the init asks for the prestart and createRuntime hooks, then says it is ready.
+//! the init asks for the createRuntime hooks, then says it is ready (prestart hooks run
+//! later, at `start`).
 
 use crate::primitives::trace::Event;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ pub enum ToHost {
     NeedIdMap,
     /// The init's pid on the host (PID 1 inside a new pid namespace).
     InitPid(i32),
-    /// "Run the prestart and createRuntime hooks now" (they run in the runtime's
+    /// "Run the createRuntime hooks now" (they run in the runtime's
     /// namespaces, after the container's namespaces exist).
     RunRuntimeHooks,
     /// Everything up to the container's program is done: `create` may return.
