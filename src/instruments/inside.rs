@@ -15,8 +15,8 @@
 use super::probe::{self, Answer, Probe};
 use crate::primitives::error::{Error, Result};
 use crate::primitives::isolate::{Isolated, Plan};
-use crate::primitives::kernel::untraced;
 use crate::primitives::trace::{self, Event};
+use crate::primitives::untraced;
 use crate::primitives::{channel, signals, Kernel};
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -3,7 +3,7 @@
 //! process, so that the limit hits the child and the isolated process can report.
 
 use crate::primitives::error::{errno_name, Error, Result};
-use crate::primitives::kernel::untraced;
+use crate::primitives::untraced;
 use crate::primitives::Kernel;
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ fn measured(k: &dyn Kernel, work: impl FnOnce() -> i32) -> Result<Outcome> {
 }
 
 /// Wait for a child and read its resource usage (`wait4(2)`, not traced: see
-/// `kernel/untraced.rs`).
+/// `primitives/untraced.rs`).
 fn wait4(pid: i32) -> Result<(i32, u64)> {
     untraced::wait4_with_usage(pid).map_err(|errno| Error::Sys { call: format!("wait4({pid})"), errno })
 }

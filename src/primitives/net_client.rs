@@ -3,7 +3,8 @@
 //! talk to addresses inside namespaces learnctr made, with short timeouts.
 
 use super::error::Result;
-use super::kernel::{untraced, Kernel};
+use super::kernel::Kernel;
+use super::untraced;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::os::fd::RawFd;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Round-trip times of the echo replies received (empty: no reply). The socket, its
 /// timeout and each request go through the kernel layer, so the trace shows them;
-/// reading the replies does not (`kernel/untraced.rs`).
+/// reading the replies does not (`untraced.rs`).
 pub fn ping(k: &dyn Kernel, addr: Ipv4Addr, count: u16, timeout: Duration) -> Result<Vec<Duration>> {
     let sock = k.socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)?;
     let rtts = k.set_receive_timeout(sock, timeout).and_then(|_| echo_replies(k, sock, addr, count, timeout));

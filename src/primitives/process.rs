@@ -62,7 +62,7 @@ pub fn wait_exit_code(pid: i32) -> std::result::Result<i32, nix::errno::Errno> {
 /// child's exit makes it readable) that looks at the flag at least every 50 ms.
 pub fn wait_unless_interrupted(pid: i32) -> Option<std::result::Result<i32, nix::errno::Errno>> {
     use std::os::fd::AsFd;
-    let Ok(pidfd) = super::kernel::untraced::pidfd_open(pid) else {
+    let Ok(pidfd) = super::untraced::pidfd_open(pid) else {
         // Before Linux 5.3: a plain wait (EINTR still ends it, mostly).
         return Some(wait_exit_code(pid));
     };

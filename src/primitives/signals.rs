@@ -6,7 +6,7 @@
 //! and on the way the guards of every object the step made remove them (the isolated
 //! processes are killed, the journal is emptied). Then learnctr exits with 130.
 
-use super::kernel::untraced::{restore_signal_action, set_signal_action};
+use super::untraced::{restore_signal_action, set_signal_action};
 use nix::sys::signal::{SigAction, SigHandler, Signal};
 use std::sync::atomic::{AtomicBool, Ordering};
 

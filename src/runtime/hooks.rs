@@ -82,7 +82,7 @@ fn run(hook: &Hook, state: &str) -> Result<(), String> {
     cmd.env_clear();
     // A hook dies with the learnctr that runs it: a runtime killed by SIGKILL leaves
     // no hook behind on the host.
-    crate::primitives::kernel::untraced::die_with_parent(&mut cmd);
+    crate::primitives::untraced::die_with_parent(&mut cmd);
     for pair in &hook.env {
         if let Some((k, v)) = pair.split_once('=') {
             cmd.env(k, v);

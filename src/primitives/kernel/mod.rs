@@ -12,15 +12,14 @@
 //! - `call.rs`: the [`Call`] enum, one variant per call, grouped by topic;
 //! - `describe.rs`: each call in C notation, as `strace` writes it;
 //! - `wrappers.rs`: one method per call, what primitives use;
-//! - `perform.rs`: making each call, the audited home of every `unsafe` block;
-//! - `untraced.rs`: the few calls left out of the trace, and why;
+//! - `perform.rs`: making each call; with `../untraced.rs` (the calls the trace leaves
+//!   out), the only code with `unsafe` blocks;
 //! - `abi.rs`: the kernel's C structures that `libc` lacks.
 
 mod abi;
 mod call;
 mod describe;
 mod perform;
-pub mod untraced;
 mod wrappers;
 
 pub use call::{BpfInsn, Call, TerminalIoctl};

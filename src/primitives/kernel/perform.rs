@@ -1,5 +1,5 @@
 //! Making each [`Call`]: the one place in learnctr where a system call is made and
-//! where `unsafe` code stands (with `untraced.rs`, the few calls the trace leaves
+//! where `unsafe` code stands (with `../untraced.rs`, the few calls the trace leaves
 //! out). Every `unsafe` block says why it is sound. Where `nix` or `caps` offer a
 //! safe binding, it is used; the raw ones are the calls those crates do not have.
 

@@ -1,7 +1,9 @@
 //! The system calls learnctr makes without recording them in the trace, and why.
 //!
-//! They are here, beside `perform.rs`, so that every `unsafe` block of learnctr is in
-//! one audited module. None of them is a step of making a container; each is part of
+//! With `kernel/perform.rs`, this is the only file of learnctr with `unsafe` code,
+//! so the two are audited together. It depends on nothing else in `primitives/`, so
+//! the modules the kernel layer itself uses (the trace, the channel, the signals) can
+//! use it without a cycle. None of them is a step of making a container; each is part of
 //! learnctr's own housekeeping, and recording it would put noise between the steps
 //! the learner is reading (or, in a forked child just before `exec`, could not be
 //! recorded at all):
