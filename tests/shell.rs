@@ -110,7 +110,8 @@ fn exit_codes_pass_through_and_the_root_is_a_throwaway_layer() {
     let Some(t) = root_test("exit_codes_pass_through_and_the_root_is_a_throwaway_layer") else { return };
     let rootfs = t.busybox();
     for (script, code) in [("true", 0), ("false", 1), ("exit 42", 42)] {
-        assert_eq!(shell(&rootfs, &[], script).status.code(), Some(code), "{script}");
+        let out = shell(&rootfs, &[], script);
+        assert_eq!(out.status.code(), Some(code), "{script}: {:?}", text(&out));
     }
     // Writable, but only in the container's upper layer: the cached rootfs is untouched.
     let out = shell(&rootfs, &[], "echo hello > /etc/finale && cat /etc/finale");
