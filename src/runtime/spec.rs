@@ -120,7 +120,15 @@ pub fn write(bundle: &Path, rootless: bool) -> Result<PathBuf, SpecError> {
         return Err(SpecError::Io(tf("runtime.spec_exists", &[("path", &path.display())])));
     }
     let spec = default_spec(rootless)?;
-    let json = serde_json::to_string_pretty(&spec).map_err(|e| SpecError::Io(e.to_string()))?;
+    let mut value = serde_json::to_value(&spec).map_err(|e| SpecError::Io(e.to_string()))?;
+    // oci-spec keeps each capability set in a HashSet, which serialises in a different
+    // order on each run; runc writes them sorted, and so does learnctr.
+    if let Some(sets) = value["process"]["capabilities"].as_object_mut() {
+        for set in sets.values_mut().filter_map(|v| v.as_array_mut()) {
+            set.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    let json = serde_json::to_string_pretty(&value).map_err(|e| SpecError::Io(e.to_string()))?;
     let tmp = bundle.join(".config.json.tmp");
     let written = std::fs::write(&tmp, json + "\n").and_then(|_| std::fs::rename(&tmp, &path));
     if let Err(e) = written {
